@@ -1,0 +1,476 @@
+//! The local backend, the embedded default: every sandbox is a workspace
+//! directory on this machine and every command runs in it under bubblewrap
+//! (see [`bwrap`] for exactly what is isolated).
+//!
+//! State lives under a root directory (by default
+//! `$XDG_STATE_HOME/openshell-wasm/local`), one folder per sandbox:
+//! `workspace/` (what commands see as `/workspace`), `etc/` (the sandbox's
+//! `passwd`, `group`, `hosts`) and `sandbox.json` (name, labels,
+//! environment). Sandboxes therefore outlive the process that created them,
+//! so `--sandbox NAME` and `openshell-wasm sandbox list` work across runs.
+
+pub mod bwrap;
+mod exec;
+mod files;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use tokio::process::Command;
+use tokio::sync::watch;
+
+use self::files::{LocalSink, blocking, open_root, rel};
+use super::{
+    Backend, ByteStream, DirEntry, ExecRequest, ExecSession, Features, FileRead, FileSink, FileStat, Phase,
+    SandboxInfo, SandboxSpec, WriteOptions,
+};
+use crate::archive::{self, Excludes};
+use crate::error::{Result, SandboxError};
+use crate::stream::{StreamReader, blocking_stream};
+
+/// Where a local sandbox's files are.
+#[derive(Debug, Clone)]
+struct Layout {
+    dir: PathBuf,
+}
+
+impl Layout {
+    fn workspace(&self) -> PathBuf {
+        self.dir.join("workspace")
+    }
+    fn etc(&self) -> PathBuf {
+        self.dir.join("etc")
+    }
+    fn meta(&self) -> PathBuf {
+        self.dir.join("sandbox.json")
+    }
+}
+
+/// What `sandbox.json` holds.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Meta {
+    name: String,
+    labels: BTreeMap<String, String>,
+    environment: BTreeMap<String, String>,
+    created_ms: u64,
+}
+
+/// The local bubblewrap backend. Cheap to clone (shares state).
+#[derive(Debug, Clone)]
+pub struct LocalBackend {
+    root: PathBuf,
+    bwrap: PathBuf,
+    /// Per-sandbox cancellation: set when a sandbox is deleted so its
+    /// running commands are killed.
+    cancels: Arc<Mutex<HashMap<String, watch::Sender<bool>>>>,
+}
+
+impl LocalBackend {
+    /// A backend keeping its sandboxes under `root` (created if missing).
+    /// Fails with a clear message if bubblewrap is not installed.
+    pub fn new(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        let bwrap = bwrap::find_bwrap()?;
+        std::fs::create_dir_all(&root).map_err(|e| {
+            SandboxError::backend("local.init", "io", format!("cannot create the state directory {}: {e}", root.display()))
+        })?;
+        Ok(LocalBackend { root, bwrap, cancels: Arc::default() })
+    }
+
+    /// The default state directory: `$XDG_STATE_HOME/openshell-wasm/local`,
+    /// else `~/.local/state/openshell-wasm/local`.
+    pub fn default_root() -> PathBuf {
+        let base = std::env::var_os("XDG_STATE_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+            .unwrap_or_else(std::env::temp_dir);
+        base.join("openshell-wasm/local")
+    }
+
+    /// The state directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Check once that bubblewrap can create its namespaces here, so a
+    /// kernel that forbids unprivileged user namespaces fails with advice
+    /// rather than an obscure error from the first command.
+    pub async fn probe(&self) -> Result<()> {
+        let tmp = tempfile::tempdir()
+            .map_err(|e| SandboxError::backend("local.probe", "io", format!("cannot create a temporary directory: {e}")))?;
+        let etc = tmp.path().join("etc");
+        bwrap::write_etc_overlay(&etc).map_err(|e| SandboxError::backend("local.probe", "io", e.to_string()))?;
+        let env = BTreeMap::new();
+        let argv = vec!["true".to_string()];
+        let args = bwrap::args(&bwrap::Invocation {
+            bwrap: &self.bwrap,
+            workspace: tmp.path(),
+            etc_overlay: &etc,
+            cwd: bwrap::WORKDIR,
+            env: &env,
+            pty: false,
+            argv: &argv,
+        });
+        let out = Command::new(&self.bwrap)
+            .args(args)
+            .env_clear()
+            .output()
+            .await
+            .map_err(|e| SandboxError::unavailable("local.probe", format!("cannot run {}: {e}", self.bwrap.display())))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        Err(SandboxError::unsupported(
+            "local.probe",
+            format!(
+                "bubblewrap cannot create a sandbox here: {}. It needs unprivileged user namespaces: check \
+                 `sysctl kernel.unprivileged_userns_clone` (must be 1) and, on Ubuntu 24.04+, \
+                 `sysctl kernel.apparmor_restrict_unprivileged_userns` (set 0 or add an AppArmor profile for bwrap); \
+                 inside containers, run with user namespaces allowed",
+                stderr.trim()
+            ),
+        ))
+    }
+
+    fn layout(&self, name: &str) -> Layout {
+        Layout { dir: self.root.join(name) }
+    }
+
+    fn read_meta(&self, name: &str) -> Result<Meta> {
+        if validate_name(name).is_err() {
+            return Err(SandboxError::not_found("sandbox.get", format!("no local sandbox named `{name}`")));
+        }
+        let layout = self.layout(name);
+        let text = std::fs::read_to_string(layout.meta()).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                SandboxError::not_found("sandbox.get", format!("no local sandbox named `{name}`"))
+            } else {
+                SandboxError::backend("sandbox.get", "io", format!("cannot read {}: {e}", layout.meta().display()))
+            }
+        })?;
+        serde_json::from_str(&text).map_err(|e| {
+            SandboxError::backend("sandbox.get", "corrupt", format!("{} is not valid: {e}", layout.meta().display()))
+        })
+    }
+
+    fn info(&self, meta: Meta) -> SandboxInfo {
+        SandboxInfo {
+            id: meta.name.clone(),
+            name: meta.name,
+            backend: "local".into(),
+            phase: Phase::Ready,
+            message: String::new(),
+            workdir: bwrap::WORKDIR.into(),
+            labels: meta.labels,
+            created_ms: Some(meta.created_ms),
+        }
+    }
+
+    fn cancel_receiver(&self, name: &str) -> watch::Receiver<bool> {
+        let mut map = self.cancels.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(name.to_string()).or_insert_with(|| watch::channel(false).0).subscribe()
+    }
+}
+
+/// Names follow OpenShell's rule (a DNS label of at most 19 characters), so
+/// an agent that works locally works against a gateway too.
+pub fn validate_name(name: &str) -> std::result::Result<(), String> {
+    let ok_chars = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if name.is_empty() || name.len() > 19 || !ok_chars || name.starts_with('-') || name.ends_with('-') || name.contains("--") {
+        return Err(format!(
+            "`{name}` is not a valid sandbox name: use 1-19 characters of a-z, 0-9 and single `-`, not at either end"
+        ));
+    }
+    Ok(())
+}
+
+/// A random name like `ow-3f9a2c1b`.
+pub fn generate_name() -> String {
+    let mut bytes = [0u8; 4];
+    let _ = getrandom_fill(&mut bytes);
+    format!("ow-{}", hex::encode(bytes))
+}
+
+fn getrandom_fill(buf: &mut [u8]) -> std::io::Result<()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")?.read_exact(buf)
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Remove a directory tree even where it contains directories without
+/// write permission (commands may `chmod 555` their own folders).
+fn force_remove(dir: &Path) -> std::io::Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(_) => {
+            make_writable(dir);
+            std::fs::remove_dir_all(dir)
+        }
+    }
+}
+
+fn make_writable(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                make_writable(&e.path());
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for LocalBackend {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    fn features(&self) -> Features {
+        Features {
+            streaming: true,
+            interactive_stdin: true,
+            pty: true,
+            signals: true,
+            snapshots: true,
+            network_policy: false,
+            ports: false,
+            lifecycle: true,
+        }
+    }
+
+    async fn create(&self, spec: &SandboxSpec) -> Result<SandboxInfo> {
+        let name = match &spec.name {
+            Some(n) => {
+                validate_name(n).map_err(|m| SandboxError::invalid("sandbox.create", m))?;
+                n.clone()
+            }
+            None => generate_name(),
+        };
+        let layout = self.layout(&name);
+        let meta = Meta {
+            name: name.clone(),
+            labels: spec.labels.clone(),
+            environment: spec.environment.clone(),
+            created_ms: now_ms(),
+        };
+        blocking("sandbox.create", move || {
+            // `create_dir` (not `_all`) on the sandbox folder is the atomic
+            // claim on the name.
+            match std::fs::create_dir(&layout.dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return Err(SandboxError::conflict("sandbox.create", format!("sandbox `{}` already exists", meta.name)));
+                }
+                Err(e) => return Err(SandboxError::backend("sandbox.create", "io", e.to_string())),
+            }
+            let result = (|| -> std::io::Result<()> {
+                std::fs::create_dir(layout.workspace())?;
+                bwrap::write_etc_overlay(&layout.etc())?;
+                let json = serde_json::to_vec_pretty(&meta).map_err(std::io::Error::other)?;
+                let tmp = layout.dir.join(".sandbox.json.tmp");
+                std::fs::write(&tmp, json)?;
+                std::fs::rename(tmp, layout.meta())
+            })();
+            if let Err(e) = result {
+                let _ = force_remove(&layout.dir);
+                return Err(SandboxError::backend("sandbox.create", "io", e.to_string()));
+            }
+            Ok(())
+        })
+        .await?;
+        self.get(&name).await
+    }
+
+    async fn get(&self, name: &str) -> Result<SandboxInfo> {
+        let this = self.clone();
+        let name = name.to_string();
+        blocking("sandbox.get", move || this.read_meta(&name).map(|m| this.info(m))).await
+    }
+
+    async fn list(&self, labels: &[(String, String)]) -> Result<Vec<SandboxInfo>> {
+        let this = self.clone();
+        let labels = labels.to_vec();
+        blocking("sandbox.list", move || {
+            let mut out = Vec::new();
+            let entries = std::fs::read_dir(&this.root)
+                .map_err(|e| SandboxError::backend("sandbox.list", "io", e.to_string()))?;
+            for e in entries.flatten() {
+                let Some(name) = e.file_name().to_str().map(str::to_string) else { continue };
+                let Ok(meta) = this.read_meta(&name) else { continue };
+                if labels.iter().all(|(k, v)| meta.labels.get(k) == Some(v)) {
+                    out.push(this.info(meta));
+                }
+            }
+            out.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn delete(&self, name: &str) -> Result<()> {
+        // Kill whatever still runs in it first.
+        if let Some(tx) = self.cancels.lock().unwrap_or_else(|p| p.into_inner()).remove(name) {
+            let _ = tx.send(true);
+        }
+        let this = self.clone();
+        let name = name.to_string();
+        blocking("sandbox.delete", move || {
+            this.read_meta(&name).map_err(|e| e.with_operation("sandbox.delete"))?;
+            let layout = this.layout(&name);
+            // Remove the metadata first: a half-deleted sandbox is then
+            // simply gone, never listed with a broken workspace.
+            let _ = std::fs::remove_file(layout.meta());
+            force_remove(&layout.dir).map_err(|e| SandboxError::backend("sandbox.delete", "io", e.to_string()))
+        })
+        .await
+    }
+
+    async fn exec(&self, sandbox: &SandboxInfo, request: ExecRequest) -> Result<ExecSession> {
+        let meta = {
+            let this = self.clone();
+            let name = sandbox.name.clone();
+            blocking("process.spawn", move || this.read_meta(&name)).await?
+        };
+        let layout = self.layout(&sandbox.name);
+        let mut env = meta.environment;
+        env.extend(request.env.clone());
+        let args = bwrap::args(&bwrap::Invocation {
+            bwrap: &self.bwrap,
+            workspace: &layout.workspace(),
+            etc_overlay: &layout.etc(),
+            cwd: &request.cwd,
+            env: &env,
+            pty: request.pty.is_some(),
+            argv: &request.argv,
+        });
+        let mut command = Command::new(&self.bwrap);
+        command.args(args);
+        exec::start(exec::Prepared {
+            command,
+            stdin: request.stdin,
+            pty: request.pty,
+            timeout: request.timeout,
+            cancel: self.cancel_receiver(&sandbox.name),
+        })
+    }
+
+    async fn read_file(&self, sandbox: &SandboxInfo, path: &str) -> Result<FileRead> {
+        let ws = self.layout(&sandbox.name).workspace();
+        let (path, r) = (path.to_string(), rel("fs.read-file", path)?);
+        blocking("fs.read-file", move || files::open_read(&open_root("fs.read-file", &ws)?, &path, &r)).await
+    }
+
+    async fn write_file(&self, sandbox: &SandboxInfo, path: &str, options: WriteOptions) -> Result<Box<dyn FileSink>> {
+        let ws = self.layout(&sandbox.name).workspace();
+        let (path, r) = (path.to_string(), rel("fs.write-file", path)?);
+        let sink = blocking("fs.write-file", move || LocalSink::open(open_root("fs.write-file", &ws)?, &path, &r, options))
+            .await?;
+        Ok(Box::new(sink))
+    }
+
+    async fn stat(&self, sandbox: &SandboxInfo, path: &str) -> Result<FileStat> {
+        let ws = self.layout(&sandbox.name).workspace();
+        let (path, r) = (path.to_string(), rel("fs.stat", path)?);
+        blocking("fs.stat", move || files::stat(&open_root("fs.stat", &ws)?, &path, &r)).await
+    }
+
+    async fn list_dir(&self, sandbox: &SandboxInfo, path: &str) -> Result<Vec<DirEntry>> {
+        let ws = self.layout(&sandbox.name).workspace();
+        let (path, r) = (path.to_string(), rel("fs.list-dir", path)?);
+        blocking("fs.list-dir", move || files::list_dir(&open_root("fs.list-dir", &ws)?, &path, &r)).await
+    }
+
+    async fn mkdir(&self, sandbox: &SandboxInfo, path: &str, parents: bool) -> Result<()> {
+        let ws = self.layout(&sandbox.name).workspace();
+        let (path, r) = (path.to_string(), rel("fs.mkdir", path)?);
+        blocking("fs.mkdir", move || files::mkdir(&open_root("fs.mkdir", &ws)?, &path, &r, parents)).await
+    }
+
+    async fn remove(&self, sandbox: &SandboxInfo, path: &str, recursive: bool) -> Result<()> {
+        let ws = self.layout(&sandbox.name).workspace();
+        let (path, r) = (path.to_string(), rel("fs.remove", path)?);
+        blocking("fs.remove", move || files::remove(&open_root("fs.remove", &ws)?, &path, &r, recursive)).await
+    }
+
+    async fn rename(&self, sandbox: &SandboxInfo, from: &str, to: &str) -> Result<()> {
+        let ws = self.layout(&sandbox.name).workspace();
+        let (from, rf) = (from.to_string(), rel("fs.rename", from)?);
+        let (to, rt) = (to.to_string(), rel("fs.rename", to)?);
+        blocking("fs.rename", move || files::rename(&open_root("fs.rename", &ws)?, (&from, &rf), (&to, &rt))).await
+    }
+
+    async fn realpath(&self, sandbox: &SandboxInfo, path: &str) -> Result<String> {
+        let ws = self.layout(&sandbox.name).workspace();
+        let (path, r) = (path.to_string(), rel("fs.realpath", path)?);
+        blocking("fs.realpath", move || files::realpath(&open_root("fs.realpath", &ws)?, &path, &r)).await
+    }
+
+    async fn chmod(&self, sandbox: &SandboxInfo, path: &str, mode: u32) -> Result<()> {
+        let ws = self.layout(&sandbox.name).workspace();
+        let (path, r) = (path.to_string(), rel("fs.chmod", path)?);
+        blocking("fs.chmod", move || files::chmod(&open_root("fs.chmod", &ws)?, &path, &r, mode)).await
+    }
+
+    async fn export_tar(&self, sandbox: &SandboxInfo, root: &str, excludes: &[String]) -> Result<ByteStream> {
+        let op = "snapshot.persist";
+        let ws = self.layout(&sandbox.name).workspace();
+        let (root_path, r) = (root.to_string(), rel(op, root)?);
+        let excludes = Excludes::new(excludes).map_err(|m| SandboxError::invalid(op, m))?;
+        let dir = blocking(op, move || {
+            let ws = open_root(op, &ws)?;
+            let meta = ws
+                .symlink_metadata(if r.is_empty() { "." } else { &r })
+                .map_err(|e| files::map_err(op, &root_path, &e))?;
+            if !meta.is_dir() {
+                return Err(SandboxError::conflict(op, format!("{root_path} is not a directory")));
+            }
+            if r.is_empty() { Ok(ws) } else { ws.open_dir(&r).map_err(|e| files::map_err(op, &root_path, &e)) }
+        })
+        .await?;
+        Ok(blocking_stream(op, move |w| archive::pack_dir(&dir, &excludes, w).map(|_| ())))
+    }
+
+    async fn import_tar(
+        &self,
+        sandbox: &SandboxInfo,
+        root: &str,
+        archive: ByteStream,
+        clear_except: Option<&[String]>,
+    ) -> Result<()> {
+        let op = "snapshot.hydrate";
+        let ws = self.layout(&sandbox.name).workspace();
+        let (root_path, r) = (root.to_string(), rel(op, root)?);
+        let keep = match clear_except {
+            Some(ex) => Some(Excludes::new(ex).map_err(|m| SandboxError::invalid(op, m))?),
+            None => None,
+        };
+        let mut reader = StreamReader::new(archive);
+        blocking(op, move || {
+            let ws = open_root(op, &ws)?;
+            if !r.is_empty() {
+                ws.create_dir_all(&r).map_err(|e| files::map_err(op, &root_path, &e))?;
+            }
+            let dir = if r.is_empty() { ws } else { ws.open_dir(&r).map_err(|e| files::map_err(op, &root_path, &e))? };
+            if let Some(keep) = &keep {
+                archive::unpack::clear_dir(&dir, keep).map_err(|e| files::map_err(op, &root_path, &e))?;
+            }
+            let result = archive::unpack::unpack_clean(&mut reader, &dir);
+            if let Some(e) = reader.take_error() {
+                return Err(e.with_operation(op));
+            }
+            result.map(|_| ()).map_err(|e| e.into_sandbox_error(op))
+        })
+        .await
+    }
+}
