@@ -100,7 +100,9 @@ pub(super) fn stat(root: &Dir, path: &str, rel: &str) -> Result<FileStat> {
 
 pub(super) fn list_dir(root: &Dir, path: &str, rel: &str) -> Result<Vec<DirEntry>> {
     let op = "fs.list-dir";
-    let meta = root.symlink_metadata(p(rel)).map_err(|e| map_err(op, path, &e))?;
+    // Follows symlinks (confined to the workspace): listing a link to a
+    // directory inside the workspace lists that directory.
+    let meta = root.metadata(p(rel)).map_err(|e| map_err(op, path, &e))?;
     if !meta.is_dir() {
         return Err(SandboxError::conflict(op, format!("{path} is not a directory")));
     }
@@ -221,7 +223,9 @@ impl LocalSink {
             None => ("", rel),
         };
         if !parent.is_empty() {
-            match root.symlink_metadata(parent) {
+            // `metadata` follows a symlinked parent, but only within the
+            // workspace; one that leads out is refused by cap-std.
+            match root.metadata(parent) {
                 Ok(m) if m.is_dir() => {}
                 Ok(_) => return Err(SandboxError::conflict(op, format!("the parent of {path} is not a directory"))),
                 Err(e) if e.kind() == io::ErrorKind::NotFound && options.create_parents => {

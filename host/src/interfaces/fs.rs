@@ -1,0 +1,321 @@
+//! `fs`: files in a sandbox, through the policy's path prefixes and size
+//! limits; streaming readers and atomic writers as child resources.
+
+use std::io::Read;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::io::AsyncWriteExt;
+use wasmtime::component::Resource;
+
+use super::bindings::openshell::sandbox::fs;
+use super::{CallResult, SandboxCtxView, SandboxHandle, convert};
+use crate::archive;
+use crate::backend::{ByteStream, FileSink};
+use crate::error::{ErrorCode, SandboxError};
+
+/// Most bytes one `file-reader.read` returns.
+const MAX_READ_CHUNK: u32 = 1 << 20;
+
+/// A file open for reading in pieces.
+pub struct ReaderHandle {
+    size: u64,
+    stream: ByteStream,
+    buffer: Bytes,
+    done: bool,
+}
+
+impl std::fmt::Debug for ReaderHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReaderHandle").field("size", &self.size).finish_non_exhaustive()
+    }
+}
+
+/// A file open for atomic writing in pieces.
+pub struct WriterHandle {
+    sink: Option<Box<dyn FileSink>>,
+    written: u64,
+    limit: u64,
+    path: String,
+}
+
+impl std::fmt::Debug for WriterHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriterHandle").field("path", &self.path).field("written", &self.written).finish_non_exhaustive()
+    }
+}
+
+impl SandboxCtxView<'_> {
+    fn too_big_to_write(&self, op: &str, path: &str, size: u64) -> Result<(), SandboxError> {
+        let limit = self.ctx.policy.fs.max_write_bytes;
+        if size > limit {
+            return Err(SandboxError::too_large(op, format!("{path}: {size} bytes is over the {limit} byte write limit (policy fs.max-write)")));
+        }
+        Ok(())
+    }
+}
+
+impl fs::Host for SandboxCtxView<'_> {
+    async fn read_file(&mut self, sandbox: Resource<SandboxHandle>, path: String, max_bytes: Option<u64>) -> CallResult<Vec<u8>> {
+        let op = "fs.read-file";
+        let sb = self.sandbox_of(&sandbox)?;
+        let path = self.ctx.resolve(&sb, &path, false, op)?;
+        let policy_max = self.ctx.policy.fs.max_read_bytes;
+        let limit = max_bytes.unwrap_or(policy_max).min(policy_max);
+        let read = self.ctx.backend.read_file(&sb, &path).await.map_err(|e| e.with_operation(op))?;
+        if read.size > limit {
+            return Err(SandboxError::too_large(
+                op,
+                format!("{path} is {} bytes, over the {limit} byte limit; read it in pieces with open-read", read.size),
+            )
+            .into());
+        }
+        let data = crate::stream::collect(read.content, limit, op).await.map_err(|e| e.with_operation(op))?;
+        Ok(data.to_vec())
+    }
+
+    async fn write_file(
+        &mut self,
+        sandbox: Resource<SandboxHandle>,
+        path: String,
+        data: Vec<u8>,
+        options: fs::WriteOptions,
+    ) -> CallResult<fs::FileStat> {
+        let op = "fs.write-file";
+        let sb = self.sandbox_of(&sandbox)?;
+        let path = self.ctx.resolve(&sb, &path, true, op)?;
+        self.too_big_to_write(op, &path, data.len() as u64)?;
+        let mut sink = self.ctx.backend.write_file(&sb, &path, convert::write_options(options)).await.map_err(|e| e.with_operation(op))?;
+        sink.write(Bytes::from(data)).await.map_err(|e| e.with_operation(op))?;
+        let stat = sink.finish().await.map_err(|e| e.with_operation(op))?;
+        Ok(convert::file_stat(stat))
+    }
+
+    async fn open_read(&mut self, sandbox: Resource<SandboxHandle>, path: String) -> CallResult<Resource<ReaderHandle>> {
+        let op = "fs.open-read";
+        let sb = self.sandbox_of(&sandbox)?;
+        let path = self.ctx.resolve(&sb, &path, false, op)?;
+        let read = self.ctx.backend.read_file(&sb, &path).await.map_err(|e| e.with_operation(op))?;
+        let handle = ReaderHandle { size: read.size, stream: read.content, buffer: Bytes::new(), done: false };
+        Ok(self.table.push_child(handle, &sandbox)?)
+    }
+
+    async fn open_write(
+        &mut self,
+        sandbox: Resource<SandboxHandle>,
+        path: String,
+        options: fs::WriteOptions,
+    ) -> CallResult<Resource<WriterHandle>> {
+        let op = "fs.open-write";
+        let sb = self.sandbox_of(&sandbox)?;
+        let path = self.ctx.resolve(&sb, &path, true, op)?;
+        let sink = self.ctx.backend.write_file(&sb, &path, convert::write_options(options)).await.map_err(|e| e.with_operation(op))?;
+        let handle = WriterHandle { sink: Some(sink), written: 0, limit: self.ctx.policy.fs.max_write_bytes, path };
+        Ok(self.table.push_child(handle, &sandbox)?)
+    }
+
+    async fn list_dir(&mut self, sandbox: Resource<SandboxHandle>, path: String) -> CallResult<Vec<fs::DirEntry>> {
+        let op = "fs.list-dir";
+        let sb = self.sandbox_of(&sandbox)?;
+        let path = self.ctx.resolve(&sb, &path, false, op)?;
+        let entries = self.ctx.backend.list_dir(&sb, &path).await.map_err(|e| e.with_operation(op))?;
+        Ok(entries.into_iter().map(convert::dir_entry).collect())
+    }
+
+    async fn stat(&mut self, sandbox: Resource<SandboxHandle>, path: String) -> CallResult<fs::FileStat> {
+        let op = "fs.stat";
+        let sb = self.sandbox_of(&sandbox)?;
+        let path = self.ctx.resolve(&sb, &path, false, op)?;
+        Ok(convert::file_stat(self.ctx.backend.stat(&sb, &path).await.map_err(|e| e.with_operation(op))?))
+    }
+
+    async fn exists(&mut self, sandbox: Resource<SandboxHandle>, path: String) -> CallResult<bool> {
+        let op = "fs.exists";
+        let sb = self.sandbox_of(&sandbox)?;
+        let path = self.ctx.resolve(&sb, &path, false, op)?;
+        match self.ctx.backend.stat(&sb, &path).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.code == ErrorCode::NotFound => Ok(false),
+            Err(e) => Err(e.with_operation(op).into()),
+        }
+    }
+
+    async fn mkdir(&mut self, sandbox: Resource<SandboxHandle>, path: String, parents: bool) -> CallResult<()> {
+        let op = "fs.mkdir";
+        let sb = self.sandbox_of(&sandbox)?;
+        let path = self.ctx.resolve(&sb, &path, true, op)?;
+        Ok(self.ctx.backend.mkdir(&sb, &path, parents).await.map_err(|e| e.with_operation(op))?)
+    }
+
+    async fn remove(&mut self, sandbox: Resource<SandboxHandle>, path: String, recursive: bool) -> CallResult<()> {
+        let op = "fs.remove";
+        let sb = self.sandbox_of(&sandbox)?;
+        let path = self.ctx.resolve(&sb, &path, true, op)?;
+        if path == sb.workdir || path == "/" {
+            return Err(SandboxError::denied(op, format!("{path} is the workspace itself and cannot be removed")).into());
+        }
+        Ok(self.ctx.backend.remove(&sb, &path, recursive).await.map_err(|e| e.with_operation(op))?)
+    }
+
+    async fn rename(&mut self, sandbox: Resource<SandboxHandle>, source: String, destination: String) -> CallResult<()> {
+        let op = "fs.rename";
+        let sb = self.sandbox_of(&sandbox)?;
+        let from = self.ctx.resolve(&sb, &source, true, op)?;
+        let to = self.ctx.resolve(&sb, &destination, true, op)?;
+        if from == sb.workdir {
+            return Err(SandboxError::denied(op, "the workspace itself cannot be renamed").into());
+        }
+        Ok(self.ctx.backend.rename(&sb, &from, &to).await.map_err(|e| e.with_operation(op))?)
+    }
+
+    async fn realpath(&mut self, sandbox: Resource<SandboxHandle>, path: String) -> CallResult<String> {
+        let op = "fs.realpath";
+        let sb = self.sandbox_of(&sandbox)?;
+        let path = self.ctx.resolve(&sb, &path, false, op)?;
+        let real = self.ctx.backend.realpath(&sb, &path).await.map_err(|e| e.with_operation(op))?;
+        // The resolved path must itself be readable, or symlinks would
+        // reveal what lies outside the allowed area.
+        self.ctx.resolve(&sb, &real, false, op)?;
+        Ok(real)
+    }
+
+    async fn chmod(&mut self, sandbox: Resource<SandboxHandle>, path: String, mode: u32) -> CallResult<()> {
+        let op = "fs.chmod";
+        let sb = self.sandbox_of(&sandbox)?;
+        let path = self.ctx.resolve(&sb, &path, true, op)?;
+        Ok(self.ctx.backend.chmod(&sb, &path, mode & 0o7777).await.map_err(|e| e.with_operation(op))?)
+    }
+
+    async fn extract(
+        &mut self,
+        sandbox: Resource<SandboxHandle>,
+        source: fs::ArchiveSource,
+        destination: String,
+        format: fs::ArchiveFormat,
+        limits: fs::ExtractLimits,
+    ) -> CallResult<fs::ExtractSummary> {
+        let op = "fs.extract";
+        let sb = self.sandbox_of(&sandbox)?;
+        let dest = self.ctx.resolve(&sb, &destination, true, op)?;
+        let policy = &self.ctx.policy;
+        let defaults = archive::Limits::default();
+        let limits = archive::Limits {
+            max_members: limits.max_members.map(u64::from).unwrap_or(defaults.max_members),
+            max_total_bytes: limits.max_total_bytes.unwrap_or(defaults.max_total_bytes),
+            max_file_bytes: limits.max_file_bytes.unwrap_or(policy.fs.max_write_bytes).min(policy.fs.max_write_bytes),
+        };
+        // Hold the archive somewhere it can be read twice (check, then write).
+        let mut staged: Option<tempfile::TempPath> = None;
+        let open: Box<dyn Fn() -> std::io::Result<Box<dyn Read + Send>> + Send + Sync> = match source {
+            fs::ArchiveSource::Bytes(b) => {
+                let bytes = Bytes::from(b);
+                Box::new(move || Ok(Box::new(std::io::Cursor::new(bytes.clone())) as Box<dyn Read + Send>))
+            }
+            fs::ArchiveSource::Path(p) => {
+                let path = self.ctx.resolve(&sb, &p, false, op)?;
+                let read = self.ctx.backend.read_file(&sb, &path).await.map_err(|e| e.with_operation(op))?;
+                // A compressed archive is smaller than its content; allow
+                // the content bound plus a header block per member.
+                let input_cap = limits.max_total_bytes.saturating_add(limits.max_members.saturating_mul(1024));
+                if read.size > input_cap {
+                    return Err(SandboxError::too_large(op, format!("{path} is {} bytes, over the archive limits", read.size)).into());
+                }
+                let tmp = stage(read.content, input_cap, op).await?;
+                let reopen = tmp.to_path_buf();
+                staged = Some(tmp);
+                Box::new(move || Ok(Box::new(std::io::BufReader::new(std::fs::File::open(&reopen)?)) as Box<dyn Read + Send>))
+            }
+        };
+        let (summary, stream) = archive::sanitize_to_stream(open, convert::archive_format(format), limits)
+            .await
+            .map_err(|e| e.into_sandbox_error(op))?;
+        let result = self.ctx.backend.import_tar(&sb, &dest, stream, None).await.map_err(|e| e.with_operation(op));
+        drop(staged);
+        result?;
+        Ok(convert::extract_summary(summary))
+    }
+}
+
+/// Copy a backend stream to a host temporary file, at most `cap` bytes.
+async fn stage(mut stream: ByteStream, cap: u64, op: &str) -> Result<tempfile::TempPath, SandboxError> {
+    let tmp = tempfile::NamedTempFile::new().map_err(|e| SandboxError::backend(op, "io", format!("cannot stage the archive: {e}")))?;
+    let (file, path) = tmp.into_parts();
+    let mut file = tokio::fs::File::from_std(file);
+    let mut total = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| e.with_operation(op))?;
+        total += chunk.len() as u64;
+        if total > cap {
+            return Err(SandboxError::too_large(op, "the archive is larger than its limits allow"));
+        }
+        file.write_all(&chunk).await.map_err(|e| SandboxError::backend(op, "io", e.to_string()))?;
+    }
+    file.flush().await.map_err(|e| SandboxError::backend(op, "io", e.to_string()))?;
+    Ok(path)
+}
+
+impl fs::HostFileReader for SandboxCtxView<'_> {
+    async fn size(&mut self, reader: Resource<ReaderHandle>) -> wasmtime::Result<u64> {
+        Ok(self.table.get(&reader)?.size)
+    }
+
+    async fn read(&mut self, reader: Resource<ReaderHandle>, max_bytes: u32) -> CallResult<Option<Vec<u8>>> {
+        let r = self.table.get_mut(&reader)?;
+        let max = max_bytes.clamp(1, MAX_READ_CHUNK) as usize;
+        while r.buffer.is_empty() {
+            if r.done {
+                return Ok(None);
+            }
+            match r.stream.next().await {
+                Some(Ok(chunk)) => r.buffer = chunk,
+                Some(Err(e)) => {
+                    r.done = true;
+                    return Err(e.with_operation("fs.file-reader.read").into());
+                }
+                None => r.done = true,
+            }
+        }
+        let n = max.min(r.buffer.len());
+        Ok(Some(r.buffer.split_to(n).to_vec()))
+    }
+
+    async fn drop(&mut self, reader: Resource<ReaderHandle>) -> wasmtime::Result<()> {
+        self.table.delete(reader)?;
+        Ok(())
+    }
+}
+
+impl fs::HostFileWriter for SandboxCtxView<'_> {
+    async fn write(&mut self, writer: Resource<WriterHandle>, data: Vec<u8>) -> CallResult<()> {
+        let op = "fs.file-writer.write";
+        let w = self.table.get_mut(&writer)?;
+        let Some(sink) = w.sink.as_mut() else {
+            return Err(SandboxError::conflict(op, "the writer is already finished").into());
+        };
+        let total = w.written + data.len() as u64;
+        if total > w.limit {
+            // Discard everything: a capped file must not be committed.
+            w.sink = None;
+            return Err(SandboxError::too_large(op, format!("{}: over the {} byte write limit (policy fs.max-write)", w.path, w.limit)).into());
+        }
+        sink.write(Bytes::from(data)).await.map_err(|e| e.with_operation(op))?;
+        w.written = total;
+        Ok(())
+    }
+
+    async fn finish(&mut self, writer: Resource<WriterHandle>) -> CallResult<fs::FileStat> {
+        let op = "fs.file-writer.finish";
+        let w = self.table.get_mut(&writer)?;
+        let Some(sink) = w.sink.take() else {
+            return Err(SandboxError::conflict(op, "the writer is already finished or was abandoned after an error").into());
+        };
+        let stat = sink.finish().await.map_err(|e| e.with_operation(op))?;
+        Ok(convert::file_stat(stat))
+    }
+
+    async fn drop(&mut self, writer: Resource<WriterHandle>) -> wasmtime::Result<()> {
+        // Dropping an unfinished sink discards the temporary file.
+        self.table.delete(writer)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,569 @@
+//! One run of an agent: bind a sandbox, seed it, instantiate the component
+//! under the policy's limits, call it, collect results, and clean up the
+//! sandboxes this run created on every exit path.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, UpdateDeadline};
+
+use super::agent::{Agent, AgentKind, CodeSource, LoadError};
+use super::engine::ticks;
+use super::limits::{LimitExceeded, StoreLimiter, TICK};
+use super::output::{CapturedOutput, Forward, GuestStream, OutputCapture};
+use super::state::{RunState, wasi_ctx};
+use super::{Host, new_run_id, transfer};
+use crate::backend::{Backend, OWNER_LABEL, OWNER_VALUE, RUN_LABEL, SandboxInfo, SandboxSpec};
+use crate::error::SandboxError;
+use crate::interfaces::{AgentPre, SandboxCtx};
+
+/// Which sandbox a run binds.
+#[derive(Debug, Clone)]
+pub enum SandboxTarget {
+    /// Create one for this run (deleted at the end unless kept).
+    Ephemeral(SandboxSpec),
+    /// Use an existing sandbox by name (never deleted by the run).
+    Attach(String),
+}
+
+/// Copy a host path into the sandbox before the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seed {
+    /// Host file or directory.
+    pub host: PathBuf,
+    /// Destination in the sandbox (relative to its workdir unless absolute).
+    pub sandbox: String,
+}
+
+/// Copy a sandbox path to the host after the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collect {
+    /// Source in the sandbox.
+    pub sandbox: String,
+    /// Host destination.
+    pub host: PathBuf,
+}
+
+/// What to run and how.
+#[derive(Clone)]
+pub struct RunRequest {
+    /// The agent's input (`run(input)`; a command's stdin).
+    pub input: String,
+    /// Extra arguments (a command's argv after its name).
+    pub args: Vec<String>,
+    /// The sandbox to bind.
+    pub sandbox: SandboxTarget,
+    /// Keep sandboxes this run creates instead of deleting them.
+    pub keep: bool,
+    /// Host paths to copy in first.
+    pub seeds: Vec<Seed>,
+    /// Sandbox paths to copy out afterwards.
+    pub collects: Vec<Collect>,
+    /// Receives guest stdout/stderr as it is written.
+    pub forward: Option<Forward>,
+    /// Cancels the run (the sandboxes are still cleaned up).
+    pub cancel: CancellationToken,
+}
+
+impl std::fmt::Debug for RunRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunRequest")
+            .field("sandbox", &self.sandbox)
+            .field("keep", &self.keep)
+            .field("seeds", &self.seeds)
+            .field("collects", &self.collects)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunRequest {
+    /// A run with this input in a fresh sandbox.
+    pub fn new(input: impl Into<String>) -> Self {
+        RunRequest {
+            input: input.into(),
+            args: Vec::new(),
+            sandbox: SandboxTarget::Ephemeral(SandboxSpec::default()),
+            keep: false,
+            seeds: Vec::new(),
+            collects: Vec::new(),
+            forward: None,
+            cancel: CancellationToken::new(),
+        }
+    }
+    /// Use an existing sandbox.
+    pub fn attach(mut self, name: impl Into<String>) -> Self {
+        self.sandbox = SandboxTarget::Attach(name.into());
+        self
+    }
+    /// Create the run's sandbox from this spec.
+    pub fn spec(mut self, spec: SandboxSpec) -> Self {
+        self.sandbox = SandboxTarget::Ephemeral(spec);
+        self
+    }
+    /// Keep created sandboxes.
+    pub fn keep(mut self, keep: bool) -> Self {
+        self.keep = keep;
+        self
+    }
+    /// Extra arguments.
+    pub fn args(mut self, args: Vec<String>) -> Self {
+        self.args = args;
+        self
+    }
+    /// Add a seed.
+    pub fn seed(mut self, seed: Seed) -> Self {
+        self.seeds.push(seed);
+        self
+    }
+    /// Add a collect.
+    pub fn collect(mut self, c: Collect) -> Self {
+        self.collects.push(c);
+        self
+    }
+    /// Forward guest output.
+    pub fn forward(mut self, f: Forward) -> Self {
+        self.forward = Some(f);
+        self
+    }
+    /// Cancel with this token.
+    pub fn cancel_token(mut self, t: CancellationToken) -> Self {
+        self.cancel = t;
+        self
+    }
+}
+
+/// Timings and resource use of a run.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RunStats {
+    /// Where the compiled code came from.
+    pub code: Option<CodeSource>,
+    /// Loading time (before the run), ms.
+    pub load_ms: f64,
+    /// Sandbox creation or lookup, ms.
+    pub sandbox_ms: f64,
+    /// Instantiation, µs.
+    pub instantiate_us: f64,
+    /// The guest call, ms.
+    pub call_ms: f64,
+    /// The whole run, ms.
+    pub total_ms: f64,
+    /// Largest linear memory, bytes.
+    pub peak_memory_bytes: u64,
+    /// Time the guest spent in its own code, ms (10 ms resolution).
+    pub cpu_ms: u64,
+    /// Guest log lines dropped past the cap.
+    pub log_lines_dropped: u64,
+}
+
+/// A finished run.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// The agent's own result: `Ok` from `run`, or its `Err` (a command:
+    /// stdout on exit 0, else stderr and the exit code).
+    pub result: Result<String, String>,
+    /// The sandbox the run was bound to.
+    pub sandbox: SandboxInfo,
+    /// Whether that sandbox still exists (attached, or kept).
+    pub sandbox_kept: bool,
+    /// What the guest printed.
+    pub output: CapturedOutput,
+    /// Timings.
+    pub stats: RunStats,
+    /// Cleanup problems (the result stands; these need attention).
+    pub cleanup_errors: Vec<String>,
+}
+
+/// Why a run failed (as opposed to the agent returning an error).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The component could not be loaded.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// Sandbox setup, seeding or collecting failed.
+    #[error("{0}")]
+    Sandbox(#[from] SandboxError),
+    /// The guest exceeded a limit and was stopped.
+    #[error("{0}")]
+    Limit(LimitExceeded),
+    /// The guest trapped (crashed).
+    #[error("the guest trapped: {0}")]
+    Trap(String),
+    /// The run was cancelled (Ctrl-C).
+    #[error("the run was interrupted")]
+    Interrupted,
+    /// Anything else in the host.
+    #[error("host error: {0}")]
+    Host(String),
+}
+
+/// A failed run, with what is known about it.
+#[derive(Debug)]
+pub struct RunFailure {
+    /// What went wrong.
+    pub error: RunError,
+    /// What the guest printed before it failed.
+    pub output: CapturedOutput,
+    /// The sandbox, if one was bound.
+    pub sandbox: Option<SandboxInfo>,
+    /// Timings so far.
+    pub stats: RunStats,
+    /// Cleanup problems.
+    pub cleanup_errors: Vec<String>,
+}
+
+impl std::fmt::Display for RunFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for RunFailure {}
+
+/// Deletes the sandboxes a run created. Runs explicitly at the end of a run;
+/// if the run's future is dropped instead, `Drop` schedules the deletion on
+/// the runtime, so no exit path leaks a sandbox.
+struct Cleanup {
+    backend: Arc<dyn Backend>,
+    main: Option<String>,
+    created: Arc<Mutex<Vec<SandboxInfo>>>,
+    keep: bool,
+    done: bool,
+}
+
+impl Cleanup {
+    fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.main.iter().cloned().collect();
+        names.extend(self.created.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|s| s.name.clone()));
+        names
+    }
+
+    async fn run(mut self) -> Vec<String> {
+        self.done = true;
+        if self.keep {
+            for n in self.names() {
+                tracing::info!(sandbox = %n, "keeping sandbox (--keep)");
+            }
+            return Vec::new();
+        }
+        let mut errors = Vec::new();
+        for name in self.names() {
+            match delete_with_retry(&*self.backend, &name).await {
+                Ok(()) => tracing::debug!(sandbox = %name, "deleted sandbox"),
+                Err(e) => errors.push(format!("could not delete sandbox `{name}`: {e}; remove it with `openshell-wasm sandbox delete {name}` or `sandbox sweep`")),
+            }
+        }
+        errors
+    }
+}
+
+async fn delete_with_retry(backend: &dyn Backend, name: &str) -> Result<(), SandboxError> {
+    let mut last = None;
+    for attempt in 0..3u32 {
+        match backend.delete(name).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.code == crate::error::ErrorCode::NotFound => return Ok(()),
+            Err(e) if e.retryable => {
+                last = Some(e);
+                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| SandboxError::unavailable("sandbox.delete", "gave up")))
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if self.done || self.keep {
+            return;
+        }
+        let names = self.names();
+        if names.is_empty() {
+            return;
+        }
+        let backend = self.backend.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(async move {
+                    for name in names {
+                        if let Err(e) = delete_with_retry(&*backend, &name).await {
+                            tracing::error!(sandbox = %name, "could not delete abandoned sandbox: {e}");
+                        }
+                    }
+                });
+            }
+            Err(_) => tracing::error!(?names, "run dropped outside a runtime; sandboxes left behind (use `sandbox sweep`)"),
+        }
+    }
+}
+
+/// The trap's cause first, then its wasm backtrace; never the host's own
+/// stack (which says nothing about the guest).
+fn describe_trap(e: &wasmtime::Error) -> String {
+    let mut parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    parts.reverse();
+    parts.join("\n")
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+impl Host {
+    /// Run `agent` once. See [`RunRequest`] for the options.
+    ///
+    /// Returns the agent's result (which may itself be an error the agent
+    /// reported), or a [`RunFailure`] when the run could not complete:
+    /// a limit was exceeded, the guest trapped, the sandbox could not be
+    /// set up, or the run was cancelled. Sandboxes the run created are
+    /// deleted in every case unless `keep` is set.
+    pub async fn run(&self, agent: &Agent, request: RunRequest) -> Result<RunOutcome, RunFailure> {
+        let started = Instant::now();
+        let run_id = new_run_id();
+        let mut stats = RunStats { code: Some(agent.source), load_ms: ms(agent.load_time), ..RunStats::default() };
+        // A command's stdout is its result: capture it, but forward only
+        // its stderr as it runs.
+        let forward = match agent.kind() {
+            AgentKind::Agent => request.forward.clone(),
+            AgentKind::Command => request.forward.clone().map(|f| {
+                Arc::new(move |s: GuestStream, d: &[u8]| {
+                    if s == GuestStream::Stderr {
+                        f(s, d);
+                    }
+                }) as Forward
+            }),
+        };
+        let output = OutputCapture::new(self.policy.guest.output_bytes, forward);
+        let created = Arc::new(Mutex::new(Vec::new()));
+        let cancel = request.cancel.clone();
+        let fail = |error: RunError, sandbox: Option<SandboxInfo>, stats: RunStats, cleanup_errors: Vec<String>| RunFailure {
+            error,
+            output: output.snapshot(),
+            sandbox,
+            stats,
+            cleanup_errors,
+        };
+
+        // 1. The sandbox.
+        let t = Instant::now();
+        let bound = tokio::select! {
+            r = self.bind_sandbox(&request.sandbox, &run_id) => r,
+            () = cancel.cancelled() => Err(SandboxError::unavailable("sandbox.create", "interrupted")),
+        };
+        stats.sandbox_ms = ms(t.elapsed());
+        let (sandbox, owned) = match bound {
+            Ok(b) => b,
+            Err(e) if cancel.is_cancelled() => {
+                let _ = e;
+                return Err(fail(RunError::Interrupted, None, stats, Vec::new()));
+            }
+            Err(e) => return Err(fail(RunError::Sandbox(e), None, stats, Vec::new())),
+        };
+        let cleanup = Cleanup {
+            backend: self.backend.clone(),
+            main: owned.then(|| sandbox.name.clone()),
+            created: created.clone(),
+            keep: request.keep,
+            done: false,
+        };
+        tracing::info!(run = %run_id, sandbox = %sandbox.name, backend = self.backend.name(), owned, "sandbox bound");
+
+        // 2.-4. Seed, call, collect; any failure still reaches cleanup.
+        let body = self.run_body(agent, &request, &run_id, &sandbox, owned, created, &output, &mut stats);
+        let result = tokio::select! {
+            r = body => r,
+            () = cancel.cancelled() => Err(RunError::Interrupted),
+        };
+        let cleanup_errors = cleanup.run().await;
+        for e in &cleanup_errors {
+            tracing::error!("{e}");
+        }
+        stats.total_ms = ms(started.elapsed());
+        let sandbox_kept = !owned || request.keep;
+        match result {
+            Ok(agent_result) => Ok(RunOutcome {
+                result: agent_result,
+                sandbox,
+                sandbox_kept,
+                output: output.snapshot(),
+                stats,
+                cleanup_errors,
+            }),
+            Err(e) => Err(fail(e, Some(sandbox), stats, cleanup_errors)),
+        }
+    }
+
+    async fn bind_sandbox(&self, target: &SandboxTarget, run_id: &str) -> Result<(SandboxInfo, bool), SandboxError> {
+        match target {
+            SandboxTarget::Attach(name) => Ok((self.backend.get(name).await?, false)),
+            SandboxTarget::Ephemeral(spec) => {
+                let mut spec = spec.clone();
+                spec.labels.insert(OWNER_LABEL.into(), OWNER_VALUE.into());
+                spec.labels.insert(RUN_LABEL.into(), run_id.into());
+                if spec.ready_timeout.is_zero() {
+                    spec.ready_timeout = self.policy.sandbox.ready_timeout;
+                }
+                if spec.image.is_none() {
+                    spec.image = self.policy.sandbox.image.clone();
+                }
+                Ok((self.backend.create(&spec).await?, true))
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "one private step of `run`, named for readability")]
+    async fn run_body(
+        &self,
+        agent: &Agent,
+        request: &RunRequest,
+        run_id: &str,
+        sandbox: &SandboxInfo,
+        owned: bool,
+        created: Arc<Mutex<Vec<SandboxInfo>>>,
+        output: &OutputCapture,
+        stats: &mut RunStats,
+    ) -> Result<Result<String, String>, RunError> {
+        for s in &request.seeds {
+            transfer::seed(&*self.backend, sandbox, &s.host, &s.sandbox)
+                .await
+                .map_err(|e| RunError::Sandbox(e.context(format!("seeding {} -> {}", s.host.display(), s.sandbox))))?;
+        }
+
+        let result = self.call(agent, request, run_id, sandbox, owned, created, output, stats).await?;
+
+        for c in &request.collects {
+            transfer::collect(&*self.backend, sandbox, &c.sandbox, &c.host)
+                .await
+                .map_err(|e| RunError::Sandbox(e.context(format!("collecting {} -> {}", c.sandbox, c.host.display()))))?;
+        }
+        Ok(result)
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "one private step of `run`, named for readability")]
+    async fn call(
+        &self,
+        agent: &Agent,
+        request: &RunRequest,
+        run_id: &str,
+        sandbox: &SandboxInfo,
+        owned: bool,
+        created: Arc<Mutex<Vec<SandboxInfo>>>,
+        output: &OutputCapture,
+        stats: &mut RunStats,
+    ) -> Result<Result<String, String>, RunError> {
+        let policy = &self.policy;
+        let kind = agent.inner.kind;
+        let stdin = match kind {
+            AgentKind::Command => Some(request.input.clone().into_bytes()),
+            AgentKind::Agent => None,
+        };
+        let guest_output = output;
+        let wasi = wasi_ctx(policy, agent.name(), &request.args, stdin, guest_output)
+            .map_err(|e| RunError::Host(format!("{e:#}")))?;
+        let sandbox_ctx = SandboxCtx::builder(self.backend.clone(), sandbox.clone())
+            .policy(self.policy.clone())
+            .snapshots(self.snapshots.clone())
+            .run_id(run_id)
+            .component(agent.name())
+            .current_owned(owned)
+            .created_registry(created)
+            .build()?;
+        let state = RunState {
+            wasi,
+            table: ResourceTable::new(),
+            sandbox: sandbox_ctx,
+            limiter: StoreLimiter::new(policy.guest.memory_bytes),
+            cpu_ticks: 0,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        let cpu_limit = ticks(policy.guest.cpu_time);
+        let cpu_time = policy.guest.cpu_time;
+        let clock = self.clock.clone();
+        let mut last_seen = clock.load(Ordering::Relaxed);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |mut ctx| {
+            // Count a tick only if the guest was in its own code for all of
+            // it; a jump of several ticks is time spent in a host call.
+            let now = clock.load(Ordering::Relaxed);
+            let state = ctx.data_mut();
+            if now.saturating_sub(last_seen) <= 1 {
+                state.cpu_ticks += 1;
+            }
+            last_seen = now;
+            if state.cpu_ticks > cpu_limit {
+                return Err(wasmtime::Error::new(LimitExceeded::CpuTime { limit: cpu_time }));
+            }
+            // Yield each tick: other runs share the executor, and the
+            // wall-clock deadline can only fire at a yield point.
+            Ok(UpdateDeadline::Yield(1))
+        });
+
+        let wall = policy.guest.wall_time;
+        let t = Instant::now();
+        let call = async {
+            match kind {
+                AgentKind::Agent => {
+                    let pre = AgentPre::new(agent.inner.pre.clone())?;
+                    let t0 = Instant::now();
+                    let instance = pre.instantiate_async(&mut store).await?;
+                    let inst_us = t0.elapsed().as_secs_f64() * 1e6;
+                    let r = instance.call_run(&mut store, &request.input).await?;
+                    Ok::<_, wasmtime::Error>((r, inst_us))
+                }
+                AgentKind::Command => {
+                    let pre = wasmtime_wasi::p2::bindings::CommandPre::new(agent.inner.pre.clone())?;
+                    let t0 = Instant::now();
+                    let instance = pre.instantiate_async(&mut store).await?;
+                    let inst_us = t0.elapsed().as_secs_f64() * 1e6;
+                    let r = instance.wasi_cli_run().call_run(&mut store).await;
+                    let code = match r {
+                        Ok(Ok(())) => 0,
+                        Ok(Err(())) => 1,
+                        Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+                            Some(exit) => exit.0,
+                            None => return Err(e),
+                        },
+                    };
+                    let out = guest_output.snapshot();
+                    let r = if code == 0 {
+                        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+                    } else {
+                        let err = String::from_utf8_lossy(&out.stderr).trim_end().to_string();
+                        Err(if err.is_empty() { format!("the command exited with code {code}") } else { format!("{err} (exit code {code})") })
+                    };
+                    Ok((r, inst_us))
+                }
+            }
+        };
+        let outcome = tokio::time::timeout(wall, call).await;
+        stats.call_ms = ms(t.elapsed());
+        let data = store.data();
+        stats.peak_memory_bytes = data.limiter.peak_memory;
+        stats.cpu_ms = data.cpu_ticks * TICK.as_millis() as u64;
+        stats.log_lines_dropped = data.sandbox.log_dropped();
+        match outcome {
+            Err(_) => Err(RunError::Limit(LimitExceeded::WallTime { limit: wall })),
+            Ok(Ok((r, inst_us))) => {
+                stats.instantiate_us = inst_us;
+                Ok(r)
+            }
+            Ok(Err(e)) => {
+                if let Some(limit) = e.downcast_ref::<LimitExceeded>() {
+                    return Err(RunError::Limit(limit.clone()));
+                }
+                if let Some(limit) = store.data().limiter.exceeded.clone() {
+                    return Err(RunError::Limit(limit));
+                }
+                // A trap, or a host function that failed fatally; both end
+                // the guest, and the message (with the wasm backtrace) says
+                // which.
+                Err(RunError::Trap(describe_trap(&e)))
+            }
+        }
+    }
+}
