@@ -22,6 +22,18 @@ pub fn parse_addr_pattern(s: &str) -> Option<AddrPattern> {
     Some(AddrPattern { ip, port })
 }
 
+/// Whether a guest socket may use `addr` this way: outgoing TCP connections
+/// to granted addresses (and the implicit wildcard bind that precedes a
+/// connect) only; no listening, accepting or UDP.
+pub fn use_allowed(patterns: &[AddrPattern], addr: SocketAddr, how: wasmtime_wasi::sockets::SocketAddrUse) -> bool {
+    use wasmtime_wasi::sockets::SocketAddrUse;
+    match how {
+        SocketAddrUse::TcpConnect => addr_allowed(patterns, addr),
+        SocketAddrUse::TcpBind => !patterns.is_empty() && addr.ip().is_unspecified() && addr.port() == 0,
+        _ => false,
+    }
+}
+
 /// Whether `addr` is granted by any of `patterns`.
 pub fn addr_allowed(patterns: &[AddrPattern], addr: SocketAddr) -> bool {
     patterns.iter().any(|p| p.ip == addr.ip() && p.port.is_none_or(|port| port == addr.port()))

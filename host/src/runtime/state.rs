@@ -7,7 +7,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::limits::StoreLimiter;
-use super::net::{addr_allowed, parse_addr_pattern};
+use super::net::{parse_addr_pattern, use_allowed};
 use super::output::{GuestStream, OutputCapture};
 use crate::interfaces::{SandboxCtx, SandboxCtxView, SandboxView};
 use crate::policy::Policy;
@@ -80,8 +80,8 @@ pub(crate) fn wasi_ctx(
     b.allow_ip_name_lookup(false);
     b.allow_udp(false);
     b.allow_tcp(!patterns.is_empty());
-    b.socket_addr_check(move |addr, _use| {
-        let ok = addr_allowed(&patterns, addr);
+    b.socket_addr_check(move |addr, how| {
+        let ok = use_allowed(&patterns, addr, how);
         Box::pin(async move { ok })
     });
     Ok(b.build())

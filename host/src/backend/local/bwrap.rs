@@ -184,10 +184,15 @@ pub fn args(inv: &Invocation<'_>) -> Vec<OsString> {
         a.push(format!("/etc/{file}").into());
     }
     let mut push = |items: &[&str]| a.extend(items.iter().map(OsString::from));
-    push(&["--proc", "/proc", "--dev", "/dev", "--size", "268435456", "--tmpfs", "/tmp", "--dir", "/var/tmp"]);
+    push(&["--proc", "/proc", "--dev", "/dev", "--size", "268435456", "--tmpfs", "/tmp", "--symlink", "/tmp", "/var/tmp"]);
     a.push("--bind".into());
     a.push(inv.workspace.as_os_str().to_owned());
     a.push(WORKDIR.into());
+    // Everything not mounted above (the root itself, /etc, /var, ...) is
+    // read-only: the workspace and the private /tmp are the only writable
+    // places.
+    a.push("--remount-ro".into());
+    a.push("/".into());
     a.push("--chdir".into());
     a.push(inv.cwd.into());
     let term = if inv.pty { "xterm-256color" } else { "dumb" };

@@ -1,0 +1,377 @@
+//! Real components through the host: one test per test guest (the
+//! `foreach_guest!` check below fails to compile if a guest has no test),
+//! plus the example agent. The suite is a macro over the backend target so
+//! it runs unchanged on every backend.
+
+/// Generate the component suite for `$target`.
+macro_rules! component_suite {
+    ($target:expr) => {
+        use std::time::Duration;
+
+        use openshell_wasm::runtime::{LimitExceeded, RunError, RunRequest};
+        use test_artifacts as guests;
+
+        use crate::archives;
+        use crate::harness::{Target, field, fixture, policy};
+
+        const TARGET: Target = $target;
+
+        macro_rules! assert_test_exists {
+            ($name:ident) => {
+                #[expect(unused_imports, reason = "only proves the test exists")]
+                use self::$name as _;
+            };
+        }
+        test_artifacts::foreach_guest!(assert_test_exists);
+
+        fn short_limits() -> openshell_wasm::policy::Policy {
+            policy("[guest]\ncpu-time = \"1s\"\nwall-time = \"4s\"\nmemory = \"64 MiB\"\noutput = \"64 KiB\"\nlog-lines = 100\n")
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn smoke_echo() {
+            let f = fixture(TARGET, Default::default()).await;
+            assert_eq!(f.ok(guests::SMOKE_ECHO, "hello  world").await, "hello  world\n");
+            assert!(f.leftovers().await.is_empty(), "the run's sandbox must be deleted");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn process_run_report() {
+            let f = fixture(TARGET, Default::default()).await;
+            let r = f.ok(guests::PROCESS_RUN_REPORT, "sh\n-c\necho out; echo err >&2; exit 42").await;
+            assert_eq!(field(&r, "exit"), "42", "{r}");
+            assert!(r.contains("stdout=\"out\\n\"") && r.contains("stderr=\"err\\n\""), "{r}");
+
+            // The host's timeout, reported as such (not just exit 124).
+            let r = f.ok(guests::PROCESS_RUN_REPORT, "timeout=300\nsleep\n30").await;
+            assert_eq!((field(&r, "timed_out"), field(&r, "exit")), ("true", "124"), "{r}");
+            // A command that exits 124 itself is not a timeout.
+            let r = f.ok(guests::PROCESS_RUN_REPORT, "sh\n-c\nexit 124").await;
+            assert_eq!((field(&r, "timed_out"), field(&r, "exit")), ("false", "124"), "{r}");
+
+            // Output caps: kept up to the cap, flagged.
+            let r = f.ok(guests::PROCESS_RUN_REPORT, "max=1000\nsh\n-c\nhead -c 5000000 /dev/zero; head -c 10 /dev/zero >&2").await;
+            assert_eq!((field(&r, "out_trunc"), field(&r, "out_len")), ("true", "1000"), "{r}");
+            assert_eq!((field(&r, "err_trunc"), field(&r, "err_len")), ("false", "10"), "{r}");
+
+            // cwd, env, stdin.
+            let r = f.ok(guests::PROCESS_RUN_REPORT, "env=GREETING=hi there\ncwd=/tmp\nsh\n-c\necho \"$GREETING\" \"$(pwd)\"").await;
+            assert!(r.contains("stdout=\"hi there /tmp\\n\""), "{r}");
+            let r = f.ok(guests::PROCESS_RUN_REPORT, "stdin=line one\\nline two\\n\nwc\n-l").await;
+            assert!(r.contains("stdout=\"2\\n\""), "{r}");
+
+            // A missing program is exit 127 with the shell's message, not a host error.
+            let r = f.ok(guests::PROCESS_RUN_REPORT, "sh\n-c\nno-such-program").await;
+            assert_eq!(field(&r, "exit"), "127", "{r}");
+
+            // Arguments with newlines and quotes pass through verbatim.
+            let r = f.ok(guests::PROCESS_RUN_REPORT, "printf\n%s|\na'b\"c\n$HOME").await;
+            assert!(r.contains("stdout=\"a'b\\\"c|$HOME|\""), "{r}");
+
+            // Bad requests fail cleanly.
+            let err = f.run(guests::PROCESS_RUN_REPORT, "env=1BAD=x\ntrue").await.unwrap().result.unwrap_err();
+            assert_eq!(err, "invalid-argument:process.run");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn sandbox_isolation_inside_bwrap() {
+            let f = fixture(TARGET, Default::default()).await;
+            // No network inside the sandbox.
+            let r = f.ok(guests::PROCESS_RUN_REPORT, "bash\n-c\nexec 3<>/dev/tcp/1.1.1.1/80 && echo CONNECTED").await;
+            assert_ne!(field(&r, "exit"), "0", "{r}");
+            assert!(!r.contains("CONNECTED"), "{r}");
+            // Nothing writable outside the workspace (and /tmp, private).
+            for path in ["/usr/evil", "/etc/evil", "/opt/evil", "/evil"] {
+                let r = f.ok(guests::PROCESS_RUN_REPORT, &format!("touch\n{path}")).await;
+                assert_ne!(field(&r, "exit"), "0", "writing {path} must fail: {r}");
+            }
+            // Unprivileged, no capabilities, no host secrets.
+            let r = f.ok(guests::PROCESS_RUN_REPORT, "sh\n-c\nid -u; grep CapEff /proc/self/status; test -e /etc/shadow && echo SHADOW; echo ${HOME}").await;
+            assert!(r.contains("1000\\n"), "{r}");
+            assert!(r.contains("CapEff:\\t0000000000000000"), "{r}");
+            assert!(!r.contains("SHADOW"), "{r}");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn process_stream() {
+            let f = fixture(TARGET, Default::default()).await;
+            let r = f.ok(guests::PROCESS_STREAM, "").await;
+            let events: u32 = field(&r, "events").parse().unwrap();
+            assert!(events >= 2, "output must arrive as it is produced, got {events} event(s):\n{r}");
+            assert_eq!(field(&r, "exit"), "3", "{r}");
+            assert!(r.contains("line 1\nline 2\nline 3\nline 4\nline 5\n"), "{r}");
+            assert!(r.contains("err 1\nerr 2\nerr 3\nerr 4\nerr 5\n"), "{r}");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn process_stdin() {
+            let f = fixture(TARGET, Default::default()).await;
+            let r = f.ok(guests::PROCESS_STDIN, "some input for cat to copy").await;
+            assert_eq!(r, "some input for cat to copy\nwrite-after-exit=conflict:process.write-stdin");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn process_pty() {
+            let f = fixture(TARGET, Default::default()).await;
+            let r = f.ok(guests::PROCESS_PTY, "").await;
+            assert_eq!(r, "tty=true resized=true interrupted=true slept_through=false exit=7");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn process_kill() {
+            let f = fixture(TARGET, Default::default()).await;
+            let r = f.ok(guests::PROCESS_KILL, "").await;
+            assert_eq!(r, "term: exit=143 killed=false\nkill: exit=137 killed=true");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fs_roundtrip() {
+            let f = fixture(TARGET, Default::default()).await;
+            let r = f.ok(guests::FS_ROUNDTRIP, "").await;
+            let expected = [
+                "write size=5 kind=FileKind::File mode=644 path=/workspace/dir/a.txt",
+                "read=alpha",
+                "mode=755",
+                "exclusive-existing=conflict:fs.write-file",
+                "missing-parent=not-found:fs.write-file",
+                "mkdir-existing=conflict:fs.mkdir",
+                "exists-old=false exists-new=true",
+                "list=exec.sh:FileKind::File,sub:FileKind::Directory",
+                "chmod=600",
+                "realpath=/workspace/dir/sub/b.txt",
+                "rm-nonempty=conflict:fs.remove",
+                "after-rm=false",
+                "read-missing=not-found:fs.read-file",
+                "read-dir=conflict:fs.read-file",
+                "rm-workdir=permission-denied:fs.remove",
+                "before-finish-exists=false",
+                "stream size=3145728 reader-size=3145728 identical=true",
+                "abandoned-exists=false",
+                "files-in-root=1",
+            ];
+            assert_eq!(r.lines().collect::<Vec<_>>(), expected);
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fs_deny_paths() {
+            let f = fixture(TARGET, Default::default()).await;
+            let r = f.ok(guests::FS_DENY_PATHS, "").await;
+            assert_eq!(field(&r, "escapes"), "0", "{r}");
+            for line in r.lines().filter(|l| !l.starts_with("lstat") && !l.starts_with("escapes")) {
+                let (what, outcome) = line.split_once('=').unwrap();
+                assert!(
+                    outcome.starts_with("permission-denied") || outcome.starts_with("not-found") || outcome.starts_with("conflict"),
+                    "{what} was not refused: {outcome}"
+                );
+            }
+            assert_eq!(field(&r, "etc-intact"), "true");
+            assert_eq!((field(&r, "lstat-link"), field(&r, "unlink-link")), ("ok", "ok"));
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fs_extract() {
+            let f = fixture(TARGET, Default::default()).await;
+            let r = f.ok(guests::FS_EXTRACT, &archives::hex(&archives::good())).await;
+            assert!(r.starts_with("ok files=2 dirs=1 links=1 bytes=11"), "{r}");
+            assert!(r.contains("./out/pkg/a.txt ./out/pkg/link ./out/pkg/sub ./out/pkg/sub/b.txt"), "{r}");
+            let r = f.ok(guests::FS_EXTRACT, &archives::hex(&archives::gzip(&archives::good()))).await;
+            assert!(r.starts_with("ok files=2"), "gzip: {r}");
+            for (name, data, code) in archives::hostile() {
+                let input = if name == "too-many-members" {
+                    format!("max-members=1000\n{}", archives::hex(&data))
+                } else {
+                    archives::hex(&data)
+                };
+                let r = f.ok(guests::FS_EXTRACT, &input).await;
+                assert!(r.starts_with(code), "{name}: expected {code}, got {r}");
+                // A refused archive writes nothing.
+                assert!(!r.contains("./out"), "{name} wrote something: {r}");
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn snapshot_cycle() {
+            let f = fixture(TARGET, Default::default()).await;
+            let r = f.ok(guests::SNAPSHOT_CYCLE, "").await;
+            let head = r.lines().next().unwrap();
+            assert_eq!(field(head, "restored"), "true", "{r}");
+            assert_eq!(field(head, "changed_differs"), "true", "{r}");
+            assert_eq!(field(head, "listed"), "true", "{r}");
+            assert_eq!(field(head, "sha256_len"), "64", "{r}");
+            assert_eq!(field(head, "entries"), "5", "{r}");
+            assert_eq!(field(head, "bogus"), "not-found:snapshot.hydrate", "{r}");
+            assert!(head.contains("excluded_kept=\"changed but excluded\""), "{r}");
+            assert!(r.contains("./link-to-b 777 l sub/b.txt"), "symlink restored as a link: {r}");
+            assert!(r.contains("./run.sh 755 f") && r.contains("./sub/b.txt 600 f"), "modes restored: {r}");
+            assert_eq!(f.host.snapshots().list().unwrap().len(), 1);
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn limits_loop() {
+            let f = fixture(TARGET, short_limits()).await;
+            let err = f.run(guests::LIMITS_LOOP, "").await.unwrap_err();
+            match err.error {
+                RunError::Limit(LimitExceeded::CpuTime { limit }) => assert_eq!(limit, Duration::from_secs(1)),
+                other => panic!("expected the CPU limit, got {other}"),
+            }
+            assert!(err.error.to_string().contains("guest.cpu-time"));
+            assert!(f.leftovers().await.is_empty());
+            // Without a CPU budget to hit first, the wall clock stops it.
+            let f = fixture(TARGET, policy("[guest]\ncpu-time = \"1h\"\nwall-time = \"2s\"\n")).await;
+            let err = f.run(guests::LIMITS_LOOP, "").await.unwrap_err();
+            assert!(matches!(err.error, RunError::Limit(LimitExceeded::WallTime { .. })), "{}", err.error);
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn limits_memory() {
+            let f = fixture(TARGET, short_limits()).await;
+            let err = f.run(guests::LIMITS_MEMORY, "grow-4g").await.unwrap_err();
+            match err.error {
+                RunError::Limit(LimitExceeded::Memory { limit, requested }) => {
+                    assert_eq!(limit, 64 << 20);
+                    assert_eq!(requested, 4 << 30);
+                }
+                other => panic!("expected the memory limit, got {other}"),
+            }
+            let err = f.run(guests::LIMITS_MEMORY, "200").await.unwrap_err();
+            assert!(matches!(err.error, RunError::Limit(LimitExceeded::Memory { .. })), "{}", err.error);
+            // Under the limit it works.
+            assert_eq!(f.ok(guests::LIMITS_MEMORY, "16").await, "allocated 16 MiB");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn limits_sleep_in_host() {
+            let f = fixture(TARGET, short_limits()).await;
+            let started = std::time::Instant::now();
+            let err = f.run(guests::LIMITS_SLEEP_IN_HOST, "").await.unwrap_err();
+            assert!(matches!(err.error, RunError::Limit(LimitExceeded::WallTime { .. })), "{}", err.error);
+            assert!(started.elapsed() < Duration::from_secs(30), "stopped long after the deadline");
+            assert!(f.leftovers().await.is_empty(), "the sandbox must be cleaned up after a limit stop");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn limits_output_flood() {
+            let f = fixture(TARGET, short_limits()).await;
+            let o = f.run(guests::LIMITS_OUTPUT_FLOOD, "500").await.unwrap();
+            assert_eq!(o.result.unwrap(), "printed 500 KiB");
+            assert!(o.output.truncated);
+            assert_eq!(o.output.stdout.len(), 64 << 10);
+            assert_eq!(o.output.dropped_bytes, (500 << 10) - (64 << 10));
+            // Without end: stopped by a limit, output still capped.
+            let err = f.run(guests::LIMITS_OUTPUT_FLOOD, "forever").await.unwrap_err();
+            assert!(matches!(err.error, RunError::Limit(_)), "{}", err.error);
+            assert_eq!(err.output.stdout.len() + err.output.stderr.len(), 64 << 10);
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn limits_log_flood() {
+            let f = fixture(TARGET, short_limits()).await;
+            let o = f.run(guests::LIMITS_LOG_FLOOD, "5000").await.unwrap();
+            assert_eq!(o.result.unwrap(), "logged 5000");
+            assert_eq!(o.stats.log_lines_dropped, 4900);
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn trap_panic() {
+            let f = fixture(TARGET, Default::default()).await;
+            let err = f.run(guests::TRAP_PANIC, "").await.unwrap_err();
+            match &err.error {
+                RunError::Trap(msg) => assert!(msg.contains("unreachable"), "{msg}"),
+                other => panic!("expected a trap, got {other}"),
+            }
+            assert!(String::from_utf8_lossy(&err.output.stderr).contains("deliberate panic"));
+            assert!(f.leftovers().await.is_empty());
+            // An agent's own error is a result, not a failure of the run.
+            let o = f.run(guests::TRAP_PANIC, "err").await.unwrap();
+            assert_eq!(o.result.unwrap_err(), "the agent chose to fail");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn policy_denied() {
+            let f = fixture(TARGET, policy("[exec]\nallow = [\"echo\"]\n[snapshot]\npersist = false\n")).await;
+            let r = f.ok(guests::POLICY_DENIED, "").await;
+            for key in ["create", "attach", "list", "delete-current", "update-policy", "expose-port", "exec-curl", "snapshot-persist", "delete-foreign-snapshot"] {
+                assert!(field(&r, key).starts_with("permission-denied:"), "{key}: {r}");
+            }
+            assert_eq!(field(&r, "exec-allowed"), "ok");
+            assert_eq!(field(&r, "exec-via-path"), "ok");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn lifecycle_manage() {
+            let f = fixture(TARGET, policy("[sandbox]\ncreate = true\ndelete = true\nlist = true\n")).await;
+            let r = f.ok(guests::LIFECYCLE_MANAGE, "").await;
+            assert!(field(&r, "owned") == "true" && field(&r, "phase") == "SandboxPhase::Ready", "{r}");
+            assert!(r.contains("out=hello from env"), "{r}");
+            for key in ["isolated", "listed-second", "listed-current"] {
+                assert_eq!(field(&r, key), "true", "{key}: {r}");
+            }
+            assert_eq!(field(&r, "attach-read"), "hello", "{r}");
+            assert_eq!(field(&r, "invalid-name"), "invalid-argument:lifecycle.create");
+            assert_eq!(field(&r, "duplicate"), "conflict:lifecycle.create");
+            assert_eq!(field(&r, "delete-current"), "permission-denied:lifecycle.delete");
+            assert!(f.leftovers().await.is_empty());
+            // A sandbox the guest created and did not delete is deleted when
+            // the run ends.
+            let r = f.ok(guests::LIFECYCLE_MANAGE, "keep-second").await;
+            assert!(r.contains("second=guest-made-"), "{r}");
+            assert!(f.leftovers().await.is_empty(), "guest-created sandbox left behind");
+            // With --keep, both stay.
+            let o = f.run_request(guests::LIFECYCLE_MANAGE, RunRequest::new("keep-second").keep(true)).await.unwrap();
+            assert!(o.result.is_ok() && o.sandbox_kept);
+            assert_eq!(f.leftovers().await.len(), 2);
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn host_isolation() {
+            // SAFETY-free canary: an environment variable only the host has.
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let f = fixture(TARGET, Default::default()).await;
+            let r = f.ok(guests::HOST_ISOLATION, &addr.to_string()).await;
+            assert_eq!(field(&r, "env"), "[]", "{r}");
+            assert_eq!(field(&r, "canary"), "None", "{r}");
+            assert_eq!(field(&r, "etc"), "false", "{r}");
+            assert!(field(&r, "tcp").starts_with("refused"), "{r}");
+            // Granted explicitly, each becomes visible.
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("hello.txt"), "granted file").unwrap();
+            let p = policy(&format!(
+                "[host]\nenv = [\"PATH\"]\ntcp-connect = [\"{addr}\"]\ndirs = [{{ host = {:?}, guest = \"/granted\" }}]\n",
+                dir.path().display().to_string()
+            ));
+            let f = fixture(TARGET, p).await;
+            let r = f.ok(guests::HOST_ISOLATION, &addr.to_string()).await;
+            assert_eq!(field(&r, "env"), "[\"PATH\"]", "{r}");
+            assert_eq!(field(&r, "tcp"), "connected", "{r}");
+            assert!(r.contains("granted=Some(\"granted file\")"), "{r}");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn command_world() {
+            let f = fixture(TARGET, Default::default()).await;
+            let o = f.run(guests::COMMAND_ECHO, "shout this").await.unwrap();
+            assert_eq!(o.result.unwrap(), "SHOUT THIS");
+            let o = f.run_request(guests::COMMAND_ECHO, RunRequest::new("x").args(vec!["3".into()])).await.unwrap();
+            let err = o.result.unwrap_err();
+            assert!(err.contains("exiting with 3 as asked"), "{err}");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn rust_agent() {
+            let f = fixture(TARGET, Default::default()).await;
+            let report: serde_json::Value = serde_json::from_str(&f.ok(guests::RUST_AGENT, "refactor").await).unwrap();
+            assert_eq!(report["ok"], true, "{report:#}");
+            for step in ["exec", "stream", "files", "snapshot", "mutate", "hydrate", "network"] {
+                assert_eq!(report[step]["ok"], true, "{step}: {report:#}");
+            }
+            assert_eq!(report["exec"]["stdout"], "hello from refactor");
+            assert_eq!(report["files"]["listed"], serde_json::json!(["README.md", "data.bin", "src"]));
+            assert!(f.leftovers().await.is_empty());
+        }
+    };
+}
+
+mod local {
+    component_suite!(Target::Local);
+}

@@ -1,0 +1,100 @@
+//! Shared test setup: a host on a chosen backend target, with its own
+//! state, snapshot store and a shared compiled-component cache.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use openshell_wasm::backend::Backend;
+use openshell_wasm::backend::local::LocalBackend;
+use openshell_wasm::policy::Policy;
+use openshell_wasm::runtime::{Host, Pooling, RunFailure, RunOutcome, RunRequest};
+
+/// Where sandboxes live for a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The local bubblewrap backend.
+    Local,
+}
+
+/// One test's host and the directories it owns.
+pub struct Fixture {
+    pub host: Host,
+    pub backend: Arc<dyn Backend>,
+    _state: tempfile::TempDir,
+    _snapshots: tempfile::TempDir,
+}
+
+/// The compiled-component cache shared by all tests (entries are written
+/// atomically, so concurrent tests are safe).
+fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-component-cache")
+}
+
+/// Parse policy text (panics on errors: tests write valid policies).
+pub fn policy(text: &str) -> Policy {
+    openshell_wasm::policy::parse(text, "test-policy.toml").unwrap()
+}
+
+/// A backend for `target`.
+pub async fn backend(target: Target, state: &std::path::Path) -> Arc<dyn Backend> {
+    match target {
+        Target::Local => Arc::new(LocalBackend::new(state).expect("bubblewrap is required for the tests")),
+    }
+}
+
+/// A host for `target` with `policy`.
+pub async fn fixture(target: Target, policy: Policy) -> Fixture {
+    let state = tempfile::tempdir().unwrap();
+    let snapshots = tempfile::tempdir().unwrap();
+    let backend = backend(target, state.path()).await;
+    // Each test has its own engine; on-demand allocation keeps dozens of
+    // parallel tests from reserving terabytes of address space (the pool
+    // has its own test).
+    let host = Host::builder()
+        .backend(backend.clone())
+        .policy(policy)
+        .snapshot_dir(snapshots.path())
+        .cache_dir(Some(cache_dir()))
+        .pooling(Pooling::Off)
+        .build()
+        .unwrap();
+    Fixture { host, backend, _state: state, _snapshots: snapshots }
+}
+
+impl Fixture {
+    /// Run the component at `path` with `input` in a fresh sandbox.
+    pub async fn run(&self, path: &str, input: &str) -> Result<RunOutcome, RunFailure> {
+        self.run_request(path, RunRequest::new(input)).await
+    }
+
+    /// Run with a full request.
+    pub async fn run_request(&self, path: &str, request: RunRequest) -> Result<RunOutcome, RunFailure> {
+        let agent = self.host.load_file(std::path::Path::new(path)).await.expect("component loads");
+        self.host.run(&agent, request).await
+    }
+
+    /// Run and return the agent's `Ok` result, failing the test otherwise.
+    pub async fn ok(&self, path: &str, input: &str) -> String {
+        match self.run(path, input).await {
+            Ok(o) => match o.result {
+                Ok(r) => r,
+                Err(e) => panic!("the agent failed: {e}\nguest stderr: {}", String::from_utf8_lossy(&o.output.stderr)),
+            },
+            Err(f) => panic!("the run failed: {f}\nguest stderr: {}", String::from_utf8_lossy(&f.output.stderr)),
+        }
+    }
+
+    /// Sandboxes still present on the backend.
+    pub async fn leftovers(&self) -> Vec<String> {
+        self.backend.list(&[]).await.unwrap().into_iter().map(|s| s.name).collect()
+    }
+}
+
+/// The `key=value` field of a report line.
+pub fn field<'a>(report: &'a str, key: &str) -> &'a str {
+    let prefix = format!("{key}=");
+    report
+        .split(['\n', ' '])
+        .find_map(|w| w.strip_prefix(prefix.as_str()))
+        .unwrap_or_else(|| panic!("no `{key}` in report:\n{report}"))
+}

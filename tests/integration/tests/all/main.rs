@@ -1,0 +1,5 @@
+//! One test binary for every end-to-end suite (one link, shared setup).
+
+mod archives;
+mod components;
+mod harness;
