@@ -68,12 +68,7 @@ impl SandboxError {
     /// A new error; `retryable` defaults to true only for `Unavailable`.
     pub fn new(code: ErrorCode, operation: impl Into<String>, message: impl Into<String>) -> Self {
         let retryable = code == ErrorCode::Unavailable;
-        SandboxError {
-            code,
-            operation: operation.into(),
-            message: message.into(),
-            retryable,
-        }
+        SandboxError { code, operation: operation.into(), message: message.into(), retryable }
     }
 
     /// Shorthand for [`ErrorCode::NotFound`].
@@ -187,9 +182,6 @@ mod tests {
     #[test]
     fn display_names_operation_and_code() {
         let e = SandboxError::denied("process.run", "command `curl` is not on the allowlist");
-        assert_eq!(
-            e.to_string(),
-            "process.run failed (permission_denied): command `curl` is not on the allowlist"
-        );
+        assert_eq!(e.to_string(), "process.run failed (permission_denied): command `curl` is not on the allowlist");
     }
 }

@@ -1,4 +1,65 @@
-//! openshell-wasm (work in progress)
+//! Run WebAssembly agent components against sandboxes.
+//!
+//! An agent is a component that targets the `openshell:sandbox/agent` world
+//! (see the `wit/` folder): it exports `run(input) -> result<string, string>`
+//! and imports interfaces for processes, files, snapshots, sandbox
+//! lifecycle, network policy and logging. This crate is the host: it loads
+//! the component, binds it to a sandbox on a [`backend`], enforces a
+//! [`policy`] and limits, runs it, and cleans up.
+//!
+//! # Embedding
+//!
+//! Build a [`Host`](runtime::Host) once (it owns the wasmtime engine, the
+//! compiled-component cache, the backend and the policy), load components,
+//! and run them as often and as concurrently as you like:
+//!
+//! ```
+//! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use openshell_wasm::backend::local::LocalBackend;
+//! use openshell_wasm::policy::Policy;
+//! use openshell_wasm::runtime::{Host, RunRequest};
+//! # let tmp = tempfile::tempdir()?;
+//! # let state_dir = tmp.path().join("state");
+//! # let snapshot_dir = tmp.path().join("snapshots");
+//! # let component = std::path::Path::new(test_artifacts::SMOKE_ECHO);
+//!
+//! // Sandboxes on this machine, isolated with bubblewrap.
+//! let backend = Arc::new(LocalBackend::new(state_dir)?);
+//! let host = Host::builder()
+//!     .backend(backend)
+//!     .policy(Policy::default()) // nothing of the host granted
+//!     .snapshot_dir(snapshot_dir)
+//!     .build()?;
+//!
+//! let agent = host.load_file(component).await?;
+//! let outcome = host.run(&agent, RunRequest::new("hello")).await?;
+//! assert_eq!(outcome.result, Ok("hello\n".to_string()));
+//! // The sandbox the run created is gone again.
+//! assert!(!outcome.sandbox_kept);
+//! # Ok(()) }
+//! ```
+//!
+//! [`runtime::RunRequest`] chooses the sandbox (fresh or existing), seeds
+//! and collects files, forwards guest output and carries a cancellation
+//! token; [`runtime::RunOutcome`] and [`runtime::RunFailure`] say what
+//! happened, with timings. Embedders that build their own linker can add
+//! only the sandbox interfaces with
+//! [`interfaces::add_only_sandbox_to_linker`].
+//!
+//! # Layout
+//!
+//! - [`runtime`]: engine, cache, limits, the host and a run's flow.
+//! - [`interfaces`]: the WIT interfaces, implemented on a borrowed view.
+//! - [`backend`]: the backend trait and the backends.
+//! - [`archive`]: safe handling of untrusted tar archives.
+//! - [`policy`]: the policy file.
+//! - [`snapshot_store`]: where snapshots are kept.
+//! - [`cli`]: the `openshell-wasm` command line.
+
+#![deny(missing_docs)]
+
 pub mod archive;
 pub mod backend;
 pub mod cli;
@@ -9,3 +70,6 @@ pub mod policy;
 pub mod runtime;
 pub mod snapshot_store;
 pub mod stream;
+
+#[doc(no_inline)]
+pub use wasmtime;

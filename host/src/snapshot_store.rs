@@ -64,7 +64,11 @@ impl SnapshotStore {
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir).map_err(|e| {
-            SandboxError::backend("snapshot.store", "io", format!("cannot create the snapshot store {}: {e}", dir.display()))
+            SandboxError::backend(
+                "snapshot.store",
+                "io",
+                format!("cannot create the snapshot store {}: {e}", dir.display()),
+            )
         })?;
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
@@ -111,7 +115,9 @@ impl SnapshotStore {
             if size > max_bytes {
                 return Err(SandboxError::too_large(
                     op,
-                    format!("the snapshot passed {max_bytes} bytes, the remaining snapshot quota of this run (policy snapshot.quota)"),
+                    format!(
+                        "the snapshot passed {max_bytes} bytes, the remaining snapshot quota of this run (policy snapshot.quota)"
+                    ),
                 ));
             }
             hasher.update(&chunk);
@@ -124,11 +130,12 @@ impl SnapshotStore {
         let check_path = tmp_path.to_path_buf();
         let entries = tokio::task::spawn_blocking(move || -> Result<u64> {
             file.sync_all().map_err(|e| SandboxError::backend(op, "io", e.to_string()))?;
-            let reader = std::fs::File::open(&check_path).map_err(|e| SandboxError::backend(op, "io", e.to_string()))?;
+            let reader =
+                std::fs::File::open(&check_path).map_err(|e| SandboxError::backend(op, "io", e.to_string()))?;
             let limits = Limits { max_members: u64::MAX, max_total_bytes: u64::MAX, max_file_bytes: u64::MAX };
-            archive::sanitize(std::io::BufReader::new(reader), &limits, None)
-                .map(|s| s.members())
-                .map_err(|e| e.into_sandbox_error(op).context("the sandbox produced an archive that could not be restored"))
+            archive::sanitize(std::io::BufReader::new(reader), &limits, None).map(|s| s.members()).map_err(|e| {
+                e.into_sandbox_error(op).context("the sandbox produced an archive that could not be restored")
+            })
         })
         .await
         .map_err(|e| SandboxError::backend(op, "internal", e.to_string()))??;
@@ -146,7 +153,8 @@ impl SnapshotStore {
         tmp_path
             .persist(&tar_path)
             .map_err(|e| SandboxError::backend(op, "io", format!("cannot store the snapshot: {e}")))?;
-        let json = serde_json::to_vec_pretty(&meta).map_err(|e| SandboxError::backend(op, "internal", e.to_string()))?;
+        let json =
+            serde_json::to_vec_pretty(&meta).map_err(|e| SandboxError::backend(op, "internal", e.to_string()))?;
         write_atomic(&json_path, &json).map_err(|e| {
             let _ = std::fs::remove_file(&tar_path);
             SandboxError::backend(op, "io", format!("cannot store the snapshot's description: {e}"))
@@ -165,8 +173,9 @@ impl SnapshotStore {
                 SandboxError::backend("snapshot.get", "io", e.to_string())
             }
         })?;
-        serde_json::from_slice(&text)
-            .map_err(|e| SandboxError::backend("snapshot.get", "corrupt", format!("{} is not valid: {e}", json.display())))
+        serde_json::from_slice(&text).map_err(|e| {
+            SandboxError::backend("snapshot.get", "corrupt", format!("{} is not valid: {e}", json.display()))
+        })
     }
 
     /// The archive of snapshot `id`, after checking its hash. A snapshot
@@ -213,7 +222,8 @@ impl SnapshotStore {
     /// All snapshots, newest first.
     pub fn list(&self) -> Result<Vec<SnapshotMeta>> {
         let mut out = Vec::new();
-        let entries = std::fs::read_dir(&self.dir).map_err(|e| SandboxError::backend("snapshot.list", "io", e.to_string()))?;
+        let entries =
+            std::fs::read_dir(&self.dir).map_err(|e| SandboxError::backend("snapshot.list", "io", e.to_string()))?;
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if let Some(id) = name.strip_suffix(".json")

@@ -105,12 +105,7 @@ impl std::fmt::Debug for StreamReader {
 impl StreamReader {
     /// Wrap `stream`; must be created on a runtime thread.
     pub fn new(stream: ByteStream) -> Self {
-        StreamReader {
-            stream,
-            current: Bytes::new(),
-            handle: tokio::runtime::Handle::current(),
-            failed: None,
-        }
+        StreamReader { stream, current: Bytes::new(), handle: tokio::runtime::Handle::current(), failed: None }
     }
 
     /// The stream's own error, if reading stopped because of one.
@@ -140,11 +135,9 @@ impl Read for StreamReader {
 }
 
 /// A stream of the given bytes, cut into chunks.
-pub fn bytes_stream(data: Bytes) -> ByteStream {
-    let chunks: Vec<Result<Bytes, SandboxError>> = (0..data.len())
-        .step_by(CHUNK)
-        .map(|i| Ok(data.slice(i..(i + CHUNK).min(data.len()))))
-        .collect();
+pub fn bytes_stream(data: &Bytes) -> ByteStream {
+    let chunks: Vec<Result<Bytes, SandboxError>> =
+        (0..data.len()).step_by(CHUNK).map(|i| Ok(data.slice(i..(i + CHUNK).min(data.len())))).collect();
     Box::pin(futures::stream::iter(chunks))
 }
 

@@ -188,20 +188,14 @@ mod tests {
 
     #[test]
     fn v0_0_exec_timeout_seconds_is_field_5_varint() {
-        let req = v0_0::openshell::v1::ExecSandboxRequest {
-            timeout_seconds: 30,
-            ..Default::default()
-        };
+        let req = v0_0::openshell::v1::ExecSandboxRequest { timeout_seconds: 30, ..Default::default() };
         assert_eq!(req.encode_to_vec(), cat(&[&key(5, VARINT), &[30]]));
     }
 
     #[test]
     fn v0_1_exec_execution_timeout_is_field_105_duration() {
         let req = v0_1::openshell::v1::ExecSandboxRequest {
-            execution_timeout: Some(prost_types::Duration {
-                seconds: 30,
-                nanos: 0,
-            }),
+            execution_timeout: Some(prost_types::Duration { seconds: 30, nanos: 0 }),
             ..Default::default()
         };
         // Duration { seconds = 1 (varint) } nested as a length-delimited field.
@@ -219,21 +213,12 @@ mod tests {
             request_id: "r".into(),
             ..Default::default()
         };
-        let expected = cat(&[
-            &key(1, LEN),
-            &[3],
-            b"box",
-            &key(10, VARINT),
-            &[1],
-            &key(11, LEN),
-            &[1],
-            b"r",
-        ]);
+        let expected = cat(&[&key(1, LEN), &[3], b"box", &key(10, VARINT), &[1], &key(11, LEN), &[1], b"r"]);
         assert_eq!(req.encode_to_vec(), expected);
 
         // The same slot #1 held the sandbox id in 0.0.x.
-        let old = v0_0::openshell::v1::ExecSandboxRequest::decode(expected.as_slice())
-            .expect("0.0 decodes the 0.1 bytes");
+        let old =
+            v0_0::openshell::v1::ExecSandboxRequest::decode(expected.as_slice()).expect("0.0 decodes the 0.1 bytes");
         assert_eq!(old.sandbox_id, "box");
         assert_eq!(old.timeout_seconds, 0);
     }
@@ -242,9 +227,7 @@ mod tests {
     fn v0_1_exec_workspace_scope_is_field_12() {
         use v0_1::openshell::datamodel::v1::{WorkspaceSelector, workspace_selector::Selection};
         let req = v0_1::openshell::v1::ExecSandboxRequest {
-            workspace_scope: Some(WorkspaceSelector {
-                selection: Some(Selection::Workspace("w".into())),
-            }),
+            workspace_scope: Some(WorkspaceSelector { selection: Some(Selection::Workspace("w".into())) }),
             ..Default::default()
         };
         let selector = cat(&[&key(1, LEN), &[1], b"w"]);
@@ -255,9 +238,7 @@ mod tests {
     fn v0_1_create_workspace_scope_is_field_7() {
         use v0_1::openshell::datamodel::v1::{WorkspaceSelector, workspace_selector::Selection};
         let req = v0_1::openshell::v1::CreateSandboxRequest {
-            workspace_scope: Some(WorkspaceSelector {
-                selection: Some(Selection::Workspace("default".into())),
-            }),
+            workspace_scope: Some(WorkspaceSelector { selection: Some(Selection::Workspace("default".into())) }),
             ..Default::default()
         };
         let selector = cat(&[&key(1, LEN), &[7], b"default"]);
@@ -268,29 +249,20 @@ mod tests {
 
     #[test]
     fn v0_1_all_workspaces_is_selector_field_2() {
-        use v0_1::openshell::datamodel::v1::{
-            AllWorkspaces, WorkspaceSelector, workspace_selector::Selection,
-        };
-        let selector = WorkspaceSelector {
-            selection: Some(Selection::AllWorkspaces(AllWorkspaces {})),
-        };
+        use v0_1::openshell::datamodel::v1::{AllWorkspaces, WorkspaceSelector, workspace_selector::Selection};
+        let selector = WorkspaceSelector { selection: Some(Selection::AllWorkspaces(AllWorkspaces {})) };
         assert_eq!(selector.encode_to_vec(), cat(&[&key(2, LEN), &[0]]));
     }
 
     #[test]
     fn create_field_5_changed_type_between_generations() {
         // 0.0.x: workspace string at #5.
-        let old = v0_0::openshell::v1::CreateSandboxRequest {
-            workspace: "ws".into(),
-            ..Default::default()
-        };
+        let old = v0_0::openshell::v1::CreateSandboxRequest { workspace: "ws".into(), ..Default::default() };
         assert_eq!(old.encode_to_vec(), cat(&[&key(5, LEN), &[2], b"ws"]));
 
         // 0.1.x: await_main_process_attachment bool at #5.
-        let new = v0_1::openshell::v1::CreateSandboxRequest {
-            await_main_process_attachment: true,
-            ..Default::default()
-        };
+        let new =
+            v0_1::openshell::v1::CreateSandboxRequest { await_main_process_attachment: true, ..Default::default() };
         let bytes = new.encode_to_vec();
         assert_eq!(bytes, cat(&[&key(5, VARINT), &[1]]));
 
@@ -304,9 +276,7 @@ mod tests {
         use v0_1::openshell::datamodel::v1::{WorkspaceSelector, workspace_selector::Selection};
         let req = v0_1::openshell::v1::GetSandboxRequest {
             name: "box".into(),
-            workspace_scope: Some(WorkspaceSelector {
-                selection: Some(Selection::Workspace("default".into())),
-            }),
+            workspace_scope: Some(WorkspaceSelector { selection: Some(Selection::Workspace("default".into())) }),
         };
         let old = v0_0::openshell::v1::GetSandboxRequest::decode(req.encode_to_vec().as_slice())
             .expect("both are length-delimited at #2");
@@ -324,34 +294,22 @@ mod tests {
             outcome: v0_1::openshell::v1::DeletionOutcome::Accepted.into(),
             sandbox_id: "id".into(),
         };
-        assert_eq!(
-            new.encode_to_vec(),
-            cat(&[&key(2, VARINT), &[2], &key(3, LEN), &[2], b"id"])
-        );
+        assert_eq!(new.encode_to_vec(), cat(&[&key(2, VARINT), &[2], &key(3, LEN), &[2], b"id"]));
 
         // A 0.0 answer read as 0.1 has no outcome at all (field 1 is skipped).
         let read = v0_1::openshell::v1::DeleteSandboxResponse::decode(old_bytes.as_slice())
             .expect("unknown field 1 is skipped");
-        assert_eq!(
-            read.outcome(),
-            v0_1::openshell::v1::DeletionOutcome::Unspecified
-        );
+        assert_eq!(read.outcome(), v0_1::openshell::v1::DeletionOutcome::Unspecified);
     }
 
     #[test]
     fn object_meta_created_at_ms_3_vs_created_time_103() {
-        let old = v0_0::openshell::datamodel::v1::ObjectMeta {
-            created_at_ms: 1,
-            ..Default::default()
-        };
+        let old = v0_0::openshell::datamodel::v1::ObjectMeta { created_at_ms: 1, ..Default::default() };
         let old_bytes = old.encode_to_vec();
         assert_eq!(old_bytes, cat(&[&key(3, VARINT), &[1]]));
 
         let new = v0_1::openshell::datamodel::v1::ObjectMeta {
-            created_time: Some(prost_types::Timestamp {
-                seconds: 1,
-                nanos: 0,
-            }),
+            created_time: Some(prost_types::Timestamp { seconds: 1, nanos: 0 }),
             ..Default::default()
         };
         let timestamp = cat(&[&key(1, VARINT), &[1]]);
@@ -367,14 +325,8 @@ mod tests {
 
     #[test]
     fn network_endpoint_tls_string_vs_enum_at_4() {
-        let old = v0_0::openshell::sandbox::v1::NetworkEndpoint {
-            tls: "terminate".into(),
-            ..Default::default()
-        };
-        assert_eq!(
-            old.encode_to_vec(),
-            cat(&[&key(4, LEN), &[9], b"terminate"])
-        );
+        let old = v0_0::openshell::sandbox::v1::NetworkEndpoint { tls: "terminate".into(), ..Default::default() };
+        assert_eq!(old.encode_to_vec(), cat(&[&key(4, LEN), &[9], b"terminate"]));
 
         let new = v0_1::openshell::sandbox::v1::NetworkEndpoint {
             tls: v0_1::openshell::sandbox::v1::NetworkTlsMode::Terminate.into(),
@@ -382,35 +334,18 @@ mod tests {
             access: v0_1::openshell::sandbox::v1::NetworkAccessPreset::Full.into(),
             ..Default::default()
         };
-        assert_eq!(
-            new.encode_to_vec(),
-            cat(&[
-                &key(4, VARINT),
-                &[2],
-                &key(5, VARINT),
-                &[1],
-                &key(6, VARINT),
-                &[3]
-            ])
-        );
+        assert_eq!(new.encode_to_vec(), cat(&[&key(4, VARINT), &[2], &key(5, VARINT), &[1], &key(6, VARINT), &[3]]));
     }
 
     #[test]
     fn stream_event_cursor_6_is_outside_the_oneof() {
         use v0_1::openshell::v1::{SandboxStreamEvent, SandboxStreamWarning, sandbox_stream_event};
         let event = SandboxStreamEvent {
-            payload: Some(sandbox_stream_event::Payload::Warning(
-                SandboxStreamWarning {
-                    message: "m".into(),
-                },
-            )),
+            payload: Some(sandbox_stream_event::Payload::Warning(SandboxStreamWarning { message: "m".into() })),
             cursor: "c".into(),
         };
         let warning = cat(&[&key(1, LEN), &[1], b"m"]);
-        assert_eq!(
-            event.encode_to_vec(),
-            cat(&[&key(4, LEN), &[3], &warning, &key(6, LEN), &[1], b"c"])
-        );
+        assert_eq!(event.encode_to_vec(), cat(&[&key(4, LEN), &[3], &warning, &key(6, LEN), &[1], b"c"]));
     }
 
     #[test]
@@ -423,27 +358,15 @@ mod tests {
             resume_after_cursor: "c".into(),
             ..Default::default()
         };
-        assert_eq!(
-            watch.encode_to_vec(),
-            cat(&[&key(1, LEN), &[3], b"box", &key(12, LEN), &[1], b"c"])
-        );
+        assert_eq!(watch.encode_to_vec(), cat(&[&key(1, LEN), &[3], b"box", &key(12, LEN), &[1], b"c"]));
     }
 
     #[test]
     fn service_name_and_version_selection() {
-        assert_eq!(
-            v0_0::openshell::v1::open_shell_server::SERVICE_NAME,
-            "openshell.v1.OpenShell"
-        );
-        assert_eq!(
-            v0_1::openshell::v1::open_shell_server::SERVICE_NAME,
-            "openshell.v1.OpenShell"
-        );
+        assert_eq!(v0_0::openshell::v1::open_shell_server::SERVICE_NAME, "openshell.v1.OpenShell");
+        assert_eq!(v0_1::openshell::v1::open_shell_server::SERVICE_NAME, "openshell.v1.OpenShell");
         assert_eq!(Generation::from_version("0.0.111"), Some(Generation::V0_0));
-        assert_eq!(
-            Generation::from_version("0.0.112-dev"),
-            Some(Generation::V0_0)
-        );
+        assert_eq!(Generation::from_version("0.0.112-dev"), Some(Generation::V0_0));
         assert_eq!(Generation::from_version("0.1.5"), Some(Generation::V0_1));
         assert_eq!(Generation::from_version("v0.1.5"), Some(Generation::V0_1));
         assert_eq!(Generation::from_version("0.10.0"), None);

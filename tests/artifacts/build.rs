@@ -26,11 +26,8 @@ fn main() {
     // (package, build args) per cargo invocation. The command program needs
     // its own invocation: it binds the imports-only world, and cargo would
     // unify features across packages built together.
-    let builds: [&[&str]; 3] = [
-        &["-p", "test-programs", "--examples"],
-        &["-p", "command-program"],
-        &["-p", "rust-agent"],
-    ];
+    let builds: [&[&str]; 3] =
+        [&["-p", "test-programs", "--examples"], &["-p", "command-program"], &["-p", "rust-agent"]];
     for args in builds {
         cargo_build(&root, &target, args);
     }
@@ -47,7 +44,11 @@ fn main() {
     for name in entries {
         let path = out_dir.join("examples").join(format!("{name}.wasm"));
         assert!(path.is_file(), "guest {name} was not built at {}", path.display());
-        consts.push_str(&format!("/// The `{name}` test guest.\npub const {}: &str = {:?};\n", name.to_uppercase(), path.display().to_string()));
+        consts.push_str(&format!(
+            "/// The `{name}` test guest.\npub const {}: &str = {:?};\n",
+            name.to_uppercase(),
+            path.display().to_string()
+        ));
         names.push(name);
     }
     for (konst, file) in [("COMMAND_ECHO", "command_echo.wasm"), ("RUST_AGENT", "rust_agent.wasm")] {
@@ -78,12 +79,30 @@ fn cargo_build(root: &Path, target: &Path, args: &[&str]) {
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_RUSTFLAGS")
-        .env_remove("CARGO_MAKEFLAGS");
+        .env_remove("CARGO_MAKEFLAGS")
+        // Guests are linted by their own `cargo clippy --target wasm32-wasip2`
+        // run (see .ci/run); a wrapper inherited from the outer command would
+        // only force needless rebuilds.
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("CLIPPY_ARGS");
     let status = cmd.status().expect("cannot run cargo to build the test guests");
     if !status.success() {
-        panic!(
-            "building the test guests ({}) failed. They need the wasm32-wasip2 target: `rustup target add wasm32-wasip2`",
-            args.join(" ")
-        );
+        let hint = if wasip2_installed() {
+            "see the compiler errors above"
+        } else {
+            "the wasm32-wasip2 target is not installed: run `rustup target add wasm32-wasip2`"
+        };
+        panic!("building the test guests ({}) failed: {hint}", args.join(" "));
     }
+}
+
+fn wasip2_installed() -> bool {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()).join("lib/rustlib/wasm32-wasip2").is_dir())
+        .unwrap_or(false)
 }

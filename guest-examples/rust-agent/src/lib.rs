@@ -22,7 +22,11 @@ use json::Obj;
 struct Agent;
 
 fn step(name: &str, ok: bool) {
-    log(if ok { Level::Info } else { Level::Error }, &format!("step {name}"), &[("ok", if ok { "true" } else { "false" })]);
+    log(
+        if ok { Level::Info } else { Level::Error },
+        &format!("step {name}"),
+        &[("ok", if ok { "true" } else { "false" })],
+    );
 }
 
 impl Guest for Agent {
@@ -71,7 +75,10 @@ impl Guest for Agent {
         let lines = text.lines().count();
         let stream_ok = code == 0 && lines == 5 && chunks >= 2;
         step("stream", stream_ok);
-        report.obj("stream", Obj::new().bool("ok", stream_ok).int("lines", lines as i64).int("exit_code", i64::from(code)));
+        report.obj(
+            "stream",
+            Obj::new().bool("ok", stream_ok).int("lines", lines as i64).int("exit_code", i64::from(code)),
+        );
 
         // 4. Files.
         let project = format!("{task}-project");
@@ -99,7 +106,10 @@ impl Guest for Agent {
         // 5. Snapshot.
         let snap = sb.persist(&project, &[]).map_err(e)?;
         step("snapshot", true);
-        report.obj("snapshot", Obj::new().bool("ok", true).int("entries", i64::from(snap.entries)).bool("sha256", snap.sha256.len() == 64));
+        report.obj(
+            "snapshot",
+            Obj::new().bool("ok", true).int("entries", i64::from(snap.entries)).bool("sha256", snap.sha256.len() == 64),
+        );
 
         // 6. Change things.
         sb.write(&format!("{project}/src/main.txt"), "second version\n").map_err(e)?;
@@ -115,7 +125,8 @@ impl Guest for Agent {
         let readme_restored = sb.exists(&format!("{project}/README.md")).map_err(e)?;
         let scratch_removed = !sb.exists(&format!("{project}/scratch.tmp")).map_err(e)?;
         let data_back = sb.read(&format!("{project}/data.bin")).map_err(e)?;
-        let data_ok = data_back.len() == 16 * 4096 && data_back.chunks(4096).enumerate().all(|(i, c)| c.iter().all(|b| *b == i as u8));
+        let data_ok = data_back.len() == 16 * 4096
+            && data_back.chunks(4096).enumerate().all(|(i, c)| c.iter().all(|b| *b == i as u8));
         let hydrate_ok = main_restored && readme_restored && scratch_removed && data_ok;
         step("hydrate", hydrate_ok);
         report.obj(

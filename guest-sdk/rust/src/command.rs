@@ -86,7 +86,8 @@ impl Command {
 
     /// Start and return at once; read output with [`Process::events`].
     pub fn spawn(&self, sandbox: &Sandbox) -> Result<Process> {
-        let options = SpawnOptions { cwd: self.cwd.clone(), env: self.env.clone(), timeout_ms: self.timeout_ms, pty: self.pty };
+        let options =
+            SpawnOptions { cwd: self.cwd.clone(), env: self.env.clone(), timeout_ms: self.timeout_ms, pty: self.pty };
         Ok(Process(process::spawn(&sandbox.0, &self.argv, &options)?))
     }
 }

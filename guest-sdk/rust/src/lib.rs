@@ -68,7 +68,9 @@ use std::fmt;
 
 #[cfg(feature = "agent")]
 pub use bindings::Guest;
-pub use bindings::openshell::sandbox::fs::{ArchiveFormat, DirEntry, ExtractLimits, ExtractSummary, FileKind, FileStat};
+pub use bindings::openshell::sandbox::fs::{
+    ArchiveFormat, DirEntry, ExtractLimits, ExtractSummary, FileKind, FileStat,
+};
 pub use bindings::openshell::sandbox::lifecycle::SandboxSpec;
 pub use bindings::openshell::sandbox::network::{ExposedPort, PolicyStatus};
 pub use bindings::openshell::sandbox::process::{ExitStatus, RunOutput, Signal, TerminalSize};

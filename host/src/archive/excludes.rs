@@ -27,11 +27,8 @@ impl Excludes {
             }
             let trimmed = p.trim_end_matches('/');
             let anchored = trimmed.contains('/');
-            let parts: Vec<String> = trimmed
-                .split('/')
-                .filter(|s| !s.is_empty() && *s != ".")
-                .map(str::to_string)
-                .collect();
+            let parts: Vec<String> =
+                trimmed.split('/').filter(|s| !s.is_empty() && *s != ".").map(str::to_string).collect();
             if parts.iter().any(|s| s == "..") {
                 return Err(format!("exclude pattern `{p}` contains `..`"));
             }
@@ -56,9 +53,9 @@ impl Excludes {
         if parts.iter().any(|name| self.anywhere.iter().any(|pat| glob(pat, name))) {
             return true;
         }
-        self.anchored.iter().any(|pat| {
-            pat.len() <= parts.len() && pat.iter().zip(&parts).all(|(p, name)| glob(p, name))
-        })
+        self.anchored
+            .iter()
+            .any(|pat| pat.len() <= parts.len() && pat.iter().zip(&parts).all(|(p, name)| glob(p, name)))
     }
 }
 

@@ -23,6 +23,9 @@ mod pack;
 mod sanitize;
 pub mod unpack;
 
+#[cfg(test)]
+mod file_tests;
+
 pub use excludes::Excludes;
 pub use pack::pack_dir;
 pub use sanitize::{sanitize, sanitize_to_stream};
@@ -43,11 +46,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_members: 100_000,
-            max_total_bytes: 4 << 30,
-            max_file_bytes: 1 << 30,
-        }
+        Limits { max_members: 100_000, max_total_bytes: 4 << 30, max_file_bytes: 1 << 30 }
     }
 }
 
@@ -140,11 +139,7 @@ pub fn decompress<'a>(format: Format, mut input: impl Read + Send + 'a) -> std::
         Format::Auto => got == 2 && head == [0x1f, 0x8b],
     };
     let input = std::io::Cursor::new(head[..got].to_vec()).chain(input);
-    Ok(if gzip {
-        Box::new(flate2::read::MultiGzDecoder::new(input))
-    } else {
-        Box::new(input)
-    })
+    Ok(if gzip { Box::new(flate2::read::MultiGzDecoder::new(input)) } else { Box::new(input) })
 }
 
 /// Normalize a member name: relative, `/`-separated, no `.`/`..`/empty

@@ -35,7 +35,9 @@ pub fn sanitize(input: impl Read, limits: &Limits, out: Option<&mut dyn Write>) 
             )));
         }
         if symlinks.contains(&path) {
-            return Err(ArchiveError::Refused(format!("member `{path}` would replace the symlink member of the same name")));
+            return Err(ArchiveError::Refused(format!(
+                "member `{path}` would replace the symlink member of the same name"
+            )));
         }
         if let Some(link) = ancestors(&path).find(|a| symlinks.contains(*a)) {
             return Err(ArchiveError::Refused(format!("member `{path}` lies below the symlink member `{link}`")));
@@ -91,14 +93,18 @@ pub fn sanitize(input: impl Read, limits: &Limits, out: Option<&mut dyn Write>) 
                 }
             }
             EntryType::Link => {
-                return Err(ArchiveError::Refused(format!("member `{path}` is a hard link; hard links are not accepted")));
+                return Err(ArchiveError::Refused(format!(
+                    "member `{path}` is a hard link; hard links are not accepted"
+                )));
             }
             EntryType::Char | EntryType::Block => {
                 return Err(ArchiveError::Refused(format!("member `{path}` is a device node")));
             }
             EntryType::Fifo => return Err(ArchiveError::Refused(format!("member `{path}` is a FIFO"))),
             EntryType::GNUSparse => {
-                return Err(ArchiveError::Refused(format!("member `{path}` is a sparse file; sparse files are not accepted")));
+                return Err(ArchiveError::Refused(format!(
+                    "member `{path}` is a sparse file; sparse files are not accepted"
+                )));
             }
             other => {
                 return Err(ArchiveError::Refused(format!("member `{path}` has unsupported type {other:?}")));
@@ -115,7 +121,11 @@ pub fn sanitize(input: impl Read, limits: &Limits, out: Option<&mut dyn Write>) 
 ///
 /// `open` is called twice (once per pass), so it must return the same bytes
 /// each time: a snapshot file, or bytes held in memory.
-pub async fn sanitize_to_stream<F>(open: F, format: Format, limits: Limits) -> Result<(Summary, ByteStream), ArchiveError>
+pub async fn sanitize_to_stream<F>(
+    open: F,
+    format: Format,
+    limits: Limits,
+) -> Result<(Summary, ByteStream), ArchiveError>
 where
     F: Fn() -> io::Result<Box<dyn Read + Send>> + Send + Sync + 'static,
 {

@@ -52,19 +52,20 @@ pub fn unpack_clean(input: impl Read, dir: &Dir) -> Result<Summary, ArchiveError
                     ensure_dir(dir, parent)?;
                 }
                 remove_non_dir(dir, &path)?;
-                dir.symlink(&target, &path).map_err(|e| io_err(&path, e))?;
+                dir.symlink(&target, &path).map_err(|e| io_err(&path, &e))?;
                 summary.symlinks += 1;
             }
             other => {
-                return Err(ArchiveError::Refused(format!("member `{path}` has type {other:?}, not allowed in a clean archive")));
+                return Err(ArchiveError::Refused(format!(
+                    "member `{path}` has type {other:?}, not allowed in a clean archive"
+                )));
             }
         }
     }
     // Deepest first, so a parent's mode cannot block its children.
-    dir_modes.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+    dir_modes.sort_by_key(|d| std::cmp::Reverse(d.0.len()));
     for (path, mode) in dir_modes {
-        dir.set_permissions(&path, Permissions::from_mode(mode | 0o700))
-            .map_err(|e| io_err(&path, e))?;
+        dir.set_permissions(&path, Permissions::from_mode(mode | 0o700)).map_err(|e| io_err(&path, &e))?;
     }
     Ok(summary)
 }
@@ -107,8 +108,8 @@ fn ensure_dir(dir: &Dir, path: &str) -> Result<(), ArchiveError> {
             io::ErrorKind::AlreadyExists,
             format!("`{path}` exists and is not a directory"),
         ))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => dir.create_dir_all(path).map_err(|e| io_err(path, e)),
-        Err(e) => Err(io_err(path, e)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => dir.create_dir_all(path).map_err(|e| io_err(path, &e)),
+        Err(e) => Err(io_err(path, &e)),
     }
 }
 
@@ -118,9 +119,9 @@ fn remove_non_dir(dir: &Dir, path: &str) -> Result<(), ArchiveError> {
             io::ErrorKind::IsADirectory,
             format!("`{path}` is a directory in the destination"),
         ))),
-        Ok(_) => dir.remove_file(path).map_err(|e| io_err(path, e)),
+        Ok(_) => dir.remove_file(path).map_err(|e| io_err(path, &e)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(io_err(path, e)),
+        Err(e) => Err(io_err(path, &e)),
     }
 }
 
@@ -142,9 +143,8 @@ fn write_atomic(
         )));
     }
     let tmp = temp_name(parent, name);
-    let mut file = dir
-        .open_with(&tmp, OpenOptions::new().write(true).create_new(true))
-        .map_err(|e| io_err(path, e))?;
+    let mut file =
+        dir.open_with(&tmp, OpenOptions::new().write(true).create_new(true)).map_err(|e| io_err(path, &e))?;
     let result = (|| -> io::Result<()> {
         let copied = io::copy(&mut content.take(size), &mut file)?;
         if copied != size {
@@ -159,7 +159,7 @@ fn write_atomic(
     })();
     if let Err(e) = result {
         let _ = dir.remove_file(&tmp);
-        return Err(io_err(path, e));
+        return Err(io_err(path, &e));
     }
     Ok(())
 }
@@ -183,12 +183,18 @@ fn split(path: &str) -> (&str, &str) {
     }
 }
 
-fn io_err(path: &str, e: io::Error) -> ArchiveError {
+fn io_err(path: &str, e: &io::Error) -> ArchiveError {
     ArchiveError::Io(io::Error::new(e.kind(), format!("{path}: {e}")))
 }
 
 /// Write `data` to `path` in `dir` atomically (temporary file + rename).
-pub fn write_file_atomic(dir: &Dir, path: &str, mode: u32, data: &mut impl Read, size: u64) -> Result<(), ArchiveError> {
+pub fn write_file_atomic(
+    dir: &Dir,
+    path: &str,
+    mode: u32,
+    data: &mut impl Read,
+    size: u64,
+) -> Result<(), ArchiveError> {
     let (parent, name) = split(path);
     write_atomic(dir, path, parent, name, mode, data, size)
 }

@@ -65,12 +65,7 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     async fn read_file(&self, sandbox: &SandboxInfo, path: &str) -> Result<FileRead>;
 
     /// Open a file for atomic writing.
-    async fn write_file(
-        &self,
-        sandbox: &SandboxInfo,
-        path: &str,
-        options: WriteOptions,
-    ) -> Result<Box<dyn FileSink>>;
+    async fn write_file(&self, sandbox: &SandboxInfo, path: &str, options: WriteOptions) -> Result<Box<dyn FileSink>>;
 
     /// `lstat`.
     async fn stat(&self, sandbox: &SandboxInfo, path: &str) -> Result<FileStat>;

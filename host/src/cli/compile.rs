@@ -50,7 +50,12 @@ impl CompileArgs {
                         CodeSource::Cache => "already cached",
                         CodeSource::Compiled | CodeSource::Memory => "compiled",
                     };
-                    out(&format!("{}: {how} in {} ms ({:?})", path.display(), agent.load_time().as_millis(), agent.kind()));
+                    out(&format!(
+                        "{}: {how} in {} ms ({:?})",
+                        path.display(),
+                        agent.load_time().as_millis(),
+                        agent.kind()
+                    ));
                 }
                 Err(e) => {
                     report(&format!("{}: {e}", path.display()));

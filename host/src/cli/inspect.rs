@@ -123,7 +123,9 @@ impl InspectArgs {
                 out(&format!("  {n} ({k})"));
             }
             if found.world == "none" {
-                out("cannot run: export `run: func(string) -> result<string, string>` (world openshell:sandbox/agent) or `wasi:cli/run`");
+                out(
+                    "cannot run: export `run: func(string) -> result<string, string>` (world openshell:sandbox/agent) or `wasi:cli/run`",
+                );
             } else if !found.missing.is_empty() {
                 out(&format!("cannot run here: this host does not provide {}", found.missing.join(", ")));
             } else {

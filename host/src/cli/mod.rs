@@ -67,7 +67,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run an agent component once and print its result.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Show a component's imports and exports and whether this host can run it.
     Inspect(inspect::InspectArgs),
     /// Compile components into the cache, so later runs start at once.

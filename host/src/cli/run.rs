@@ -119,7 +119,9 @@ struct ManifestCollect {
 /// Parse `HOST[:SANDBOX]`.
 fn parse_seed(s: &str) -> Seed {
     match s.split_once(':') {
-        Some((host, sandbox)) if !sandbox.is_empty() => Seed { host: PathBuf::from(host), sandbox: sandbox.to_string() },
+        Some((host, sandbox)) if !sandbox.is_empty() => {
+            Seed { host: PathBuf::from(host), sandbox: sandbox.to_string() }
+        }
         _ => {
             let host = PathBuf::from(s.trim_end_matches(':'));
             let name = host.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| ".".into());
@@ -139,7 +141,8 @@ fn parse_collect(s: &str) -> Result<Collect, String> {
 }
 
 fn read_manifest(path: &Path) -> Result<Manifest, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the manifest {}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read the manifest {}: {e}", path.display()))?;
     toml::from_str(&text).map_err(|e| {
         let at = e
             .span()
@@ -172,10 +175,13 @@ impl RunArgs {
             (Some(s), _) => s.clone(),
             (None, Some(f)) if f.as_os_str() == "-" => {
                 let mut s = String::new();
-                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| (exit::USAGE, format!("cannot read stdin: {e}")))?;
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                    .map_err(|e| (exit::USAGE, format!("cannot read stdin: {e}")))?;
                 s
             }
-            (None, Some(f)) => std::fs::read_to_string(f).map_err(|e| (exit::USAGE, format!("cannot read {}: {e}", f.display())))?,
+            (None, Some(f)) => {
+                std::fs::read_to_string(f).map_err(|e| (exit::USAGE, format!("cannot read {}: {e}", f.display())))?
+            }
             (None, None) => String::new(),
         };
         let mut seeds: Vec<Seed> = self.seed.iter().map(|s| parse_seed(s)).collect();
@@ -184,9 +190,9 @@ impl RunArgs {
         if let Some(m) = &self.manifest {
             let manifest = read_manifest(m).map_err(|msg| (exit::USAGE, msg))?;
             for s in manifest.seed {
-                let sandbox = s
-                    .sandbox
-                    .unwrap_or_else(|| s.host.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| ".".into()));
+                let sandbox = s.sandbox.unwrap_or_else(|| {
+                    s.host.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| ".".into())
+                });
                 seeds.push(Seed { host: s.host, sandbox });
             }
             collects.extend(manifest.collect.into_iter().map(|c| Collect { sandbox: c.sandbox, host: c.host }));
@@ -212,7 +218,10 @@ impl RunArgs {
             builder = builder.cache_dir(Some(d.clone()));
         }
         let host = builder.build().map_err(|e| (exit::BACKEND, e.to_string()))?;
-        let agent = host.load_file(&self.component).await.map_err(|e| (exit::USAGE, format!("{}: {e}", self.component.display())))?;
+        let agent = host
+            .load_file(&self.component)
+            .await
+            .map_err(|e| (exit::USAGE, format!("{}: {e}", self.component.display())))?;
         tracing::info!(
             component = agent.name(),
             code = ?agent.code_source(),
@@ -271,7 +280,10 @@ impl RunArgs {
                 Err(e) => report(&format!("the agent failed: {e}")),
             }
             if o.output.truncated {
-                tracing::warn!(dropped = o.output.dropped_bytes, "guest output passed its cap and was truncated (policy guest.output)");
+                tracing::warn!(
+                    dropped = o.output.dropped_bytes,
+                    "guest output passed its cap and was truncated (policy guest.output)"
+                );
             }
             if o.sandbox_kept && self.keep {
                 let _ = writeln!(std::io::stderr(), "kept sandbox `{}`", o.sandbox.name);

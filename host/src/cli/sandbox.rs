@@ -91,7 +91,8 @@ impl SandboxCommand {
                     Ok(b) => b,
                     Err(e) => return fail(&e.to_string()),
                 };
-                let mut spec = SandboxSpec { name, image, ready_timeout: Duration::from_secs(300), ..SandboxSpec::default() };
+                let mut spec =
+                    SandboxSpec { name, image, ready_timeout: Duration::from_secs(300), ..SandboxSpec::default() };
                 spec.labels.insert(OWNER_LABEL.into(), OWNER_VALUE.into());
                 spec.labels.insert(KEEP_LABEL.into(), "true".into());
                 match b.create(&spec).await {

@@ -53,7 +53,15 @@ impl SnapshotCommand {
                     }
                     Ok(list) => {
                         for s in list {
-                            out(&format!("{}  {:>10} B  {:>6} entries  {}:{}  sha256 {}", s.id, s.size, s.entries, s.sandbox, s.root, &s.sha256[..16]));
+                            out(&format!(
+                                "{}  {:>10} B  {:>6} entries  {}:{}  sha256 {}",
+                                s.id,
+                                s.size,
+                                s.entries,
+                                s.sandbox,
+                                s.root,
+                                &s.sha256[..16]
+                            ));
                         }
                         exit::OK
                     }

@@ -46,7 +46,11 @@ impl WitArgs {
                 return exit::BACKEND;
             }
         }
-        out(&format!("wrote the openshell:sandbox@0.1.0 WIT package ({} files) to {}", WIT_FILES.len(), self.dir.display()));
+        out(&format!(
+            "wrote the openshell:sandbox@0.1.0 WIT package ({} files) to {}",
+            WIT_FILES.len(),
+            self.dir.display()
+        ));
         exit::OK
     }
 }

@@ -111,7 +111,11 @@ pub(super) fn dir_entry(e: DirEntry) -> fs::DirEntry {
 }
 
 pub(super) fn write_options(o: fs::WriteOptions) -> backend::WriteOptions {
-    backend::WriteOptions { mode: o.mode.unwrap_or(0o644) & 0o7777, create_parents: o.create_parents, exclusive: o.exclusive }
+    backend::WriteOptions {
+        mode: o.mode.unwrap_or(0o644) & 0o7777,
+        create_parents: o.create_parents,
+        exclusive: o.exclusive,
+    }
 }
 
 pub(super) fn archive_format(f: fs::ArchiveFormat) -> crate::archive::Format {

@@ -49,14 +49,22 @@ impl SandboxCtxView<'_> {
     fn too_big_to_write(&self, op: &str, path: &str, size: u64) -> Result<(), SandboxError> {
         let limit = self.ctx.policy.fs.max_write_bytes;
         if size > limit {
-            return Err(SandboxError::too_large(op, format!("{path}: {size} bytes is over the {limit} byte write limit (policy fs.max-write)")));
+            return Err(SandboxError::too_large(
+                op,
+                format!("{path}: {size} bytes is over the {limit} byte write limit (policy fs.max-write)"),
+            ));
         }
         Ok(())
     }
 }
 
 impl fs::Host for SandboxCtxView<'_> {
-    async fn read_file(&mut self, sandbox: Resource<SandboxHandle>, path: String, max_bytes: Option<u64>) -> CallResult<Vec<u8>> {
+    async fn read_file(
+        &mut self,
+        sandbox: Resource<SandboxHandle>,
+        path: String,
+        max_bytes: Option<u64>,
+    ) -> CallResult<Vec<u8>> {
         let op = "fs.read-file";
         let sb = self.sandbox_of(&sandbox)?;
         let path = self.ctx.resolve(&sb, &path, false, op)?;
@@ -85,13 +93,22 @@ impl fs::Host for SandboxCtxView<'_> {
         let sb = self.sandbox_of(&sandbox)?;
         let path = self.ctx.resolve(&sb, &path, true, op)?;
         self.too_big_to_write(op, &path, data.len() as u64)?;
-        let mut sink = self.ctx.backend.write_file(&sb, &path, convert::write_options(options)).await.map_err(|e| e.with_operation(op))?;
+        let mut sink = self
+            .ctx
+            .backend
+            .write_file(&sb, &path, convert::write_options(options))
+            .await
+            .map_err(|e| e.with_operation(op))?;
         sink.write(Bytes::from(data)).await.map_err(|e| e.with_operation(op))?;
         let stat = sink.finish().await.map_err(|e| e.with_operation(op))?;
         Ok(convert::file_stat(stat))
     }
 
-    async fn open_read(&mut self, sandbox: Resource<SandboxHandle>, path: String) -> CallResult<Resource<ReaderHandle>> {
+    async fn open_read(
+        &mut self,
+        sandbox: Resource<SandboxHandle>,
+        path: String,
+    ) -> CallResult<Resource<ReaderHandle>> {
         let op = "fs.open-read";
         let sb = self.sandbox_of(&sandbox)?;
         let path = self.ctx.resolve(&sb, &path, false, op)?;
@@ -109,7 +126,12 @@ impl fs::Host for SandboxCtxView<'_> {
         let op = "fs.open-write";
         let sb = self.sandbox_of(&sandbox)?;
         let path = self.ctx.resolve(&sb, &path, true, op)?;
-        let sink = self.ctx.backend.write_file(&sb, &path, convert::write_options(options)).await.map_err(|e| e.with_operation(op))?;
+        let sink = self
+            .ctx
+            .backend
+            .write_file(&sb, &path, convert::write_options(options))
+            .await
+            .map_err(|e| e.with_operation(op))?;
         let handle = WriterHandle { sink: Some(sink), written: 0, limit: self.ctx.policy.fs.max_write_bytes, path };
         Ok(self.table.push_child(handle, &sandbox)?)
     }
@@ -152,12 +174,19 @@ impl fs::Host for SandboxCtxView<'_> {
         let sb = self.sandbox_of(&sandbox)?;
         let path = self.ctx.resolve(&sb, &path, true, op)?;
         if path == sb.workdir || path == "/" {
-            return Err(SandboxError::denied(op, format!("{path} is the workspace itself and cannot be removed")).into());
+            return Err(
+                SandboxError::denied(op, format!("{path} is the workspace itself and cannot be removed")).into()
+            );
         }
         Ok(self.ctx.backend.remove(&sb, &path, recursive).await.map_err(|e| e.with_operation(op))?)
     }
 
-    async fn rename(&mut self, sandbox: Resource<SandboxHandle>, source: String, destination: String) -> CallResult<()> {
+    async fn rename(
+        &mut self,
+        sandbox: Resource<SandboxHandle>,
+        source: String,
+        destination: String,
+    ) -> CallResult<()> {
         let op = "fs.rename";
         let sb = self.sandbox_of(&sandbox)?;
         let from = self.ctx.resolve(&sb, &source, true, op)?;
@@ -218,12 +247,18 @@ impl fs::Host for SandboxCtxView<'_> {
                 // the content bound plus a header block per member.
                 let input_cap = limits.max_total_bytes.saturating_add(limits.max_members.saturating_mul(1024));
                 if read.size > input_cap {
-                    return Err(SandboxError::too_large(op, format!("{path} is {} bytes, over the archive limits", read.size)).into());
+                    return Err(SandboxError::too_large(
+                        op,
+                        format!("{path} is {} bytes, over the archive limits", read.size),
+                    )
+                    .into());
                 }
                 let tmp = stage(read.content, input_cap, op).await?;
                 let reopen = tmp.to_path_buf();
                 staged = Some(tmp);
-                Box::new(move || Ok(Box::new(std::io::BufReader::new(std::fs::File::open(&reopen)?)) as Box<dyn Read + Send>))
+                Box::new(move || {
+                    Ok(Box::new(std::io::BufReader::new(std::fs::File::open(&reopen)?)) as Box<dyn Read + Send>)
+                })
             }
         };
         let (summary, stream) = archive::sanitize_to_stream(open, convert::archive_format(format), limits)
@@ -238,7 +273,8 @@ impl fs::Host for SandboxCtxView<'_> {
 
 /// Copy a backend stream to a host temporary file, at most `cap` bytes.
 async fn stage(mut stream: ByteStream, cap: u64, op: &str) -> Result<tempfile::TempPath, SandboxError> {
-    let tmp = tempfile::NamedTempFile::new().map_err(|e| SandboxError::backend(op, "io", format!("cannot stage the archive: {e}")))?;
+    let tmp = tempfile::NamedTempFile::new()
+        .map_err(|e| SandboxError::backend(op, "io", format!("cannot stage the archive: {e}")))?;
     let (file, path) = tmp.into_parts();
     let mut file = tokio::fs::File::from_std(file);
     let mut total = 0u64;
@@ -296,7 +332,11 @@ impl fs::HostFileWriter for SandboxCtxView<'_> {
         if total > w.limit {
             // Discard everything: a capped file must not be committed.
             w.sink = None;
-            return Err(SandboxError::too_large(op, format!("{}: over the {} byte write limit (policy fs.max-write)", w.path, w.limit)).into());
+            return Err(SandboxError::too_large(
+                op,
+                format!("{}: over the {} byte write limit (policy fs.max-write)", w.path, w.limit),
+            )
+            .into());
         }
         sink.write(Bytes::from(data)).await.map_err(|e| e.with_operation(op))?;
         w.written = total;
@@ -307,7 +347,9 @@ impl fs::HostFileWriter for SandboxCtxView<'_> {
         let op = "fs.file-writer.finish";
         let w = self.table.get_mut(&writer)?;
         let Some(sink) = w.sink.take() else {
-            return Err(SandboxError::conflict(op, "the writer is already finished or was abandoned after an error").into());
+            return Err(
+                SandboxError::conflict(op, "the writer is already finished or was abandoned after an error").into()
+            );
         };
         let stat = sink.finish().await.map_err(|e| e.with_operation(op))?;
         Ok(convert::file_stat(stat))

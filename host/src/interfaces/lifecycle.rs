@@ -7,8 +7,8 @@ use wasmtime::component::Resource;
 
 use super::bindings::openshell::sandbox::{lifecycle, types};
 use super::{CallResult, SandboxCtxView, SandboxHandle, convert};
-use crate::backend::{OWNER_LABEL, OWNER_VALUE, RUN_LABEL, SandboxSpec};
 use crate::backend::local::validate_name;
+use crate::backend::{OWNER_LABEL, OWNER_VALUE, RUN_LABEL, SandboxSpec};
 use crate::error::SandboxError;
 
 /// Longest wait for readiness a guest may ask for.
@@ -61,7 +61,9 @@ impl lifecycle::Host for SandboxCtxView<'_> {
         let mut labels: BTreeMap<String, String> = spec.labels.into_iter().collect();
         labels.insert(OWNER_LABEL.into(), OWNER_VALUE.into());
         labels.insert(RUN_LABEL.into(), self.ctx.run_id.clone());
-        let ready_ms = spec.ready_timeout_ms.unwrap_or(u32::try_from(policy.sandbox.ready_timeout.as_millis()).unwrap_or(u32::MAX));
+        let ready_ms = spec
+            .ready_timeout_ms
+            .unwrap_or(u32::try_from(policy.sandbox.ready_timeout.as_millis()).unwrap_or(u32::MAX));
         let backend_spec = SandboxSpec {
             name: spec.name,
             image: spec.image.or_else(|| policy.sandbox.image.clone()),
@@ -79,7 +81,11 @@ impl lifecycle::Host for SandboxCtxView<'_> {
     async fn attach(&mut self, name: String) -> CallResult<Resource<SandboxHandle>> {
         let op = "lifecycle.attach";
         if !self.may_attach(&name) {
-            return Err(SandboxError::denied(op, format!("this guest may not attach to `{name}` (policy sandbox.attach)")).into());
+            return Err(SandboxError::denied(
+                op,
+                format!("this guest may not attach to `{name}` (policy sandbox.attach)"),
+            )
+            .into());
         }
         let info = self.ctx.backend.get(&name).await.map_err(|e| e.with_operation(op))?;
         let owned = self.created_names().contains(&name) || (name == self.ctx.current.name && self.ctx.current_owned);
@@ -112,7 +118,11 @@ impl lifecycle::Host for SandboxCtxView<'_> {
             return Err(SandboxError::denied(op, "the sandbox bound to the run cannot be deleted by the guest").into());
         }
         if !self.created_names().contains(&name) {
-            return Err(SandboxError::denied(op, format!("`{name}` was not created by this run; guests may only delete their own")).into());
+            return Err(SandboxError::denied(
+                op,
+                format!("`{name}` was not created by this run; guests may only delete their own"),
+            )
+            .into());
         }
         self.ctx.backend.delete(&name).await.map_err(|e| e.with_operation(op))?;
         self.ctx.created.lock().unwrap_or_else(|p| p.into_inner()).retain(|s| s.name != name);

@@ -25,13 +25,9 @@ impl log::Host for SandboxCtxView<'_> {
                 cut -= 1;
             }
             message.truncate(cut);
-            message.push_str("…");
+            message.push('…');
         }
-        let fields: String = fields
-            .iter()
-            .take(32)
-            .map(|(k, v)| format!(" {k}={v:?}"))
-            .collect();
+        let fields: String = fields.iter().take(32).map(|(k, v)| format!(" {k}={v:?}")).collect();
         let (component, run) = (&ctx.component, &ctx.run_id);
         match level {
             log::Level::Trace => tracing::trace!(target: "guest", %component, %run, "{message}{fields}"),

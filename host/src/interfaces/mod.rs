@@ -52,9 +52,9 @@ use crate::error::SandboxError;
 use crate::policy::{Policy, paths};
 use crate::snapshot_store::SnapshotStore;
 
+pub use self::fs::{ReaderHandle, WriterHandle};
 pub use self::process::ProcessHandle;
 pub use self::sandbox::SandboxHandle;
-pub use self::fs::{ReaderHandle, WriterHandle};
 
 pub(crate) mod bindings {
     wasmtime::component::bindgen!({
@@ -179,7 +179,8 @@ impl SandboxCtx {
     /// Normalize `path` against `sb`'s workdir and check it against the
     /// policy's read (or write) prefixes.
     pub(crate) fn resolve(&self, sb: &SandboxInfo, path: &str, write: bool, op: &str) -> Result<String, SandboxError> {
-        let normalized = paths::normalize(&sb.workdir, path).map_err(|m| SandboxError::invalid(op, format!("{path:?}: {m}")))?;
+        let normalized =
+            paths::normalize(&sb.workdir, path).map_err(|m| SandboxError::invalid(op, format!("{path:?}: {m}")))?;
         let list = if write { &self.policy.fs.write } else { &self.policy.fs.read };
         let prefixes = paths::resolve_prefixes(&sb.workdir, list);
         if !paths::allowed(&normalized, &prefixes) {

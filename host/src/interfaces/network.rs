@@ -14,31 +14,55 @@ impl network::Host for SandboxCtxView<'_> {
     async fn get_policy(&mut self, sandbox: Resource<SandboxHandle>) -> CallResult<network::PolicyStatus> {
         let op = "network.get-policy";
         if !self.ctx.policy.network.read_policy {
-            return Err(SandboxError::denied(op, "this guest may not read network policies (policy network.read-policy)").into());
+            return Err(SandboxError::denied(
+                op,
+                "this guest may not read network policies (policy network.read-policy)",
+            )
+            .into());
         }
         let sb = self.sandbox_of(&sandbox)?;
         let status = self.ctx.backend.network_policy(&sb).await.map_err(|e| e.with_operation(op))?;
         Ok(convert::policy_status(status))
     }
 
-    async fn update_policy(&mut self, sandbox: Resource<SandboxHandle>, rules_yaml: String) -> CallResult<network::PolicyStatus> {
+    async fn update_policy(
+        &mut self,
+        sandbox: Resource<SandboxHandle>,
+        rules_yaml: String,
+    ) -> CallResult<network::PolicyStatus> {
         let op = "network.update-policy";
         if !self.ctx.policy.network.update_policy {
-            return Err(SandboxError::denied(op, "this guest may not change network policies (policy network.update-policy)").into());
+            return Err(SandboxError::denied(
+                op,
+                "this guest may not change network policies (policy network.update-policy)",
+            )
+            .into());
         }
         if rules_yaml.len() > MAX_RULES_BYTES {
-            return Err(SandboxError::too_large(op, format!("the rules document is over {MAX_RULES_BYTES} bytes")).into());
+            return Err(
+                SandboxError::too_large(op, format!("the rules document is over {MAX_RULES_BYTES} bytes")).into()
+            );
         }
         let sb = self.sandbox_of(&sandbox)?;
         tracing::info!(run = %self.ctx.run_id, sandbox = %sb.name, "guest updates the network policy");
-        let status = self.ctx.backend.update_network_policy(&sb, &rules_yaml).await.map_err(|e| e.with_operation(op))?;
+        let status =
+            self.ctx.backend.update_network_policy(&sb, &rules_yaml).await.map_err(|e| e.with_operation(op))?;
         Ok(convert::policy_status(status))
     }
 
-    async fn expose_port(&mut self, sandbox: Resource<SandboxHandle>, port: u16, name: String) -> CallResult<network::ExposedPort> {
+    async fn expose_port(
+        &mut self,
+        sandbox: Resource<SandboxHandle>,
+        port: u16,
+        name: String,
+    ) -> CallResult<network::ExposedPort> {
         let op = "network.expose-port";
         if !self.ctx.policy.network.expose_ports.contains(&port) {
-            return Err(SandboxError::denied(op, format!("port {port} is not among the ports this guest may expose (policy network.expose-ports)")).into());
+            return Err(SandboxError::denied(
+                op,
+                format!("port {port} is not among the ports this guest may expose (policy network.expose-ports)"),
+            )
+            .into());
         }
         let sb = self.sandbox_of(&sandbox)?;
         let exposed = self.ctx.backend.expose_port(&sb, port, &name).await.map_err(|e| e.with_operation(op))?;

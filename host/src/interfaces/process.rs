@@ -85,7 +85,10 @@ impl SandboxCtxView<'_> {
         if let Some(allow) = &policy.exec.allow
             && !allowed_command(allow, argv0)
         {
-            return Err(SandboxError::denied(op, format!("command `{argv0}` is not on the allowlist (policy exec.allow)")));
+            return Err(SandboxError::denied(
+                op,
+                format!("command `{argv0}` is not on the allowlist (policy exec.allow)"),
+            ));
         }
         let mut env_map = std::collections::BTreeMap::new();
         for (k, v) in env {
@@ -146,7 +149,11 @@ impl process::Host for SandboxCtxView<'_> {
                 Some(ExecEvent::Exit(e)) => break e,
                 Some(ExecEvent::Failed(e)) => return Err(e.with_operation(op).into()),
                 None => {
-                    return Err(SandboxError::unavailable(op, "the backend lost the command before it reported an exit status").into());
+                    return Err(SandboxError::unavailable(
+                        op,
+                        "the backend lost the command before it reported an exit status",
+                    )
+                    .into());
                 }
             }
         };
@@ -171,11 +178,19 @@ impl process::Host for SandboxCtxView<'_> {
         let sb = self.sandbox_of(&sandbox)?;
         let features = self.ctx.backend.features();
         if options.pty.is_some() && !features.pty {
-            return Err(SandboxError::unsupported(op, format!("the {} backend has no pseudo-terminals", self.ctx.backend.name())).into());
+            return Err(SandboxError::unsupported(
+                op,
+                format!("the {} backend has no pseudo-terminals", self.ctx.backend.name()),
+            )
+            .into());
         }
         let max = self.ctx.policy.exec.max_processes;
         if self.ctx.live_processes >= max {
-            return Err(SandboxError::too_large(op, format!("{max} processes are already running (policy exec.max-processes)")).into());
+            return Err(SandboxError::too_large(
+                op,
+                format!("{max} processes are already running (policy exec.max-processes)"),
+            )
+            .into());
         }
         let mut prepared = self.prepare(&sb, argv, options.cwd, options.env, options.timeout_ms, op)?;
         prepared.request.pty = options.pty.map(convert::term_size);
@@ -222,7 +237,7 @@ impl Capped {
 enum Wait {
     Forever,
     Until(tokio::time::Instant),
-    NoWait,
+    Poll,
 }
 
 impl ProcessHandle {
@@ -234,7 +249,7 @@ impl ProcessHandle {
         }
         let hard = tokio::time::Instant::from_std(self.deadline);
         let until = match wait {
-            Wait::NoWait => {
+            Wait::Poll => {
                 return match self.session.events.try_recv() {
                     Ok(e) => Ok(Some(e)),
                     Err(TryRecvError::Empty) => Ok(None),
@@ -257,12 +272,16 @@ impl ProcessHandle {
     }
 
     /// Merge further ready chunks of the same stream into `first`.
-    fn coalesce(&mut self, first: Bytes, stderr: bool) -> Bytes {
-        let mut buf = BytesMut::from(&first[..]);
+    fn coalesce(&mut self, first: &[u8], stderr: bool) -> Bytes {
+        let mut buf = BytesMut::from(first);
         while buf.len() < MAX_EVENT_BYTES {
             match self.session.events.try_recv() {
-                Ok(ExecEvent::Stdout(b)) if !stderr && buf.len() + b.len() <= MAX_EVENT_BYTES => buf.extend_from_slice(&b),
-                Ok(ExecEvent::Stderr(b)) if stderr && buf.len() + b.len() <= MAX_EVENT_BYTES => buf.extend_from_slice(&b),
+                Ok(ExecEvent::Stdout(b)) if !stderr && buf.len() + b.len() <= MAX_EVENT_BYTES => {
+                    buf.extend_from_slice(&b);
+                }
+                Ok(ExecEvent::Stderr(b)) if stderr && buf.len() + b.len() <= MAX_EVENT_BYTES => {
+                    buf.extend_from_slice(&b);
+                }
                 Ok(other) => {
                     self.stash = Some(other);
                     break;
@@ -295,21 +314,25 @@ impl process::HostProcess for SandboxCtxView<'_> {
         Ok(self.table.get(&handle)?.id)
     }
 
-    async fn next_event(&mut self, handle: Resource<ProcessHandle>, timeout_ms: Option<u32>) -> CallResult<process::ProcessEvent> {
+    async fn next_event(
+        &mut self,
+        handle: Resource<ProcessHandle>,
+        timeout_ms: Option<u32>,
+    ) -> CallResult<process::ProcessEvent> {
         let p = self.table.get_mut(&handle)?;
         if let Some(exit) = p.exit {
             return Ok(process::ProcessEvent::Exited(convert::exit_status(exit)));
         }
         let wait = match timeout_ms {
             None => Wait::Forever,
-            Some(0) => Wait::NoWait,
+            Some(0) => Wait::Poll,
             Some(ms) => Wait::Until(tokio::time::Instant::now() + Duration::from_millis(u64::from(ms))),
         };
         let event = p.recv(wait).await.map_err(|e| e.with_operation("process.next-event"))?;
         Ok(match event {
             None => process::ProcessEvent::Pending,
-            Some(ExecEvent::Stdout(b)) => process::ProcessEvent::Stdout(p.coalesce(b, false).to_vec()),
-            Some(ExecEvent::Stderr(b)) => process::ProcessEvent::Stderr(p.coalesce(b, true).to_vec()),
+            Some(ExecEvent::Stdout(b)) => process::ProcessEvent::Stdout(p.coalesce(&b, false).to_vec()),
+            Some(ExecEvent::Stderr(b)) => process::ProcessEvent::Stderr(p.coalesce(&b, true).to_vec()),
             Some(ExecEvent::Exit(exit)) => {
                 self.mark_exited(&handle, exit)?;
                 process::ProcessEvent::Exited(convert::exit_status(exit))
@@ -322,7 +345,9 @@ impl process::HostProcess for SandboxCtxView<'_> {
         let op = "process.write-stdin";
         let p = self.table.get_mut(&handle)?;
         if !p.stdin_open {
-            return Err(SandboxError::conflict(op, "stdin is closed (close-stdin was called or the process exited)").into());
+            return Err(
+                SandboxError::conflict(op, "stdin is closed (close-stdin was called or the process exited)").into()
+            );
         }
         let send = p.session.input.send(ExecInput::Stdin(Bytes::from(data)));
         match tokio::time::timeout_at(tokio::time::Instant::from_std(p.deadline), send).await {
@@ -343,7 +368,9 @@ impl process::HostProcess for SandboxCtxView<'_> {
     async fn resize(&mut self, handle: Resource<ProcessHandle>, size: process::TerminalSize) -> CallResult<()> {
         let p = self.table.get_mut(&handle)?;
         if !p.pty {
-            return Err(SandboxError::invalid("process.resize", "the process has no terminal (spawn it with pty)").into());
+            return Err(
+                SandboxError::invalid("process.resize", "the process has no terminal (spawn it with pty)").into()
+            );
         }
         let _ = p.session.input.send(ExecInput::Resize(convert::term_size(size))).await;
         Ok(())
@@ -351,7 +378,11 @@ impl process::HostProcess for SandboxCtxView<'_> {
 
     async fn kill(&mut self, handle: Resource<ProcessHandle>, signal: process::Signal) -> CallResult<()> {
         if !self.ctx.backend.features().signals {
-            return Err(SandboxError::unsupported("process.kill", format!("the {} backend cannot deliver signals", self.ctx.backend.name())).into());
+            return Err(SandboxError::unsupported(
+                "process.kill",
+                format!("the {} backend cannot deliver signals", self.ctx.backend.name()),
+            )
+            .into());
         }
         let p = self.table.get_mut(&handle)?;
         if p.exit.is_none() {

@@ -41,12 +41,8 @@ impl types::HostSandbox for SandboxCtxView<'_> {
 
     async fn info(&mut self, sandbox: Resource<SandboxHandle>) -> CallResult<types::SandboxInfo> {
         let handle = self.table.get(&sandbox)?.clone();
-        let fresh = self
-            .ctx
-            .backend
-            .get(&handle.info.name)
-            .await
-            .map_err(|e| e.with_operation("types.sandbox.info"))?;
+        let fresh =
+            self.ctx.backend.get(&handle.info.name).await.map_err(|e| e.with_operation("types.sandbox.info"))?;
         Ok(convert::sandbox_info(&fresh, handle.owned))
     }
 

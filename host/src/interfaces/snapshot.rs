@@ -26,7 +26,11 @@ impl snapshot::Host for SandboxCtxView<'_> {
         }
         let count = self.ctx.own_snapshots.len() as u32;
         if count >= policy.snapshot.max_count {
-            return Err(SandboxError::too_large(op, format!("this run already took {count} snapshots (policy snapshot.max-count)")).into());
+            return Err(SandboxError::too_large(
+                op,
+                format!("this run already took {count} snapshots (policy snapshot.max-count)"),
+            )
+            .into());
         }
         Excludes::new(&excludes).map_err(|m| SandboxError::invalid(op, m))?;
         let sb = self.sandbox_of(&sandbox)?;
@@ -36,7 +40,11 @@ impl snapshot::Host for SandboxCtxView<'_> {
         let meta = self
             .ctx
             .snapshots
-            .put(stream, remaining, NewSnapshot { sandbox: sb.name.clone(), root, excludes, run: self.ctx.run_id.clone() })
+            .put(
+                stream,
+                remaining,
+                NewSnapshot { sandbox: sb.name.clone(), root, excludes, run: self.ctx.run_id.clone() },
+            )
             .await?;
         self.ctx.snapshot_bytes += meta.size;
         self.ctx.own_snapshots.insert(meta.id.clone());
@@ -53,7 +61,9 @@ impl snapshot::Host for SandboxCtxView<'_> {
     ) -> CallResult<()> {
         let op = "snapshot.hydrate";
         if !self.ctx.policy.snapshot.hydrate {
-            return Err(SandboxError::denied(op, "this guest may not restore snapshots (policy snapshot.hydrate)").into());
+            return Err(
+                SandboxError::denied(op, "this guest may not restore snapshots (policy snapshot.hydrate)").into()
+            );
         }
         let sb = self.sandbox_of(&sandbox)?;
         let root = self.ctx.resolve(&sb, &root, true, op)?;
@@ -79,7 +89,11 @@ impl snapshot::Host for SandboxCtxView<'_> {
 
     async fn list_snapshots(&mut self) -> CallResult<Vec<snapshot::SnapshotInfo>> {
         if !self.ctx.policy.snapshot.list {
-            return Err(SandboxError::denied("snapshot.list", "this guest may not list snapshots (policy snapshot.list)").into());
+            return Err(SandboxError::denied(
+                "snapshot.list",
+                "this guest may not list snapshots (policy snapshot.list)",
+            )
+            .into());
         }
         Ok(self.ctx.snapshots.list()?.into_iter().map(convert::snapshot_info).collect())
     }
@@ -87,7 +101,11 @@ impl snapshot::Host for SandboxCtxView<'_> {
     async fn delete(&mut self, id: String) -> CallResult<()> {
         let op = "snapshot.delete";
         if !self.ctx.own_snapshots.contains(&id) && !self.ctx.policy.snapshot.delete_any {
-            return Err(SandboxError::denied(op, format!("snapshot `{id}` was not taken by this run (policy snapshot.delete-any)")).into());
+            return Err(SandboxError::denied(
+                op,
+                format!("snapshot `{id}` was not taken by this run (policy snapshot.delete-any)"),
+            )
+            .into());
         }
         self.ctx.snapshots.delete(&id)?;
         self.ctx.own_snapshots.remove(&id);

@@ -123,7 +123,10 @@ pub fn parse(text: &str, file: &str) -> Result<Policy, PolicyError> {
     if let Some(v) = &doc.version
         && *v.get_ref() != VERSION
     {
-        return Err(err(v.span(), format!("unsupported policy version {}; this host reads version {VERSION}", v.get_ref())));
+        return Err(err(
+            v.span(),
+            format!("unsupported policy version {}; this host reads version {VERSION}", v.get_ref()),
+        ));
     }
 
     let mut p = Policy::default();

@@ -23,9 +23,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a size (examples: 4096, \"64 KiB\", \"2 GiB\")"))?;
+    let value: f64 = num.parse().map_err(|_| format!("`{s}` is not a size (examples: 4096, \"64 KiB\", \"2 GiB\")"))?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" => 1_000,
@@ -36,7 +34,9 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "gib" => 1 << 30,
         "t" | "tb" => 1_000_000_000_000,
         "tib" => 1 << 40,
-        other => return Err(format!("unknown size unit `{other}` in `{s}` (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)")),
+        other => {
+            return Err(format!("unknown size unit `{other}` in `{s}` (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)"));
+        }
     };
     let bytes = value * mult as f64;
     if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
@@ -60,7 +60,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "h" => value * 3600.0,
         other => return Err(format!("unknown duration unit `{other}` in `{s}` (use ms, s, m, h)")),
     };
-    if !secs.is_finite() || secs < 0.0 || secs > 30.0 * 24.0 * 3600.0 {
+    if !secs.is_finite() || !(0.0..=30.0 * 24.0 * 3600.0).contains(&secs) {
         return Err(format!("duration `{s}` is out of range (at most 30 days)"));
     }
     Ok(Duration::from_secs_f64(secs))
@@ -70,8 +70,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 pub fn format_size(bytes: u64) -> String {
     const UNITS: [(&str, u64); 4] = [("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
     for (name, size) in UNITS {
-        if bytes >= size && bytes % size == 0 {
+        if bytes >= size && bytes.is_multiple_of(size) {
             return format!("{} {name}", bytes / size);
+        }
+        if bytes >= size {
+            return format!("{:.1} {name}", bytes as f64 / size as f64);
         }
     }
     format!("{bytes} B")
@@ -148,6 +151,7 @@ mod tests {
         assert!(parse_size("5 parsecs").is_err());
         assert_eq!(format_size(256 << 20), "256 MiB");
         assert_eq!(format_size(1000), "1000 B");
+        assert_eq!(format_size(1025088 << 10), "1001.1 MiB");
     }
 
     #[test]

@@ -169,7 +169,9 @@ pub(crate) fn classify(engine: &Engine, component: &Component) -> Result<AgentKi
     for (name, ext) in ty.exports(engine) {
         match (name, &ext.ty) {
             ("run", ComponentItem::ComponentFunc(_)) => return Ok(AgentKind::Agent),
-            (n, ComponentItem::ComponentInstance(_)) if n.starts_with("wasi:cli/run@0.2") => return Ok(AgentKind::Command),
+            (n, ComponentItem::ComponentInstance(_)) if n.starts_with("wasi:cli/run@0.2") => {
+                return Ok(AgentKind::Command);
+            }
             _ => names.push(name.to_string()),
         }
     }
@@ -180,7 +182,8 @@ pub(crate) fn classify(engine: &Engine, component: &Component) -> Result<AgentKi
 
 /// Whether this host provides an import of this name.
 pub fn provided_import(name: &str) -> bool {
-    const WASI: &[&str] = &["wasi:cli/", "wasi:clocks/", "wasi:filesystem/", "wasi:io/", "wasi:random/", "wasi:sockets/"];
+    const WASI: &[&str] =
+        &["wasi:cli/", "wasi:clocks/", "wasi:filesystem/", "wasi:io/", "wasi:random/", "wasi:sockets/"];
     const OURS: &[&str] = &["types", "lifecycle", "process", "fs", "snapshot", "network", "log"];
     if let Some((iface, version)) = name.split_once('@') {
         if WASI.iter().any(|p| iface.starts_with(p)) {
@@ -235,9 +238,13 @@ mod tests {
 
     #[test]
     fn non_components_are_named() {
-        assert!(matches!(check_is_component(b"hello world"), Err(LoadError::NotAComponent(m)) if m.contains("not a WebAssembly")));
+        assert!(
+            matches!(check_is_component(b"hello world"), Err(LoadError::NotAComponent(m)) if m.contains("not a WebAssembly"))
+        );
         let core = [0u8, b'a', b's', b'm', 1, 0, 0, 0];
-        assert!(matches!(check_is_component(&core), Err(LoadError::NotAComponent(m)) if m.contains("core WebAssembly module")));
+        assert!(
+            matches!(check_is_component(&core), Err(LoadError::NotAComponent(m)) if m.contains("core WebAssembly module"))
+        );
         let component = [0u8, b'a', b's', b'm', 0x0d, 0, 1, 0];
         assert!(check_is_component(&component).is_ok());
     }

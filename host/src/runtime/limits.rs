@@ -116,7 +116,9 @@ impl ResourceLimiter for StoreLimiter {
 
     fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > MAX_TABLE_ELEMENTS {
-            let err = LimitExceeded::Resources { what: format!("a table of {desired} elements (limit {MAX_TABLE_ELEMENTS})") };
+            let err = LimitExceeded::Resources {
+                what: format!("a table of {desired} elements (limit {MAX_TABLE_ELEMENTS})"),
+            };
             self.exceeded = Some(err.clone());
             return Err(wasmtime::Error::new(err));
         }

@@ -25,8 +25,8 @@ use std::time::Instant;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
-pub use agent::{Agent, AgentKind, CodeSource, LoadError, provided_import};
 use agent::AgentInner;
+pub use agent::{Agent, AgentKind, CodeSource, LoadError, provided_import};
 use cache::ComponentCache;
 pub use engine::{EngineOptions, Pooling};
 pub use limits::LimitExceeded;
@@ -124,9 +124,11 @@ impl HostBuilder {
         let policy = self.policy.unwrap_or_default();
         let mut options = self.engine;
         options.max_memory_bytes = policy.guest.memory_bytes;
-        let (engine, pooling) = engine::build(&options).map_err(|e| HostError(format!("cannot set up wasmtime: {e:#}")))?;
+        let (engine, pooling) =
+            engine::build(&options).map_err(|e| HostError(format!("cannot set up wasmtime: {e:#}")))?;
         let mut linker = Linker::new(&engine);
-        crate::interfaces::add_to_linker_async(&mut linker).map_err(|e| HostError(format!("cannot link host interfaces: {e:#}")))?;
+        crate::interfaces::add_to_linker_async(&mut linker)
+            .map_err(|e| HostError(format!("cannot link host interfaces: {e:#}")))?;
         let snapshots = SnapshotStore::open(self.snapshot_dir.unwrap_or_else(SnapshotStore::default_dir))
             .map_err(|e| HostError(e.message))?;
         let cache = match self.cache_dir.unwrap_or_else(|| Some(ComponentCache::default_dir())) {
@@ -193,9 +195,8 @@ impl Host {
 
     /// Load a component from a file.
     pub async fn load_file(&self, path: &Path) -> Result<Agent, LoadError> {
-        let bytes = tokio::fs::read(path)
-            .await
-            .map_err(|e| LoadError::Read { path: path.display().to_string(), source: e })?;
+        let bytes =
+            tokio::fs::read(path).await.map_err(|e| LoadError::Read { path: path.display().to_string(), source: e })?;
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "component".into());
         self.load_bytes(&name, bytes).await
     }
@@ -213,9 +214,10 @@ impl Host {
         let cache = self.cache.clone();
         let size = bytes.len() as u64;
         let h = hash.clone();
-        let (component, source) = tokio::task::spawn_blocking(move || agent::compile(&engine, cache.as_ref(), &bytes, &h))
-            .await
-            .map_err(|e| LoadError::Invalid(format!("compilation task failed: {e}")))??;
+        let (component, source) =
+            tokio::task::spawn_blocking(move || agent::compile(&engine, cache.as_ref(), &bytes, &h))
+                .await
+                .map_err(|e| LoadError::Invalid(format!("compilation task failed: {e}")))??;
         let kind = agent::classify(&self.engine, &component)?;
         let pre = agent::link(&self.engine, &self.linker, &component)?;
         let inner = Arc::new(AgentInner { name: name.to_string(), hash: hash.clone(), kind, size, pre });

@@ -56,10 +56,7 @@ impl std::fmt::Debug for OutputCapture {
 impl OutputCapture {
     /// Capture up to `limit` bytes, forwarding them to `forward` if given.
     pub fn new(limit: u64, forward: Option<Forward>) -> Self {
-        OutputCapture {
-            state: Arc::new(Mutex::new(State { limit, used: 0, out: CapturedOutput::default() })),
-            forward,
-        }
+        OutputCapture { state: Arc::new(Mutex::new(State { limit, used: 0, out: CapturedOutput::default() })), forward }
     }
 
     /// A WASI stdout/stderr for `stream`.

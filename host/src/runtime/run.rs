@@ -296,7 +296,9 @@ impl Drop for Cleanup {
                     }
                 });
             }
-            Err(_) => tracing::error!(?names, "run dropped outside a runtime; sandboxes left behind (use `sandbox sweep`)"),
+            Err(_) => {
+                tracing::error!(?names, "run dropped outside a runtime; sandboxes left behind (use `sandbox sweep`)");
+            }
         }
     }
 }
@@ -340,12 +342,8 @@ impl Host {
         let output = OutputCapture::new(self.policy.guest.output_bytes, forward);
         let created = Arc::new(Mutex::new(Vec::new()));
         let cancel = request.cancel.clone();
-        let fail = |error: RunError, sandbox: Option<SandboxInfo>, stats: RunStats, cleanup_errors: Vec<String>| RunFailure {
-            error,
-            output: output.snapshot(),
-            sandbox,
-            stats,
-            cleanup_errors,
+        let fail = |error: RunError, sandbox: Option<SandboxInfo>, stats: RunStats, cleanup_errors: Vec<String>| {
+            RunFailure { error, output: output.snapshot(), sandbox, stats, cleanup_errors }
         };
 
         // 1. The sandbox.
@@ -436,9 +434,9 @@ impl Host {
         let result = self.call(agent, request, run_id, sandbox, owned, created, output, stats).await?;
 
         for c in &request.collects {
-            transfer::collect(&*self.backend, sandbox, &c.sandbox, &c.host)
-                .await
-                .map_err(|e| RunError::Sandbox(e.context(format!("collecting {} -> {}", c.sandbox, c.host.display()))))?;
+            transfer::collect(&*self.backend, sandbox, &c.sandbox, &c.host).await.map_err(|e| {
+                RunError::Sandbox(e.context(format!("collecting {} -> {}", c.sandbox, c.host.display())))
+            })?;
         }
         Ok(result)
     }
@@ -534,7 +532,11 @@ impl Host {
                         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
                     } else {
                         let err = String::from_utf8_lossy(&out.stderr).trim_end().to_string();
-                        Err(if err.is_empty() { format!("the command exited with code {code}") } else { format!("{err} (exit code {code})") })
+                        Err(if err.is_empty() {
+                            format!("the command exited with code {code}")
+                        } else {
+                            format!("{err} (exit code {code})")
+                        })
                     };
                     Ok((r, inst_us))
                 }

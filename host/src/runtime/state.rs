@@ -24,7 +24,10 @@ pub struct RunState {
 
 impl std::fmt::Debug for RunState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunState").field("sandbox", &self.sandbox).field("cpu_ticks", &self.cpu_ticks).finish_non_exhaustive()
+        f.debug_struct("RunState")
+            .field("sandbox", &self.sandbox)
+            .field("cpu_ticks", &self.cpu_ticks)
+            .finish_non_exhaustive()
     }
 }
 
@@ -76,7 +79,8 @@ pub(crate) fn wasi_ctx(
         b.preopened_dir(&d.host, &d.guest, perms)
             .map_err(|e| e.context(format!("cannot grant host directory {} (policy host.dirs)", d.host.display())))?;
     }
-    let patterns: Arc<Vec<_>> = Arc::new(policy.host.tcp_connect.iter().filter_map(|s| parse_addr_pattern(s)).collect());
+    let patterns: Arc<Vec<_>> =
+        Arc::new(policy.host.tcp_connect.iter().filter_map(|s| parse_addr_pattern(s)).collect());
     b.allow_ip_name_lookup(false);
     b.allow_udp(false);
     b.allow_tcp(!patterns.is_empty());

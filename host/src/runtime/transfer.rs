@@ -27,12 +27,12 @@ pub(crate) async fn seed(backend: &dyn Backend, sb: &SandboxInfo, src: &Path, de
         .await
         .map_err(|e| SandboxError::from_io(op, &src.display().to_string(), &e).context("seed source"))?;
     if meta.is_file() {
-        let mut file = tokio::fs::File::open(src).await.map_err(|e| SandboxError::from_io(op, &src.display().to_string(), &e))?;
+        let mut file =
+            tokio::fs::File::open(src).await.map_err(|e| SandboxError::from_io(op, &src.display().to_string(), &e))?;
         use std::os::unix::fs::PermissionsExt;
         let mode = meta.permissions().mode() & 0o777;
-        let mut sink = backend
-            .write_file(sb, &dest, WriteOptions { mode, create_parents: true, exclusive: false })
-            .await?;
+        let mut sink =
+            backend.write_file(sb, &dest, WriteOptions { mode, create_parents: true, exclusive: false }).await?;
         let mut buf = vec![0u8; 1 << 20];
         loop {
             let n = tokio::io::AsyncReadExt::read(&mut file, &mut buf)
@@ -56,7 +56,8 @@ pub(crate) async fn seed(backend: &dyn Backend, sb: &SandboxInfo, src: &Path, de
     let (file, path) = staged.into_parts();
     tokio::task::spawn_blocking(move || -> Result<()> {
         let mut w = std::io::BufWriter::new(file);
-        archive::pack_dir(&dir, &Excludes::default(), &mut w).map_err(|e| SandboxError::backend(op, "io", e.to_string()))?;
+        archive::pack_dir(&dir, &Excludes::default(), &mut w)
+            .map_err(|e| SandboxError::backend(op, "io", e.to_string()))?;
         std::io::Write::flush(&mut w).map_err(|e| SandboxError::backend(op, "io", e.to_string()))
     })
     .await
@@ -88,7 +89,8 @@ pub(crate) async fn collect(backend: &dyn Backend, sb: &SandboxInfo, src: &str, 
                     .map_err(|e| SandboxError::from_io(op, &parent.display().to_string(), &e))?;
             }
             let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let tmp = tempfile::NamedTempFile::new_in(parent).map_err(|e| SandboxError::backend(op, "io", e.to_string()))?;
+            let tmp =
+                tempfile::NamedTempFile::new_in(parent).map_err(|e| SandboxError::backend(op, "io", e.to_string()))?;
             let (file, tmp_path) = tmp.into_parts();
             let mut file = tokio::fs::File::from_std(file);
             while let Some(chunk) = read.content.next().await {

@@ -1,6 +1,8 @@
 //! A `wasi:cli/command` that uses the sandbox: reads its stdin, runs `tr`
 //! in the sandbox to upper-case it, prints the result, and exits with the
 //! code given as its first argument (default 0).
+#![allow(clippy::print_stderr, reason = "a command reports problems on stderr")]
+
 use std::io::{Read, Write};
 
 use openshell_sandbox_guest::{Command, Sandbox};

@@ -33,7 +33,8 @@ impl Guest for Deny {
         // inside); removing must not follow them.
         let lstat = outcome(&sb.stat("etc-link"));
         let unlink = outcome(&sb.remove("etc-link"));
-        let etc_still_there = Command::new("test").arg("-f").arg("/etc/passwd").run(&sb).map(|o| o.exit_code == 0).unwrap_or(false);
+        let etc_still_there =
+            Command::new("test").arg("-f").arg("/etc/passwd").run(&sb).map(|o| o.exit_code == 0).unwrap_or(false);
         let mut lines: Vec<String> = attempts.iter().map(|(k, v)| format!("{k}={v}")).collect();
         lines.push(format!("lstat-link={lstat} unlink-link={unlink} etc-intact={etc_still_there}"));
         let escaped = attempts.iter().filter(|(_, v)| v == "ok").count();

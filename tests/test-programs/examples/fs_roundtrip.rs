@@ -24,8 +24,13 @@ impl Guest for Files {
         sb.mkdir_all("dir/sub/deeper").map_err(e)?;
         report.push(format!("mkdir-existing={}", test_programs::outcome(&sb.mkdir("dir/sub"))));
         sb.rename("dir/a.txt", "dir/sub/b.txt").map_err(e)?;
-        report.push(format!("exists-old={} exists-new={}", sb.exists("dir/a.txt").map_err(e)?, sb.exists("dir/sub/b.txt").map_err(e)?));
-        let names: Vec<String> = sb.list_dir("dir").map_err(e)?.into_iter().map(|d| format!("{}:{:?}", d.name, d.kind)).collect();
+        report.push(format!(
+            "exists-old={} exists-new={}",
+            sb.exists("dir/a.txt").map_err(e)?,
+            sb.exists("dir/sub/b.txt").map_err(e)?
+        ));
+        let names: Vec<String> =
+            sb.list_dir("dir").map_err(e)?.into_iter().map(|d| format!("{}:{:?}", d.name, d.kind)).collect();
         report.push(format!("list={}", names.join(",")));
         sb.chmod("dir/sub/b.txt", 0o600).map_err(e)?;
         report.push(format!("chmod={:o}", sb.stat("dir/sub/b.txt").map_err(e)?.mode));

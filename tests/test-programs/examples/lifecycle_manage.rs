@@ -12,10 +12,19 @@ impl Guest for Manage {
         let info = sb.info().map_err(e)?;
         let caps = sb.capabilities();
         let mut lines = vec![
-            format!("current={} backend={} workdir={} owned={} phase={:?}", info.name, info.backend, info.workdir, info.owned, info.phase),
+            format!(
+                "current={} backend={} workdir={} owned={} phase={:?}",
+                info.name, info.backend, info.workdir, info.owned, info.phase
+            ),
             format!(
                 "caps streaming={} pty={} signals={} snapshots={} create={} delete={} default_timeout_ms={}",
-                caps.streaming, caps.pty, caps.signals, caps.snapshots, caps.create_sandboxes, caps.delete_sandboxes, caps.limits.default_timeout_ms
+                caps.streaming,
+                caps.pty,
+                caps.signals,
+                caps.snapshots,
+                caps.create_sandboxes,
+                caps.delete_sandboxes,
+                caps.limits.default_timeout_ms
             ),
         ];
         if input == "info-only" {
@@ -37,7 +46,10 @@ impl Guest for Manage {
         lines.push(format!("listed-second={} listed-current={}", listed.contains(&name), listed.contains(&info.name)));
         let again = Sandbox::attach(&name).map_err(e)?;
         lines.push(format!("attach-read={}", again.read_string("note.txt").map_err(e)?.trim()));
-        lines.push(format!("invalid-name={}", outcome(&Sandbox::create(&SandboxSpec { name: Some("Bad_Name".into()), ..spec.clone() }))));
+        lines.push(format!(
+            "invalid-name={}",
+            outcome(&Sandbox::create(&SandboxSpec { name: Some("Bad_Name".into()), ..spec.clone() }))
+        ));
         lines.push(format!("duplicate={}", outcome(&Sandbox::create(&spec))));
         if input == "keep-second" {
             return Ok(lines.join("\n"));

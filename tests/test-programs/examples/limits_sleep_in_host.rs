@@ -6,7 +6,10 @@ struct Sleeper;
 
 impl Guest for Sleeper {
     fn run(_input: String) -> Result<String, String> {
-        let out = Command::new("sleep").arg("100000").timeout(std::time::Duration::from_secs(100_000)).run(&Sandbox::current());
+        let out = Command::new("sleep")
+            .arg("100000")
+            .timeout(std::time::Duration::from_secs(100_000))
+            .run(&Sandbox::current());
         Ok(format!("sleep returned: {:?}", out.map(|o| o.exit_code)))
     }
 }

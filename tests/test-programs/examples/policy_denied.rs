@@ -20,7 +20,10 @@ impl Guest for Denied {
             format!("exec-allowed={}", outcome(&Command::new("echo").arg("ok").run(&sb))),
             format!("exec-via-path={}", outcome(&Command::new("/usr/bin/echo").arg("ok").run(&sb))),
             format!("snapshot-persist={}", outcome(&sb.persist(".", &[]))),
-            format!("delete-foreign-snapshot={}", outcome(&openshell_sandbox_guest::delete_snapshot("snap-0-00000000"))),
+            format!(
+                "delete-foreign-snapshot={}",
+                outcome(&openshell_sandbox_guest::delete_snapshot("snap-0-00000000"))
+            ),
         ];
         Ok(lines.join("\n"))
     }

@@ -23,7 +23,10 @@ impl Guest for Stream {
             }
         }
         let exit = exit.ok_or("no exit event")?;
-        Ok(format!("events={events} exit={} killed={} timed_out={}\n{out}{err}", exit.exit_code, exit.killed, exit.timed_out))
+        Ok(format!(
+            "events={events} exit={} killed={} timed_out={}\n{out}{err}",
+            exit.exit_code, exit.killed, exit.timed_out
+        ))
     }
 }
 

@@ -184,7 +184,19 @@ pub fn args(inv: &Invocation<'_>) -> Vec<OsString> {
         a.push(format!("/etc/{file}").into());
     }
     let mut push = |items: &[&str]| a.extend(items.iter().map(OsString::from));
-    push(&["--proc", "/proc", "--dev", "/dev", "--size", "268435456", "--tmpfs", "/tmp", "--symlink", "/tmp", "/var/tmp"]);
+    push(&[
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        "268435456",
+        "--tmpfs",
+        "/tmp",
+        "--symlink",
+        "/tmp",
+        "/var/tmp",
+    ]);
     a.push("--bind".into());
     a.push(inv.workspace.as_os_str().to_owned());
     a.push(WORKDIR.into());
@@ -245,7 +257,9 @@ mod tests {
             argv: &argv,
         });
         let s: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
-        for flag in ["--unshare-user", "--unshare-net", "--unshare-pid", "--clearenv", "--new-session", "--die-with-parent"] {
+        for flag in
+            ["--unshare-user", "--unshare-net", "--unshare-pid", "--clearenv", "--new-session", "--die-with-parent"]
+        {
             assert!(s.contains(&flag.to_string()), "missing {flag}");
         }
         let cap = s.iter().position(|x| x == "--cap-drop").unwrap();

@@ -41,18 +41,19 @@ pub(super) fn start(mut p: Prepared) -> Result<ExecSession> {
     let (child, io) = match p.pty {
         None => {
             p.command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-            let mut child = p.command.spawn().map_err(spawn_error)?;
+            let mut child = p.command.spawn().map_err(|e| spawn_error(&e))?;
             let stdin = child.stdin.take();
             let stdout = child.stdout.take();
             let stderr = child.stderr.take();
             (child, Io::Pipes { stdin, stdout, stderr })
         }
         Some(size) => {
-            let (master, slave) = open_pty(size).map_err(|e| SandboxError::backend("process.spawn", "pty", e.to_string()))?;
+            let (master, slave) =
+                open_pty(size).map_err(|e| SandboxError::backend("process.spawn", "pty", e.to_string()))?;
             let out = slave.try_clone().map_err(|e| SandboxError::backend("process.spawn", "pty", e.to_string()))?;
             let err = slave.try_clone().map_err(|e| SandboxError::backend("process.spawn", "pty", e.to_string()))?;
             p.command.stdin(Stdio::from(slave)).stdout(Stdio::from(out)).stderr(Stdio::from(err));
-            let child = p.command.spawn().map_err(spawn_error)?;
+            let child = p.command.spawn().map_err(|e| spawn_error(&e))?;
             // Our copies of the slave side are gone with the command, so the
             // master reads EOF (EIO) once the sandbox exits.
             drop(p.command);
@@ -68,13 +69,19 @@ pub(super) fn start(mut p: Prepared) -> Result<ExecSession> {
     Ok(ExecSession { events: ev_rx, input: in_tx })
 }
 
-fn spawn_error(e: std::io::Error) -> SandboxError {
+fn spawn_error(e: &std::io::Error) -> SandboxError {
     SandboxError::backend("process.spawn", "spawn", format!("could not start bubblewrap: {e}"))
 }
 
 enum Io {
-    Pipes { stdin: Option<ChildStdin>, stdout: Option<tokio::process::ChildStdout>, stderr: Option<tokio::process::ChildStderr> },
-    Pty { master: Arc<File> },
+    Pipes {
+        stdin: Option<ChildStdin>,
+        stdout: Option<tokio::process::ChildStdout>,
+        stderr: Option<tokio::process::ChildStderr>,
+    },
+    Pty {
+        master: Arc<File>,
+    },
 }
 
 /// Where stdin goes.
@@ -262,11 +269,7 @@ async fn drive(
         Ok(status) => {
             use std::os::unix::process::ExitStatusExt;
             let code = status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(1);
-            ExitInfo {
-                code: if timed_out { 124 } else { code },
-                timed_out,
-                killed: killed.load(Ordering::SeqCst),
-            }
+            ExitInfo { code: if timed_out { 124 } else { code }, timed_out, killed: killed.load(Ordering::SeqCst) }
         }
         Err(e) => {
             let _ = ev.send(ExecEvent::Failed(SandboxError::backend("process.wait", "io", e.to_string()))).await;
@@ -350,11 +353,7 @@ fn open_pty(size: TermSize) -> std::io::Result<(File, File)> {
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::OpenOptionsExt;
     let path = std::path::Path::new(std::ffi::OsStr::from_bytes(name.as_bytes()));
-    let slave = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NOCTTY)
-        .open(path)?;
+    let slave = std::fs::OpenOptions::new().read(true).write(true).custom_flags(libc::O_NOCTTY).open(path)?;
     rustix::termios::tcsetwinsize(&master, winsize(size))?;
     Ok((File::from(master), slave))
 }

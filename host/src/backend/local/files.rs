@@ -30,7 +30,10 @@ pub(super) async fn blocking<T: Send + 'static>(
 /// The workspace-relative form of a sandbox path (`""` for the workspace).
 pub(super) fn rel(op: &str, path: &str) -> Result<String> {
     relative_to(path, WORKDIR).map(str::to_string).ok_or_else(|| {
-        SandboxError::denied(op, format!("{path} is outside {WORKDIR}; the local backend only holds files in the workspace"))
+        SandboxError::denied(
+            op,
+            format!("{path} is outside {WORKDIR}; the local backend only holds files in the workspace"),
+        )
     })
 }
 
@@ -79,12 +82,7 @@ pub(super) fn stat(root: &Dir, path: &str, rel: &str) -> Result<FileStat> {
     let meta = root.symlink_metadata(p(rel)).map_err(|e| map_err("fs.stat", path, &e))?;
     let kind = kind_of(&meta);
     let symlink_target = if kind == FileKind::Symlink {
-        Some(
-            root.read_link_contents(p(rel))
-                .map_err(|e| map_err("fs.stat", path, &e))?
-                .to_string_lossy()
-                .into_owned(),
-        )
+        Some(root.read_link_contents(p(rel)).map_err(|e| map_err("fs.stat", path, &e))?.to_string_lossy().into_owned())
     } else {
         None
     };
@@ -195,10 +193,12 @@ pub(super) fn chmod(root: &Dir, path: &str, rel: &str, mode: u32) -> Result<()> 
     let op = "fs.chmod";
     let meta = root.symlink_metadata(p(rel)).map_err(|e| map_err(op, path, &e))?;
     if meta.is_symlink() {
-        return Err(SandboxError::invalid(op, format!("{path} is a symlink; symlinks have no permissions of their own")));
+        return Err(SandboxError::invalid(
+            op,
+            format!("{path} is a symlink; symlinks have no permissions of their own"),
+        ));
     }
-    root.set_permissions(p(rel), Permissions::from_mode(mode & 0o7777))
-        .map_err(|e| map_err(op, path, &e))
+    root.set_permissions(p(rel), Permissions::from_mode(mode & 0o7777)).map_err(|e| map_err(op, path, &e))
 }
 
 /// A file being written to a temporary name beside its target.
@@ -232,7 +232,10 @@ impl LocalSink {
                     root.create_dir_all(parent).map_err(|e| map_err(op, path, &e))?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    return Err(SandboxError::not_found(op, format!("the parent directory of {path} does not exist (set create-parents)")));
+                    return Err(SandboxError::not_found(
+                        op,
+                        format!("the parent directory of {path} does not exist (set create-parents)"),
+                    ));
                 }
                 Err(e) => return Err(map_err(op, path, &e)),
             }
@@ -271,10 +274,8 @@ impl Drop for LocalSink {
 #[async_trait]
 impl FileSink for LocalSink {
     async fn write(&mut self, data: Bytes) -> Result<()> {
-        let mut file = self
-            .file
-            .take()
-            .ok_or_else(|| SandboxError::conflict("fs.write", "the writer is already finished"))?;
+        let mut file =
+            self.file.take().ok_or_else(|| SandboxError::conflict("fs.write", "the writer is already finished"))?;
         let path = self.path.clone();
         let (file, result) = tokio::task::spawn_blocking(move || {
             let r = file.write_all(&data);
@@ -287,10 +288,8 @@ impl FileSink for LocalSink {
     }
 
     async fn finish(mut self: Box<Self>) -> Result<FileStat> {
-        let file = self
-            .file
-            .take()
-            .ok_or_else(|| SandboxError::conflict("fs.write", "the writer is already finished"))?;
+        let file =
+            self.file.take().ok_or_else(|| SandboxError::conflict("fs.write", "the writer is already finished"))?;
         blocking("fs.write-file", move || {
             let op = "fs.write-file";
             let done = (|| -> io::Result<()> {

@@ -75,7 +75,11 @@ impl LocalBackend {
         let root = root.into();
         let bwrap = bwrap::find_bwrap()?;
         std::fs::create_dir_all(&root).map_err(|e| {
-            SandboxError::backend("local.init", "io", format!("cannot create the state directory {}: {e}", root.display()))
+            SandboxError::backend(
+                "local.init",
+                "io",
+                format!("cannot create the state directory {}: {e}", root.display()),
+            )
         })?;
         Ok(LocalBackend { root, bwrap, cancels: Arc::default() })
     }
@@ -100,8 +104,9 @@ impl LocalBackend {
     /// kernel that forbids unprivileged user namespaces fails with advice
     /// rather than an obscure error from the first command.
     pub async fn probe(&self) -> Result<()> {
-        let tmp = tempfile::tempdir()
-            .map_err(|e| SandboxError::backend("local.probe", "io", format!("cannot create a temporary directory: {e}")))?;
+        let tmp = tempfile::tempdir().map_err(|e| {
+            SandboxError::backend("local.probe", "io", format!("cannot create a temporary directory: {e}"))
+        })?;
         let etc = tmp.path().join("etc");
         bwrap::write_etc_overlay(&etc).map_err(|e| SandboxError::backend("local.probe", "io", e.to_string()))?;
         let env = BTreeMap::new();
@@ -115,12 +120,9 @@ impl LocalBackend {
             pty: false,
             argv: &argv,
         });
-        let out = Command::new(&self.bwrap)
-            .args(args)
-            .env_clear()
-            .output()
-            .await
-            .map_err(|e| SandboxError::unavailable("local.probe", format!("cannot run {}: {e}", self.bwrap.display())))?;
+        let out = Command::new(&self.bwrap).args(args).env_clear().output().await.map_err(|e| {
+            SandboxError::unavailable("local.probe", format!("cannot run {}: {e}", self.bwrap.display()))
+        })?;
         if out.status.success() {
             return Ok(());
         }
@@ -181,7 +183,13 @@ impl LocalBackend {
 /// an agent that works locally works against a gateway too.
 pub fn validate_name(name: &str) -> std::result::Result<(), String> {
     let ok_chars = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if name.is_empty() || name.len() > 19 || !ok_chars || name.starts_with('-') || name.ends_with('-') || name.contains("--") {
+    if name.is_empty()
+        || name.len() > 19
+        || !ok_chars
+        || name.starts_with('-')
+        || name.ends_with('-')
+        || name.contains("--")
+    {
         return Err(format!(
             "`{name}` is not a valid sandbox name: use 1-19 characters of a-z, 0-9 and single `-`, not at either end"
         ));
@@ -270,7 +278,10 @@ impl Backend for LocalBackend {
             match std::fs::create_dir(&layout.dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    return Err(SandboxError::conflict("sandbox.create", format!("sandbox `{}` already exists", meta.name)));
+                    return Err(SandboxError::conflict(
+                        "sandbox.create",
+                        format!("sandbox `{}` already exists", meta.name),
+                    ));
                 }
                 Err(e) => return Err(SandboxError::backend("sandbox.create", "io", e.to_string())),
             }
@@ -374,8 +385,9 @@ impl Backend for LocalBackend {
     async fn write_file(&self, sandbox: &SandboxInfo, path: &str, options: WriteOptions) -> Result<Box<dyn FileSink>> {
         let ws = self.layout(&sandbox.name).workspace();
         let (path, r) = (path.to_string(), rel("fs.write-file", path)?);
-        let sink = blocking("fs.write-file", move || LocalSink::open(open_root("fs.write-file", &ws)?, &path, &r, options))
-            .await?;
+        let sink =
+            blocking("fs.write-file", move || LocalSink::open(open_root("fs.write-file", &ws)?, &path, &r, options))
+                .await?;
         Ok(Box::new(sink))
     }
 
@@ -461,7 +473,8 @@ impl Backend for LocalBackend {
             if !r.is_empty() {
                 ws.create_dir_all(&r).map_err(|e| files::map_err(op, &root_path, &e))?;
             }
-            let dir = if r.is_empty() { ws } else { ws.open_dir(&r).map_err(|e| files::map_err(op, &root_path, &e))? };
+            let dir =
+                if r.is_empty() { ws } else { ws.open_dir(&r).map_err(|e| files::map_err(op, &root_path, &e))? };
             if let Some(keep) = &keep {
                 archive::unpack::clear_dir(&dir, keep).map_err(|e| files::map_err(op, &root_path, &e))?;
             }

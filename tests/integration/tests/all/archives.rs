@@ -60,7 +60,12 @@ pub fn symlink(name: &str, target: &str) -> Vec<u8> {
 
 /// A well-formed archive: a directory, two files, an inside symlink.
 pub fn good() -> Vec<u8> {
-    archive(&[dir("pkg/"), file("pkg/a.txt", b"alpha\n"), file("pkg/sub/b.txt", b"beta\n"), symlink("pkg/link", "a.txt")])
+    archive(&[
+        dir("pkg/"),
+        file("pkg/a.txt", b"alpha\n"),
+        file("pkg/sub/b.txt", b"beta\n"),
+        symlink("pkg/link", "a.txt"),
+    ])
 }
 
 /// gzip of `data`.
@@ -95,7 +100,11 @@ pub fn hostile() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("claims-10g", archive(&[entry(b"big", b'0', b"", b"", Some(10 << 30))]), "too-large"),
         ("too-many-members", archive(&many), "too-large"),
         ("truncated", good()[..700].to_vec(), "invalid-argument"),
-        ("garbage", b"this is not a tar archive at all, just text that goes on and on ........".repeat(10), "invalid-argument"),
+        (
+            "garbage",
+            b"this is not a tar archive at all, just text that goes on and on ........".repeat(10),
+            "invalid-argument",
+        ),
     ]
 }
 
