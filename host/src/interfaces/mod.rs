@@ -41,6 +41,8 @@ mod network;
 mod process;
 mod sandbox;
 mod snapshot;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -62,6 +64,7 @@ pub(crate) mod bindings {
         world: "openshell:sandbox/agent",
         imports: { default: async | trappable | tracing },
         exports: { default: async },
+        additional_derives: [PartialEq, Eq],
         with: {
             "openshell:sandbox/types.sandbox": super::SandboxHandle,
             "openshell:sandbox/process.process": super::ProcessHandle,

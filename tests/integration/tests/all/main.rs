@@ -2,4 +2,5 @@
 
 mod archives;
 mod components;
+mod engine;
 mod harness;

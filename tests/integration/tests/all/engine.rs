@@ -1,0 +1,37 @@
+//! The engine itself: the pooling allocator, and many runs at once.
+
+use std::sync::Arc;
+
+use openshell_wasm::backend::local::LocalBackend;
+use openshell_wasm::runtime::{Host, Pooling, RunRequest};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pooling_allocator_runs_agents_concurrently() {
+    let dirs = tempfile::tempdir().unwrap();
+    let host = Arc::new(
+        Host::builder()
+            .backend(Arc::new(LocalBackend::new(dirs.path().join("state")).unwrap()))
+            .snapshot_dir(dirs.path().join("snapshots"))
+            .cache_dir(None)
+            .pooling(Pooling::On)
+            .max_instances(8)
+            .build()
+            .unwrap(),
+    );
+    assert!(host.pooling());
+    let agent = host.load_file(test_artifacts::SMOKE_ECHO.as_ref()).await.unwrap();
+    // More runs than pool slots: slots are returned and reused.
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let (host, agent) = (host.clone(), agent.clone());
+        tasks.push(tokio::spawn(async move { host.run(&agent, RunRequest::new(format!("run {i}"))).await }));
+        if tasks.len() == 6 {
+            for t in tasks.drain(..) {
+                assert!(t.await.unwrap().unwrap().result.unwrap().starts_with("run "));
+            }
+        }
+    }
+    for t in tasks {
+        assert!(t.await.unwrap().unwrap().result.is_ok());
+    }
+}
