@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::SandboxError;
 
-/// The path commands see as their workspace.
+/// The path commands see as their workspace, unless configured otherwise.
 pub const WORKDIR: &str = "/workspace";
 /// uid and gid inside the sandbox.
 pub const SANDBOX_UID: u32 = 1000;
@@ -63,7 +63,11 @@ const ETC_ENTRIES: &[&str] = &[
 ];
 
 /// The `passwd`, `group` and `hosts` files of every sandbox.
-const PASSWD: &str = "root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:1000:1000:sandbox:/workspace:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+fn passwd(workdir: &str) -> String {
+    format!(
+        "root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:1000:1000:sandbox:{workdir}:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+    )
+}
 const GROUP: &str = "root:x:0:\nsandbox:x:1000:\nnogroup:x:65534:\n";
 const HOSTS: &str = "127.0.0.1\tlocalhost sandbox\n::1\tlocalhost ip6-localhost\n";
 
@@ -99,8 +103,10 @@ pub fn find_bwrap() -> Result<PathBuf, SandboxError> {
 pub struct Invocation<'a> {
     /// The `bwrap` binary.
     pub bwrap: &'a Path,
-    /// Host directory bound as `/workspace`.
+    /// Host directory bound as the workdir.
     pub workspace: &'a Path,
+    /// Where the workspace appears inside (usually [`WORKDIR`]).
+    pub workdir: &'a str,
     /// Host directory holding the sandbox's `passwd`, `group`, `hosts`.
     pub etc_overlay: &'a Path,
     /// Working directory inside (absolute).
@@ -114,9 +120,9 @@ pub struct Invocation<'a> {
 }
 
 /// Write the per-sandbox `/etc` overlay files.
-pub fn write_etc_overlay(dir: &Path) -> std::io::Result<()> {
+pub fn write_etc_overlay(dir: &Path, workdir: &str) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("passwd"), PASSWD)?;
+    std::fs::write(dir.join("passwd"), passwd(workdir))?;
     std::fs::write(dir.join("group"), GROUP)?;
     std::fs::write(dir.join("hosts"), HOSTS)?;
     std::fs::write(dir.join("hostname"), "sandbox\n")?;
@@ -199,7 +205,7 @@ pub fn args(inv: &Invocation<'_>) -> Vec<OsString> {
     ]);
     a.push("--bind".into());
     a.push(inv.workspace.as_os_str().to_owned());
-    a.push(WORKDIR.into());
+    a.push(inv.workdir.into());
     // Everything not mounted above (the root itself, /etc, /var, ...) is
     // read-only: the workspace and the private /tmp are the only writable
     // places.
@@ -210,7 +216,7 @@ pub fn args(inv: &Invocation<'_>) -> Vec<OsString> {
     let term = if inv.pty { "xterm-256color" } else { "dumb" };
     let base: [(&str, &str); 6] = [
         ("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
-        ("HOME", WORKDIR),
+        ("HOME", inv.workdir),
         ("USER", "sandbox"),
         ("LOGNAME", "sandbox"),
         ("LANG", "C.UTF-8"),
@@ -250,6 +256,7 @@ mod tests {
         let args = args(&Invocation {
             bwrap: Path::new("/usr/bin/bwrap"),
             workspace: Path::new("/state/ws"),
+            workdir: "/workspace",
             etc_overlay: Path::new("/state/etc"),
             cwd: "/workspace",
             env: &env,

@@ -10,7 +10,6 @@ use bytes::Bytes;
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, MetadataExt, OpenOptions, Permissions, PermissionsExt};
 
-use super::bwrap::WORKDIR;
 use crate::archive::unpack::temp_name;
 use crate::backend::{DirEntry, FileKind, FileRead, FileSink, FileStat, WriteOptions};
 use crate::error::{Result, SandboxError};
@@ -28,11 +27,11 @@ pub(super) async fn blocking<T: Send + 'static>(
 }
 
 /// The workspace-relative form of a sandbox path (`""` for the workspace).
-pub(super) fn rel(op: &str, path: &str) -> Result<String> {
-    relative_to(path, WORKDIR).map(str::to_string).ok_or_else(|| {
+pub(super) fn rel(op: &str, workdir: &str, path: &str) -> Result<String> {
+    relative_to(path, workdir).map(str::to_string).ok_or_else(|| {
         SandboxError::denied(
             op,
-            format!("{path} is outside {WORKDIR}; the local backend only holds files in the workspace"),
+            format!("{path} is outside {workdir}; the local backend only holds files in the workspace"),
         )
     })
 }
@@ -183,10 +182,10 @@ pub(super) fn rename(root: &Dir, from: (&str, &str), to: (&str, &str)) -> Result
     root.rename(from.1, root, to.1).map_err(|e| map_err(op, from.0, &e))
 }
 
-pub(super) fn realpath(root: &Dir, path: &str, rel: &str) -> Result<String> {
+pub(super) fn realpath(root: &Dir, workdir: &str, path: &str, rel: &str) -> Result<String> {
     let resolved: PathBuf = root.canonicalize(p(rel)).map_err(|e| map_err("fs.realpath", path, &e))?;
     let s = resolved.to_string_lossy();
-    Ok(if s.is_empty() || s == "." { WORKDIR.to_string() } else { format!("{WORKDIR}/{s}") })
+    Ok(if s.is_empty() || s == "." { workdir.to_string() } else { format!("{workdir}/{s}") })
 }
 
 pub(super) fn chmod(root: &Dir, path: &str, rel: &str, mode: u32) -> Result<()> {

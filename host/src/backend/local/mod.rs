@@ -63,6 +63,8 @@ struct Meta {
 pub struct LocalBackend {
     root: PathBuf,
     bwrap: PathBuf,
+    /// Where the workspace appears inside sandboxes.
+    workdir: String,
     /// Per-sandbox cancellation: set when a sandbox is deleted so its
     /// running commands are killed.
     cancels: Arc<Mutex<HashMap<String, watch::Sender<bool>>>>,
@@ -81,7 +83,14 @@ impl LocalBackend {
                 format!("cannot create the state directory {}: {e}", root.display()),
             )
         })?;
-        Ok(LocalBackend { root, bwrap, cancels: Arc::default() })
+        Ok(LocalBackend { root, bwrap, workdir: bwrap::WORKDIR.to_string(), cancels: Arc::default() })
+    }
+
+    /// Show the workspace at `workdir` inside sandboxes instead of
+    /// `/workspace` (an OpenShell-compatible gateway uses `/sandbox`).
+    pub fn with_workdir(mut self, workdir: &str) -> Self {
+        self.workdir = workdir.to_string();
+        self
     }
 
     /// The default state directory: `$XDG_STATE_HOME/openshell-wasm/local`,
@@ -108,14 +117,16 @@ impl LocalBackend {
             SandboxError::backend("local.probe", "io", format!("cannot create a temporary directory: {e}"))
         })?;
         let etc = tmp.path().join("etc");
-        bwrap::write_etc_overlay(&etc).map_err(|e| SandboxError::backend("local.probe", "io", e.to_string()))?;
+        bwrap::write_etc_overlay(&etc, &self.workdir)
+            .map_err(|e| SandboxError::backend("local.probe", "io", e.to_string()))?;
         let env = BTreeMap::new();
         let argv = vec!["true".to_string()];
         let args = bwrap::args(&bwrap::Invocation {
             bwrap: &self.bwrap,
             workspace: tmp.path(),
+            workdir: &self.workdir,
             etc_overlay: &etc,
-            cwd: bwrap::WORKDIR,
+            cwd: &self.workdir,
             env: &env,
             pty: false,
             argv: &argv,
@@ -167,7 +178,7 @@ impl LocalBackend {
             backend: "local".into(),
             phase: Phase::Ready,
             message: String::new(),
-            workdir: bwrap::WORKDIR.into(),
+            workdir: self.workdir.clone(),
             labels: meta.labels,
             created_ms: Some(meta.created_ms),
         }
@@ -266,6 +277,7 @@ impl Backend for LocalBackend {
             None => generate_name(),
         };
         let layout = self.layout(&name);
+        let workdir = self.workdir.clone();
         let meta = Meta {
             name: name.clone(),
             labels: spec.labels.clone(),
@@ -287,7 +299,7 @@ impl Backend for LocalBackend {
             }
             let result = (|| -> std::io::Result<()> {
                 std::fs::create_dir(layout.workspace())?;
-                bwrap::write_etc_overlay(&layout.etc())?;
+                bwrap::write_etc_overlay(&layout.etc(), &workdir)?;
                 let json = serde_json::to_vec_pretty(&meta).map_err(std::io::Error::other)?;
                 let tmp = layout.dir.join(".sandbox.json.tmp");
                 std::fs::write(&tmp, json)?;
@@ -359,6 +371,7 @@ impl Backend for LocalBackend {
         let args = bwrap::args(&bwrap::Invocation {
             bwrap: &self.bwrap,
             workspace: &layout.workspace(),
+            workdir: &self.workdir,
             etc_overlay: &layout.etc(),
             cwd: &request.cwd,
             env: &env,
@@ -378,13 +391,13 @@ impl Backend for LocalBackend {
 
     async fn read_file(&self, sandbox: &SandboxInfo, path: &str) -> Result<FileRead> {
         let ws = self.layout(&sandbox.name).workspace();
-        let (path, r) = (path.to_string(), rel("fs.read-file", path)?);
+        let (path, r) = (path.to_string(), rel("fs.read-file", &self.workdir, path)?);
         blocking("fs.read-file", move || files::open_read(&open_root("fs.read-file", &ws)?, &path, &r)).await
     }
 
     async fn write_file(&self, sandbox: &SandboxInfo, path: &str, options: WriteOptions) -> Result<Box<dyn FileSink>> {
         let ws = self.layout(&sandbox.name).workspace();
-        let (path, r) = (path.to_string(), rel("fs.write-file", path)?);
+        let (path, r) = (path.to_string(), rel("fs.write-file", &self.workdir, path)?);
         let sink =
             blocking("fs.write-file", move || LocalSink::open(open_root("fs.write-file", &ws)?, &path, &r, options))
                 .await?;
@@ -393,51 +406,52 @@ impl Backend for LocalBackend {
 
     async fn stat(&self, sandbox: &SandboxInfo, path: &str) -> Result<FileStat> {
         let ws = self.layout(&sandbox.name).workspace();
-        let (path, r) = (path.to_string(), rel("fs.stat", path)?);
+        let (path, r) = (path.to_string(), rel("fs.stat", &self.workdir, path)?);
         blocking("fs.stat", move || files::stat(&open_root("fs.stat", &ws)?, &path, &r)).await
     }
 
     async fn list_dir(&self, sandbox: &SandboxInfo, path: &str) -> Result<Vec<DirEntry>> {
         let ws = self.layout(&sandbox.name).workspace();
-        let (path, r) = (path.to_string(), rel("fs.list-dir", path)?);
+        let (path, r) = (path.to_string(), rel("fs.list-dir", &self.workdir, path)?);
         blocking("fs.list-dir", move || files::list_dir(&open_root("fs.list-dir", &ws)?, &path, &r)).await
     }
 
     async fn mkdir(&self, sandbox: &SandboxInfo, path: &str, parents: bool) -> Result<()> {
         let ws = self.layout(&sandbox.name).workspace();
-        let (path, r) = (path.to_string(), rel("fs.mkdir", path)?);
+        let (path, r) = (path.to_string(), rel("fs.mkdir", &self.workdir, path)?);
         blocking("fs.mkdir", move || files::mkdir(&open_root("fs.mkdir", &ws)?, &path, &r, parents)).await
     }
 
     async fn remove(&self, sandbox: &SandboxInfo, path: &str, recursive: bool) -> Result<()> {
         let ws = self.layout(&sandbox.name).workspace();
-        let (path, r) = (path.to_string(), rel("fs.remove", path)?);
+        let (path, r) = (path.to_string(), rel("fs.remove", &self.workdir, path)?);
         blocking("fs.remove", move || files::remove(&open_root("fs.remove", &ws)?, &path, &r, recursive)).await
     }
 
     async fn rename(&self, sandbox: &SandboxInfo, from: &str, to: &str) -> Result<()> {
         let ws = self.layout(&sandbox.name).workspace();
-        let (from, rf) = (from.to_string(), rel("fs.rename", from)?);
-        let (to, rt) = (to.to_string(), rel("fs.rename", to)?);
+        let (from, rf) = (from.to_string(), rel("fs.rename", &self.workdir, from)?);
+        let (to, rt) = (to.to_string(), rel("fs.rename", &self.workdir, to)?);
         blocking("fs.rename", move || files::rename(&open_root("fs.rename", &ws)?, (&from, &rf), (&to, &rt))).await
     }
 
     async fn realpath(&self, sandbox: &SandboxInfo, path: &str) -> Result<String> {
         let ws = self.layout(&sandbox.name).workspace();
-        let (path, r) = (path.to_string(), rel("fs.realpath", path)?);
-        blocking("fs.realpath", move || files::realpath(&open_root("fs.realpath", &ws)?, &path, &r)).await
+        let (path, r) = (path.to_string(), rel("fs.realpath", &self.workdir, path)?);
+        let workdir = self.workdir.clone();
+        blocking("fs.realpath", move || files::realpath(&open_root("fs.realpath", &ws)?, &workdir, &path, &r)).await
     }
 
     async fn chmod(&self, sandbox: &SandboxInfo, path: &str, mode: u32) -> Result<()> {
         let ws = self.layout(&sandbox.name).workspace();
-        let (path, r) = (path.to_string(), rel("fs.chmod", path)?);
+        let (path, r) = (path.to_string(), rel("fs.chmod", &self.workdir, path)?);
         blocking("fs.chmod", move || files::chmod(&open_root("fs.chmod", &ws)?, &path, &r, mode)).await
     }
 
     async fn export_tar(&self, sandbox: &SandboxInfo, root: &str, excludes: &[String]) -> Result<ByteStream> {
         let op = "snapshot.persist";
         let ws = self.layout(&sandbox.name).workspace();
-        let (root_path, r) = (root.to_string(), rel(op, root)?);
+        let (root_path, r) = (root.to_string(), rel(op, &self.workdir, root)?);
         let excludes = Excludes::new(excludes).map_err(|m| SandboxError::invalid(op, m))?;
         let dir = blocking(op, move || {
             let ws = open_root(op, &ws)?;
@@ -462,7 +476,7 @@ impl Backend for LocalBackend {
     ) -> Result<()> {
         let op = "snapshot.hydrate";
         let ws = self.layout(&sandbox.name).workspace();
-        let (root_path, r) = (root.to_string(), rel(op, root)?);
+        let (root_path, r) = (root.to_string(), rel(op, &self.workdir, root)?);
         let keep = match clear_except {
             Some(ex) => Some(Excludes::new(ex).map_err(|m| SandboxError::invalid(op, m))?),
             None => None,
