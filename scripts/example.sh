@@ -15,4 +15,4 @@ cargo build --locked -q -p rust-agent --target wasm32-wasip2 --profile guest --t
 say "building the host (openshell-wasm)"
 cargo build --locked -q -p openshell-wasm --release
 say "running the agent on the local backend"
-exec target/release/openshell-wasm run target/guest/wasm32-wasip2/guest/rust_agent.wasm --input "${1:-demo}"
+exec target/release/openshell-wasm run --backend local target/guest/wasm32-wasip2/guest/rust_agent.wasm --input "${1:-demo}"

@@ -10,6 +10,7 @@
 //! and `openshell` (a gateway's gRPC API).
 
 pub mod local;
+pub mod openshell;
 pub mod types;
 
 use async_trait::async_trait;

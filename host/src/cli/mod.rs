@@ -24,7 +24,7 @@ mod wit;
 
 use clap::{Parser, Subcommand};
 
-pub use backend_args::BackendArgs;
+pub use backend_args::{BackendArgs, SpecArgs};
 
 /// Exit codes.
 pub mod exit {
@@ -65,9 +65,10 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once per process; boxing the variants buys nothing")]
 enum Command {
     /// Run an agent component once and print its result.
-    Run(Box<run::RunArgs>),
+    Run(run::RunArgs),
     /// Show a component's imports and exports and whether this host can run it.
     Inspect(inspect::InspectArgs),
     /// Compile components into the cache, so later runs start at once.

@@ -8,8 +8,7 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::{BackendArgs, exit, out, out_json, report};
-use crate::backend::SandboxSpec;
+use super::{BackendArgs, SpecArgs, exit, out, out_json, report};
 use crate::policy::Policy;
 use crate::runtime::{Collect, Host, Pooling, RunError, RunFailure, RunOutcome, RunRequest, Seed};
 
@@ -39,9 +38,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME")]
     sandbox: Option<String>,
 
-    /// Image for the sandbox this run creates (remote backends).
-    #[arg(long)]
-    image: Option<String>,
+    #[command(flatten)]
+    spec: SpecArgs,
 
     /// Keep the sandbox this run creates (and those the guest creates).
     #[arg(long)]
@@ -235,7 +233,7 @@ impl RunArgs {
         request = match &self.sandbox {
             Some(name) => request.attach(name.clone()),
             None => {
-                let mut spec = SandboxSpec { image: self.image.clone(), ..SandboxSpec::default() };
+                let mut spec = self.spec.spec().map_err(|m| (exit::USAGE, m))?;
                 if self.keep {
                     spec.labels.insert(KEEP_LABEL.into(), "true".into());
                 }

@@ -6,8 +6,8 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::run::KEEP_LABEL;
-use super::{BackendArgs, exit, out, out_json, report};
-use crate::backend::{OWNER_LABEL, OWNER_VALUE, SandboxSpec};
+use super::{BackendArgs, SpecArgs, exit, out, out_json, report};
+use crate::backend::{OWNER_LABEL, OWNER_VALUE};
 use crate::policy::units::parse_duration;
 
 /// Sandbox subcommands.
@@ -30,9 +30,8 @@ pub enum SandboxCommand {
         backend: BackendArgs,
         /// Name (generated when omitted).
         name: Option<String>,
-        /// Container image (remote backends).
-        #[arg(long)]
-        image: Option<String>,
+        #[command(flatten)]
+        spec: SpecArgs,
     },
     /// Delete sandboxes.
     Delete {
@@ -86,13 +85,20 @@ impl SandboxCommand {
                     Err(e) => fail(&e.to_string()),
                 }
             }
-            SandboxCommand::Create { backend, name, image } => {
+            SandboxCommand::Create { backend, name, spec } => {
+                let mut spec = match spec.spec() {
+                    Ok(s) => s,
+                    Err(m) => {
+                        report(&m);
+                        return exit::USAGE;
+                    }
+                };
+                spec.name = name;
+                spec.ready_timeout = Duration::from_secs(300);
                 let b = match backend.build(true).await {
                     Ok(b) => b,
                     Err(e) => return fail(&e.to_string()),
                 };
-                let mut spec =
-                    SandboxSpec { name, image, ready_timeout: Duration::from_secs(300), ..SandboxSpec::default() };
                 spec.labels.insert(OWNER_LABEL.into(), OWNER_VALUE.into());
                 spec.labels.insert(KEEP_LABEL.into(), "true".into());
                 match b.create(&spec).await {

@@ -8,6 +8,7 @@ struct Deny;
 impl Guest for Deny {
     fn run(_input: String) -> Result<String, String> {
         let sb = Sandbox::current();
+        let workdir = sb.info().map_err(|e| e.to_string())?.workdir;
         // Plant symlinks pointing out of the workspace, from inside.
         Command::shell("ln -s /etc etc-link && ln -s /etc/passwd passwd-link && ln -s ../.. up-link && mkdir real && ln -s real swap")
             .run(&sb)
@@ -27,7 +28,7 @@ impl Guest for Deny {
             ("remove-outside", outcome(&sb.remove_all("/usr"))),
             ("rename-out", outcome(&sb.rename("real", "../real"))),
             ("chmod-outside", outcome(&sb.chmod("/etc/passwd", 0o777))),
-            ("remove-workspace", outcome(&sb.remove_all("/workspace"))),
+            ("remove-workspace", outcome(&sb.remove_all(&workdir))),
         ];
         // The symlinks themselves may be inspected and removed (they are
         // inside); removing must not follow them.

@@ -19,11 +19,10 @@ impl Guest for Extract {
             Ok(s) => format!("ok files={} dirs={} links={} bytes={}", s.files, s.directories, s.symlinks, s.bytes),
             Err(e) => format!("{}: {e}", test_programs::code(&e)),
         };
-        let listing =
-            openshell_sandbox_guest::Command::shell("cd /workspace && find . -mindepth 1 | sort | tr '\\n' ' '")
-                .run(&sb)
-                .map(|o| o.stdout_string())
-                .unwrap_or_default();
+        let listing = openshell_sandbox_guest::Command::shell("find . -mindepth 1 | sort | tr '\\n' ' '")
+            .run(&sb)
+            .map(|o| o.stdout_string())
+            .unwrap_or_default();
         Ok(format!("{result}\n{listing}"))
     }
 }

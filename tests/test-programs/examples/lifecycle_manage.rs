@@ -30,7 +30,8 @@ impl Guest for Manage {
         if input == "info-only" {
             return Ok(lines.join("\n"));
         }
-        let name = format!("guest-made-{}", &info.name[info.name.len().saturating_sub(6)..]);
+        let suffix: String = info.name.chars().filter(char::is_ascii_alphanumeric).collect();
+        let name = format!("guest-made-{}", &suffix[suffix.len().saturating_sub(6)..]);
         let spec = SandboxSpec {
             name: Some(name.clone()),
             image: None,

@@ -5,7 +5,7 @@ use openshell_sandbox_guest::{Command, Guest, HydrateMode, Sandbox, export};
 struct Cycle;
 
 fn tree(sb: &Sandbox) -> Result<String, String> {
-    Command::shell("cd /workspace/proj && find . -mindepth 1 -printf '%p %m %y %l\\n' | sort && cat a.txt sub/b.txt")
+    Command::shell("cd proj && find . -mindepth 1 -printf '%p %m %y %l\\n' | sort && cat a.txt sub/b.txt")
         .run(sb)
         .map(|o| o.stdout_string())
         .map_err(|e| e.to_string())
@@ -19,7 +19,7 @@ impl Guest for Cycle {
         sb.write_with("proj/sub/b.txt", "bee\n", Some(0o600), true, false).map_err(e)?;
         sb.write_with("proj/run.sh", "#!/bin/sh\n", Some(0o755), true, false).map_err(e)?;
         sb.write("proj/node_modules/big.js", "excluded\n").map_err(e)?;
-        Command::shell("cd /workspace/proj && ln -s sub/b.txt link-to-b").run(&sb).map_err(e)?;
+        Command::shell("cd proj && ln -s sub/b.txt link-to-b").run(&sb).map_err(e)?;
         let before = tree(&sb)?;
         let snap = sb.persist("proj", &["node_modules"]).map_err(e)?;
 

@@ -128,8 +128,11 @@ macro_rules! component_suite {
         async fn fs_roundtrip() {
             let f = fixture(TARGET, Default::default()).await;
             let r = f.ok(guests::FS_ROUNDTRIP, "").await;
+            let w = TARGET.workdir();
+            let write_line = format!("write size=5 kind=FileKind::File mode=644 path={w}/dir/a.txt");
+            let realpath_line = format!("realpath={w}/dir/sub/b.txt");
             let expected = [
-                "write size=5 kind=FileKind::File mode=644 path=/workspace/dir/a.txt",
+                write_line.as_str(),
                 "read=alpha",
                 "mode=755",
                 "exclusive-existing=conflict:fs.write-file",
@@ -138,7 +141,7 @@ macro_rules! component_suite {
                 "exists-old=false exists-new=true",
                 "list=exec.sh:FileKind::File,sub:FileKind::Directory",
                 "chmod=600",
-                "realpath=/workspace/dir/sub/b.txt",
+                realpath_line.as_str(),
                 "rm-nonempty=conflict:fs.remove",
                 "after-rm=false",
                 "read-missing=not-found:fs.read-file",
@@ -374,4 +377,14 @@ macro_rules! component_suite {
 
 mod local {
     component_suite!(Target::Local);
+}
+
+/// The same suite over real gRPC to the test gateway, 0.0 generation.
+mod gateway_v0_0 {
+    component_suite!(Target::Gateway(openshell_testgw::Protocol::V0_0));
+}
+
+/// The same suite over real gRPC to the test gateway, 0.1 generation.
+mod gateway_v0_1 {
+    component_suite!(Target::Gateway(openshell_testgw::Protocol::V0_1));
 }

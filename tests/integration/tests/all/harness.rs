@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use openshell_wasm::backend::Backend;
 use openshell_wasm::backend::local::LocalBackend;
+use openshell_wasm::backend::openshell::OpenShellBackend;
+use openshell_wasm::backend::openshell::config::GatewayConfig;
 use openshell_wasm::policy::Policy;
 use openshell_wasm::runtime::{Host, Pooling, RunFailure, RunOutcome, RunRequest};
 
@@ -14,12 +16,63 @@ use openshell_wasm::runtime::{Host, Pooling, RunFailure, RunOutcome, RunRequest}
 pub enum Target {
     /// The local bubblewrap backend.
     Local,
+    /// The OpenShell backend, talking to `openshell-testgw` over real gRPC
+    /// in the given wire generation.
+    Gateway(openshell_testgw::Protocol),
+}
+
+impl Target {
+    /// The workspace path inside this target's sandboxes.
+    pub fn workdir(self) -> &'static str {
+        match self {
+            Target::Local => "/workspace",
+            Target::Gateway(_) => "/sandbox",
+        }
+    }
+}
+
+/// A test gateway serving on 127.0.0.1:0 until dropped.
+pub struct Gateway {
+    pub addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Start a test gateway; `tweak` adjusts its configuration (faults, TLS).
+pub async fn start_gateway(
+    protocol: openshell_testgw::Protocol,
+    state: &std::path::Path,
+    tweak: impl FnOnce(&mut openshell_testgw::Config),
+) -> Gateway {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = openshell_testgw::Config::new(protocol, state);
+    tweak(&mut config);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        if let Err(e) = openshell_testgw::serve(listener, config, async {
+            let _ = rx.await;
+        })
+        .await
+        {
+            panic!("the test gateway failed: {e:#}");
+        }
+    });
+    Gateway { addr, stop: Some(tx) }
 }
 
 /// One test's host and the directories it owns.
 pub struct Fixture {
     pub host: Host,
     pub backend: Arc<dyn Backend>,
+    _gateway: Option<Gateway>,
     _state: tempfile::TempDir,
     _snapshots: tempfile::TempDir,
 }
@@ -35,10 +88,16 @@ pub fn policy(text: &str) -> Policy {
     openshell_wasm::policy::parse(text, "test-policy.toml").unwrap()
 }
 
-/// A backend for `target`.
-pub async fn backend(target: Target, state: &std::path::Path) -> Arc<dyn Backend> {
+/// A backend for `target` (and the gateway behind it, if any).
+pub async fn backend(target: Target, state: &std::path::Path) -> (Arc<dyn Backend>, Option<Gateway>) {
     match target {
-        Target::Local => Arc::new(LocalBackend::new(state).expect("bubblewrap is required for the tests")),
+        Target::Local => (Arc::new(LocalBackend::new(state).expect("bubblewrap is required for the tests")), None),
+        Target::Gateway(protocol) => {
+            let gw = start_gateway(protocol, state, |_| {}).await;
+            let cfg = GatewayConfig::new(format!("http://{}", gw.addr));
+            let backend = OpenShellBackend::connect(cfg).await.expect("connect to the test gateway");
+            (Arc::new(backend), Some(gw))
+        }
     }
 }
 
@@ -46,7 +105,7 @@ pub async fn backend(target: Target, state: &std::path::Path) -> Arc<dyn Backend
 pub async fn fixture(target: Target, policy: Policy) -> Fixture {
     let state = tempfile::tempdir().unwrap();
     let snapshots = tempfile::tempdir().unwrap();
-    let backend = backend(target, state.path()).await;
+    let (backend, gateway) = backend(target, state.path()).await;
     // Each test has its own engine; on-demand allocation keeps dozens of
     // parallel tests from reserving terabytes of address space (the pool
     // has its own test).
@@ -58,7 +117,7 @@ pub async fn fixture(target: Target, policy: Policy) -> Fixture {
         .pooling(Pooling::Off)
         .build()
         .unwrap();
-    Fixture { host, backend, _state: state, _snapshots: snapshots }
+    Fixture { host, backend, _gateway: gateway, _state: state, _snapshots: snapshots }
 }
 
 impl Fixture {

@@ -1,0 +1,652 @@
+//! Files, over exec: each operation is one of the fixed scripts in
+//! [`super::script`], run with the path as an argument, with output that
+//! is NUL-separated (file names may hold any byte but `/` and NUL) and
+//! produced with `LC_ALL=C` (locale-proof).
+//!
+//! Reads stream the file's bytes raw from stdout and check them against a
+//! SHA-256 computed in the sandbox; writes go to a temporary file beside
+//! the target, are checked against the SHA-256 the host computed, and are
+//! renamed into place only then. Every path is resolved inside the sandbox
+//! and refused if it leads outside the workspace.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::exec::{self, MAX_FRAME};
+use super::script::{self, code};
+use super::wire::{Target, Wire};
+use crate::archive::Excludes;
+use crate::backend::{
+    ByteStream, DirEntry, ExecEvent, ExecInput, ExecRequest, FileKind, FileRead, FileSink, FileStat, Stdin,
+    WriteOptions,
+};
+use crate::error::{Result, SandboxError};
+
+/// Deadline for one file operation's exec.
+const OP_TIMEOUT: Duration = Duration::from_secs(300);
+/// Most output a metadata operation (stat, list) may produce.
+const MAX_META_OUTPUT: usize = 64 << 20;
+
+/// Runs file scripts in one sandbox.
+#[derive(Debug, Clone)]
+pub struct Files {
+    pub(super) wire: Arc<dyn Wire>,
+    pub(super) target: Target,
+    /// The workspace root every path must stay in.
+    pub(super) root: String,
+}
+
+/// The result of a script.
+#[derive(Debug)]
+struct Output {
+    code: i32,
+    stdout: Bytes,
+    stderr: String,
+}
+
+/// What a failed script's exit code means.
+fn script_error(op: &str, code: i32, stderr: &str) -> SandboxError {
+    let msg = stderr.trim().lines().last().unwrap_or("").to_string();
+    let msg = if msg.is_empty() { format!("exited with {code}") } else { msg };
+    match code {
+        code::NOT_FOUND => SandboxError::not_found(op, msg),
+        code::OUTSIDE => SandboxError::denied(op, msg),
+        code::CONFLICT => SandboxError::conflict(op, msg),
+        code::INVALID => SandboxError::invalid(op, msg),
+        code::CORRUPT => {
+            let mut e = SandboxError::backend(op, "corrupt", msg);
+            e.retryable = true;
+            e
+        }
+        code::WRAPPER => SandboxError::backend(
+            op,
+            "wrapper",
+            format!(
+                "the sandbox could not run openshell-wasm's helper script (it needs sh, base64, mkfifo, dd): {msg}"
+            ),
+        ),
+        _ => SandboxError::backend(op, "exec", format!("exited with {code}: {msg}")),
+    }
+}
+
+impl Files {
+    fn request(&self, parts: &[&str], args: &[&str], stdin: Stdin) -> ExecRequest {
+        let mut argv = vec!["sh".to_string(), "-c".into(), script::FILE_BOOTSTRAP.into(), "sh".into()];
+        argv.extend(args.iter().map(|a| a.to_string()));
+        let env = BTreeMap::from([
+            ("OW_FS".to_string(), script::encoded(parts)),
+            ("OW_ROOT".to_string(), self.root.clone()),
+            ("LC_ALL".to_string(), "C".to_string()),
+        ]);
+        ExecRequest { argv, cwd: self.root.clone(), env, stdin, pty: None, timeout: OP_TIMEOUT }
+    }
+
+    /// Run a script and collect its output.
+    async fn run(&self, op: &'static str, parts: &[&str], args: &[&str], stdin: Bytes) -> Result<Output> {
+        let session =
+            exec::start(self.wire.clone(), self.target.clone(), self.request(parts, args, Stdin::Bytes(stdin)), op)
+                .await?;
+        collect(session.events, op).await
+    }
+
+    /// Run a script that must succeed.
+    async fn ok(&self, op: &'static str, parts: &[&str], args: &[&str], stdin: Bytes) -> Result<Bytes> {
+        let out = self.run(op, parts, args, stdin).await?;
+        if out.code != 0 {
+            return Err(script_error(op, out.code, &out.stderr));
+        }
+        Ok(out.stdout)
+    }
+
+    /// `lstat`.
+    pub async fn stat(&self, path: &str) -> Result<FileStat> {
+        let out = self.ok("fs.stat", &[script::STAT], &[path], Bytes::new()).await?;
+        parse_stat(path, &out).ok_or_else(|| malformed("fs.stat"))
+    }
+
+    /// Directory listing, sorted by name.
+    pub async fn list(&self, path: &str) -> Result<Vec<DirEntry>> {
+        let out = self.ok("fs.list-dir", &[script::LIST], &[path], Bytes::new()).await?;
+        let fields: Vec<&[u8]> = split_nul(&out);
+        if !fields.len().is_multiple_of(5) {
+            return Err(malformed("fs.list-dir"));
+        }
+        let mut entries = Vec::new();
+        for f in fields.chunks(5) {
+            entries.push(DirEntry {
+                name: String::from_utf8_lossy(f[0]).into_owned(),
+                kind: kind(f[1]),
+                size: num(f[2]).ok_or_else(|| malformed("fs.list-dir"))?,
+                mode: octal(f[3]).ok_or_else(|| malformed("fs.list-dir"))?,
+                mtime_ms: mtime(f[4]).ok_or_else(|| malformed("fs.list-dir"))?,
+            });
+        }
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(entries)
+    }
+
+    /// `mkdir` / `mkdir -p`.
+    pub async fn mkdir(&self, path: &str, parents: bool) -> Result<()> {
+        self.ok("fs.mkdir", &[script::MKDIR], &[path, flag(parents)], Bytes::new()).await.map(|_| ())
+    }
+
+    /// Remove, never following symlinks.
+    pub async fn remove(&self, path: &str, recursive: bool) -> Result<()> {
+        self.ok("fs.remove", &[script::REMOVE], &[path, flag(recursive)], Bytes::new()).await.map(|_| ())
+    }
+
+    /// `rename`.
+    pub async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        self.ok("fs.rename", &[script::RENAME], &[from, to], Bytes::new()).await.map(|_| ())
+    }
+
+    /// `realpath -e`.
+    pub async fn realpath(&self, path: &str) -> Result<String> {
+        let out = self.ok("fs.realpath", &[script::REALPATH], &[path], Bytes::new()).await?;
+        split_nul(&out).first().map(|p| String::from_utf8_lossy(p).into_owned()).ok_or_else(|| malformed("fs.realpath"))
+    }
+
+    /// `chmod`.
+    pub async fn chmod(&self, path: &str, mode: u32) -> Result<()> {
+        self.ok("fs.chmod", &[script::CHMOD], &[path, &format!("{:o}", mode & 0o7777)], Bytes::new()).await.map(|_| ())
+    }
+
+    /// Open a file for reading: its size comes first, then its bytes, and
+    /// the stream's last step checks length and SHA-256.
+    pub async fn read(&self, path: &str) -> Result<FileRead> {
+        let op = "fs.read-file";
+        let session = exec::start(
+            self.wire.clone(),
+            self.target.clone(),
+            self.request(&[script::READ], &[path], Stdin::Bytes(Bytes::new())),
+            op,
+        )
+        .await?;
+        let mut events = session.events;
+        // The header line: the size.
+        let mut head = BytesMut::new();
+        let mut stderr = String::new();
+        let (size, rest) = loop {
+            match events.recv().await {
+                Some(ExecEvent::Stdout(b)) => {
+                    head.extend_from_slice(&b);
+                    if let Some(i) = head.iter().position(|c| *c == b'\n') {
+                        let size = num(&head[..i]).ok_or_else(|| malformed(op))?;
+                        break (size, head.split_off(i + 1).freeze());
+                    }
+                    if head.len() > 64 {
+                        return Err(malformed(op));
+                    }
+                }
+                Some(ExecEvent::Stderr(b)) => stderr.push_str(&String::from_utf8_lossy(&b)),
+                Some(ExecEvent::Exit(e)) => return Err(script_error(op, e.code, &stderr)),
+                Some(ExecEvent::Failed(e)) => return Err(e),
+                None => return Err(SandboxError::unavailable(op, "the exec stream ended early")),
+            }
+        };
+        let (tx, rx) = mpsc::channel::<Result<Bytes>>(8);
+        tokio::spawn(async move {
+            let mut hasher = Sha256::new();
+            let mut got = 0u64;
+            let mut stderr = stderr;
+            if !rest.is_empty() {
+                hasher.update(&rest);
+                got += rest.len() as u64;
+                if tx.send(Ok(rest)).await.is_err() {
+                    return;
+                }
+            }
+            while let Some(ev) = events.recv().await {
+                match ev {
+                    ExecEvent::Stdout(b) => {
+                        hasher.update(&b);
+                        got += b.len() as u64;
+                        if got > size {
+                            let _ = tx
+                                .send(Err(SandboxError::backend(
+                                    op,
+                                    "corrupt",
+                                    "the file grew while it was read; read it again",
+                                )))
+                                .await;
+                            return;
+                        }
+                        if tx.send(Ok(b)).await.is_err() {
+                            return;
+                        }
+                    }
+                    ExecEvent::Stderr(b) => stderr.push_str(&String::from_utf8_lossy(&b)),
+                    ExecEvent::Exit(e) if e.code != 0 => {
+                        let _ = tx.send(Err(script_error(op, e.code, &stderr))).await;
+                        return;
+                    }
+                    ExecEvent::Exit(_) => {
+                        let expected = stderr.lines().rev().find_map(|l| l.strip_prefix("ow-sha256 ")).map(str::trim);
+                        let actual = hex::encode(hasher.finalize());
+                        if got != size || expected != Some(actual.as_str()) {
+                            let mut e = SandboxError::backend(
+                                op,
+                                "corrupt",
+                                format!(
+                                    "the transfer check failed ({got} of {size} bytes arrived, or the content changed while it was read); read it again"
+                                ),
+                            );
+                            e.retryable = true;
+                            let _ = tx.send(Err(e)).await;
+                        }
+                        return;
+                    }
+                    ExecEvent::Failed(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                }
+            }
+            let _ =
+                tx.send(Err(SandboxError::unavailable(op, "the exec stream ended before the file was complete"))).await;
+        });
+        let content: ByteStream = Box::pin(ReceiverStream::new(rx));
+        Ok(FileRead { size, content })
+    }
+
+    /// A writer for `path`.
+    pub fn writer(&self, path: &str, options: WriteOptions) -> OpenShellSink {
+        OpenShellSink {
+            files: self.clone(),
+            path: path.to_string(),
+            options,
+            buffer: BytesMut::new(),
+            hasher: Sha256::new(),
+            size: 0,
+            temp: None,
+        }
+    }
+
+    /// A tar archive of `root` with `excludes` left out.
+    pub async fn export_tar(&self, root: &str, excludes: &[String]) -> Result<ByteStream> {
+        let op = "snapshot.persist";
+        Excludes::new(excludes).map_err(|m| SandboxError::invalid(op, m))?;
+        let mut args: Vec<String> = vec![root.to_string()];
+        args.extend(tar_exclude_args(excludes));
+        let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let session = exec::start(
+            self.wire.clone(),
+            self.target.clone(),
+            self.request(&[script::EXPORT_TAR], &arg_refs, Stdin::Bytes(Bytes::new())),
+            op,
+        )
+        .await?;
+        let mut events = session.events;
+        let (tx, rx) = mpsc::channel::<Result<Bytes>>(8);
+        tokio::spawn(async move {
+            let mut stderr = String::new();
+            while let Some(ev) = events.recv().await {
+                match ev {
+                    ExecEvent::Stdout(b) => {
+                        if tx.send(Ok(b)).await.is_err() {
+                            return;
+                        }
+                    }
+                    ExecEvent::Stderr(b) => stderr.push_str(&String::from_utf8_lossy(&b)),
+                    ExecEvent::Exit(e) => {
+                        if e.code != 0 {
+                            let _ = tx.send(Err(script_error(op, e.code, &stderr))).await;
+                        }
+                        return;
+                    }
+                    ExecEvent::Failed(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                }
+            }
+            let _ = tx
+                .send(Err(SandboxError::unavailable(op, "the exec stream ended before the archive was complete")))
+                .await;
+        });
+        Ok(Box::pin(ReceiverStream::new(rx)))
+    }
+
+    /// Unpack a checked archive into `root`; with `clear_except`, first
+    /// remove everything there that the patterns do not keep.
+    pub async fn import_tar(&self, root: &str, mut archive: ByteStream, clear_except: Option<&[String]>) -> Result<()> {
+        use futures::StreamExt;
+        let op = "snapshot.hydrate";
+        if let Some(keep) = clear_except {
+            let keep = Excludes::new(keep).map_err(|m| SandboxError::invalid(op, m))?;
+            let listing = self.ok(op, &[script::LIST_TREE], &[root], Bytes::new()).await?;
+            let paths: Vec<String> =
+                split_nul(&listing).into_iter().map(|p| String::from_utf8_lossy(p).into_owned()).collect();
+            let doomed = deletions(&paths, &keep);
+            if !doomed.is_empty() {
+                let mut list = Vec::new();
+                for d in doomed {
+                    list.extend_from_slice(d.as_bytes());
+                    list.push(0);
+                }
+                self.ok(op, &[script::REMOVE_LIST], &[root], Bytes::from(list)).await?;
+            }
+        }
+        let session = exec::start(
+            self.wire.clone(),
+            self.target.clone(),
+            self.request(&[script::IMPORT_TAR], &[root], Stdin::Interactive),
+            op,
+        )
+        .await?;
+        let input = session.input.clone();
+        let feeder = tokio::spawn(async move {
+            while let Some(chunk) = archive.next().await {
+                match chunk {
+                    Ok(b) => {
+                        if input.send(ExecInput::Stdin(b)).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            let _ = input.send(ExecInput::CloseStdin).await;
+            Ok(())
+        });
+        let out = collect(session.events, op).await;
+        let fed = feeder.await.map_err(|e| SandboxError::backend(op, "internal", e.to_string()))?;
+        fed?;
+        let out = out?;
+        if out.code != 0 {
+            return Err(script_error(op, out.code, &out.stderr));
+        }
+        Ok(())
+    }
+}
+
+/// Collect a command's events.
+async fn collect(mut events: mpsc::Receiver<ExecEvent>, op: &str) -> Result<Output> {
+    let mut stdout = BytesMut::new();
+    let mut stderr = Vec::new();
+    while let Some(ev) = events.recv().await {
+        match ev {
+            ExecEvent::Stdout(b) => {
+                if stdout.len() + b.len() > MAX_META_OUTPUT {
+                    return Err(SandboxError::too_large(op, "the operation produced more output than expected"));
+                }
+                stdout.extend_from_slice(&b);
+            }
+            ExecEvent::Stderr(b) => {
+                if stderr.len() < 64 * 1024 {
+                    stderr.extend_from_slice(&b);
+                }
+            }
+            ExecEvent::Exit(e) => {
+                return Ok(Output {
+                    code: e.code,
+                    stdout: stdout.freeze(),
+                    stderr: String::from_utf8_lossy(&stderr).into_owned(),
+                });
+            }
+            ExecEvent::Failed(e) => return Err(e),
+        }
+    }
+    Err(SandboxError::unavailable(op, "the exec stream ended without an exit status"))
+}
+
+/// The relative paths to delete so that only what `keep` matches (and the
+/// directories holding it) remains: whole subtrees when nothing inside is
+/// kept, never a path below one already deleted.
+fn deletions(paths: &[String], keep: &Excludes) -> Vec<String> {
+    let kept: Vec<&String> = paths.iter().filter(|p| keep.matches(p)).collect();
+    let mut sorted: Vec<&String> = paths.iter().collect();
+    sorted.sort();
+    let mut out: Vec<String> = Vec::new();
+    for p in sorted {
+        if keep.matches(p) || out.iter().any(|d| p.starts_with(&format!("{d}/"))) {
+            continue;
+        }
+        let prefix = format!("{p}/");
+        if kept.iter().any(|k| k.starts_with(&prefix)) {
+            continue;
+        }
+        out.push(p.clone());
+    }
+    out
+}
+
+/// GNU tar options that exclude what [`Excludes`] excludes: names at any
+/// depth (`--no-anchored`), paths from the root (`--anchored`), `*` never
+/// crossing `/` (set by the export script).
+fn tar_exclude_args(excludes: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in excludes {
+        let t = p.trim_end_matches('/');
+        if t.is_empty() || t == "." {
+            continue;
+        }
+        if t.contains('/') {
+            out.push("--anchored".into());
+            out.push(format!("--exclude=./{}", t.trim_start_matches('/')));
+        } else {
+            out.push("--no-anchored".into());
+            out.push(format!("--exclude={t}"));
+        }
+    }
+    out
+}
+
+fn flag(b: bool) -> &'static str {
+    if b { "1" } else { "0" }
+}
+
+fn malformed(op: &str) -> SandboxError {
+    SandboxError::backend(
+        op,
+        "protocol",
+        "the sandbox's answer could not be parsed (are GNU coreutils and findutils installed?)",
+    )
+}
+
+fn split_nul(b: &[u8]) -> Vec<&[u8]> {
+    let mut v: Vec<&[u8]> = b.split(|c| *c == 0).collect();
+    if v.last().is_some_and(|l| l.is_empty()) {
+        v.pop();
+    }
+    v
+}
+
+fn num(b: &[u8]) -> Option<u64> {
+    std::str::from_utf8(b).ok()?.trim().parse().ok()
+}
+
+fn octal(b: &[u8]) -> Option<u32> {
+    u32::from_str_radix(std::str::from_utf8(b).ok()?.trim(), 8).ok().map(|m| m & 0o7777)
+}
+
+fn mtime(b: &[u8]) -> Option<i64> {
+    let secs: f64 = std::str::from_utf8(b).ok()?.trim().parse().ok()?;
+    Some((secs * 1000.0) as i64)
+}
+
+fn kind(b: &[u8]) -> FileKind {
+    match b {
+        b"f" => FileKind::File,
+        b"d" => FileKind::Directory,
+        b"l" => FileKind::Symlink,
+        _ => FileKind::Other,
+    }
+}
+
+/// Parse `type\0size\0mode\0mtime\0target\0`.
+fn parse_stat(path: &str, out: &[u8]) -> Option<FileStat> {
+    let f = split_nul(out);
+    // A symlink-free stat ends with an empty target field.
+    if f.len() < 4 {
+        return None;
+    }
+    let k = kind(f[0]);
+    Some(FileStat {
+        path: path.to_string(),
+        kind: k,
+        size: num(f[1])?,
+        mode: octal(f[2])?,
+        mtime_ms: mtime(f[3])?,
+        symlink_target: (k == FileKind::Symlink)
+            .then(|| f.get(4).map(|t| String::from_utf8_lossy(t).into_owned()).unwrap_or_default()),
+    })
+}
+
+/// Below this a write is sent in one exec when it finishes.
+const WHOLE_WRITE: usize = MAX_FRAME;
+
+/// A file being written over exec: small files in one exec at `finish`;
+/// larger ones to a temporary file in appended pieces, committed at
+/// `finish` after the checksum matches.
+pub struct OpenShellSink {
+    files: Files,
+    path: String,
+    options: WriteOptions,
+    buffer: BytesMut,
+    hasher: Sha256,
+    size: u64,
+    temp: Option<String>,
+}
+
+impl std::fmt::Debug for OpenShellSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenShellSink").field("path", &self.path).field("size", &self.size).finish_non_exhaustive()
+    }
+}
+
+impl OpenShellSink {
+    fn args(&self) -> Vec<String> {
+        vec![
+            self.path.clone(),
+            flag(self.options.create_parents).into(),
+            flag(self.options.exclusive).into(),
+            format!("{:o}", self.options.mode & 0o7777),
+        ]
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        if self.temp.is_none() {
+            let args = self.args();
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = self.files.ok("fs.write-file", script::WRITE_OPEN, &refs, Bytes::new()).await?;
+            let tmp = split_nul(&out)
+                .first()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .ok_or_else(|| malformed("fs.write-file"))?;
+            self.temp = Some(tmp);
+        }
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let data = self.buffer.split().freeze();
+        let tmp = self.temp.clone().unwrap_or_default();
+        self.files.ok("fs.write-file", &[script::WRITE_APPEND], &[&tmp], data).await.map(|_| ())
+    }
+}
+
+impl Drop for OpenShellSink {
+    fn drop(&mut self) {
+        // Unfinished: remove the temporary file (best effort).
+        if let Some(tmp) = self.temp.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            let files = self.files.clone();
+            rt.spawn(async move {
+                let _ = files.ok("fs.write-file", &[script::WRITE_ABORT], &[&tmp], Bytes::new()).await;
+            });
+        }
+    }
+}
+
+#[async_trait]
+impl FileSink for OpenShellSink {
+    async fn write(&mut self, data: Bytes) -> Result<()> {
+        self.hasher.update(&data);
+        self.size += data.len() as u64;
+        self.buffer.extend_from_slice(&data);
+        if self.buffer.len() >= WHOLE_WRITE {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<FileStat> {
+        let op = "fs.write-file";
+        let sha = hex::encode(std::mem::take(&mut self.hasher).finalize());
+        let mut args = self.args();
+        args.push(sha);
+        args.push(self.size.to_string());
+        let out = if self.temp.is_none() {
+            let data = self.buffer.split().freeze();
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            self.files.ok(op, script::WRITE_WHOLE, &refs, data).await?
+        } else {
+            self.flush().await?;
+            let tmp = self.temp.take().unwrap_or_default();
+            args.push(tmp);
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            self.files.ok(op, script::WRITE_FINISH, &refs, Bytes::new()).await?
+        };
+        parse_stat(&self.path, &out).ok_or_else(|| malformed(op))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_output_is_parsed() {
+        let s = parse_stat("/sandbox/a", b"f\x0012\x00644\x001700000000.5000000000\x00\x00").unwrap();
+        assert_eq!((s.kind, s.size, s.mode, s.mtime_ms), (FileKind::File, 12, 0o644, 1_700_000_000_500));
+        assert_eq!(s.symlink_target, None);
+        let l = parse_stat("/sandbox/l", b"l\x005\x00777\x001.0\x00a\nb c\x00").unwrap();
+        assert_eq!(l.symlink_target.as_deref(), Some("a\nb c"));
+        assert!(parse_stat("/x", b"garbage").is_none());
+    }
+
+    #[test]
+    fn deletions_keep_excluded_paths_and_their_parents() {
+        let paths: Vec<String> = ["a", "a/b", "a/node_modules", "a/node_modules/x", "c", "c/d", "e.txt"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let keep = Excludes::new(&["node_modules".to_string()]).unwrap();
+        assert_eq!(deletions(&paths, &keep), vec!["a/b", "c", "e.txt"]);
+        assert_eq!(deletions(&paths, &Excludes::default()), vec!["a", "c", "e.txt"]);
+    }
+
+    #[test]
+    fn excludes_become_tar_options() {
+        let args = tar_exclude_args(&["node_modules".into(), "/dist/".into(), "build/cache".into(), ".".into()]);
+        assert_eq!(
+            args,
+            [
+                "--no-anchored",
+                "--exclude=node_modules",
+                "--anchored",
+                "--exclude=./dist",
+                "--anchored",
+                "--exclude=./build/cache"
+            ]
+        );
+    }
+
+    #[test]
+    fn exit_codes_become_error_codes() {
+        use crate::error::ErrorCode;
+        assert_eq!(script_error("x", 44, "a\nb missing\n").code, ErrorCode::NotFound);
+        assert_eq!(script_error("x", 44, "a\nb missing\n").message, "b missing");
+        assert_eq!(script_error("x", 45, "").code, ErrorCode::PermissionDenied);
+        assert_eq!(script_error("x", 46, "").code, ErrorCode::Conflict);
+        assert!(script_error("x", 48, "").retryable);
+    }
+}

@@ -1,0 +1,411 @@
+//! The OpenShell backend: sandboxes on an OpenShell gateway, over its gRPC
+//! API, in either wire generation.
+//!
+//! - [`config`]: finding the gateway and its credentials.
+//! - [`transport`]: the channel (plaintext, TLS, mTLS) and bearer token.
+//! - `wire`: the two generations behind one trait; generated types stay
+//!   there.
+//! - `exec`: commands, streamed; large and interactive stdin; terminals.
+//! - `files`, `script`: files and tar archives over exec.
+//! - [`policy`]: sandbox and network policy documents.
+//!
+//! The generation is read from `Health.version` before the first mutating
+//! call (a client of the wrong generation can create a sandbox and then
+//! fail to address it); `--protocol` overrides it, and a contradiction is
+//! an error rather than silent mis-parsing.
+
+pub mod config;
+mod exec;
+mod files;
+pub mod policy;
+mod script;
+mod status;
+pub mod transport;
+mod wire;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures::StreamExt;
+
+use self::config::{GatewayConfig, Protocol};
+use self::files::Files;
+use self::status::{retry, to_error};
+use self::wire::{CreateRequest, Record, Target, Wire};
+use super::{
+    Backend, ByteStream, DirEntry, ExecRequest, ExecSession, ExposedPort, Features, FileRead, FileSink, FileStat,
+    Phase, PolicyStatus, SandboxInfo, SandboxSpec, WriteOptions,
+};
+use crate::error::{ErrorCode, Result, SandboxError};
+
+/// How long to wait for a deleted sandbox to disappear.
+const DELETE_WAIT: Duration = Duration::from_secs(120);
+/// Poll interval when the watch stream is unavailable.
+const POLL: Duration = Duration::from_millis(500);
+
+/// Sandboxes on an OpenShell gateway.
+#[derive(Debug, Clone)]
+pub struct OpenShellBackend {
+    wire: Arc<dyn Wire>,
+    cfg: GatewayConfig,
+    version: String,
+}
+
+impl OpenShellBackend {
+    /// Connect to the gateway in `cfg`: ask its version (retrying while it
+    /// is unavailable), pick the wire generation, and check it against
+    /// `cfg.protocol` if one was forced.
+    pub async fn connect(cfg: GatewayConfig) -> Result<Self> {
+        let op = "gateway.connect";
+        let (channel, auth) = transport::connect(&cfg)?;
+        let version = retry(op, cfg.rpc_timeout, || {
+            let (channel, auth, cfg) = (channel.clone(), auth.clone(), cfg.clone());
+            async move { wire::health(channel, auth, &cfg).await.map_err(|s| to_error(op, &s)) }
+        })
+        .await
+        .map_err(|e| {
+            e.context(format!(
+                "cannot reach the OpenShell gateway at {} ({}); is it running?",
+                cfg.endpoint, cfg.source
+            ))
+        })?;
+        let detected = Protocol::from_version(&version);
+        let protocol = match (cfg.protocol, detected) {
+            (Some(forced), Some(seen)) if forced != seen => {
+                return Err(SandboxError::invalid(
+                    op,
+                    format!(
+                        "the gateway reports version {version} (protocol {}), but protocol {} was asked for; \
+                         speaking the wrong generation mis-parses messages, so drop --protocol or fix it",
+                        seen.as_str(),
+                        forced.as_str()
+                    ),
+                ));
+            }
+            (Some(forced), _) => forced,
+            (None, Some(seen)) => seen,
+            (None, None) => {
+                return Err(SandboxError::invalid(
+                    op,
+                    format!(
+                        "the gateway reports version `{version}`, which names no known protocol generation; give --protocol 0.0 or 0.1"
+                    ),
+                ));
+            }
+        };
+        tracing::info!(endpoint = %cfg.endpoint, %version, protocol = protocol.as_str(), source = %cfg.source, "connected to the OpenShell gateway");
+        let wire: Arc<dyn Wire> = Arc::from(wire::build(protocol, channel, auth, &cfg));
+        Ok(OpenShellBackend { wire, cfg, version })
+    }
+
+    /// The gateway's version.
+    pub fn gateway_version(&self) -> &str {
+        &self.version
+    }
+
+    /// The wire generation in use.
+    pub fn protocol(&self) -> Protocol {
+        self.wire.protocol()
+    }
+
+    fn info(&self, r: Record) -> SandboxInfo {
+        SandboxInfo {
+            name: r.name,
+            id: r.id,
+            backend: "openshell".into(),
+            phase: r.phase,
+            message: r.message,
+            workdir: self.cfg.workdir.clone(),
+            labels: r.labels,
+            created_ms: r.created_ms,
+        }
+    }
+
+    fn target(sb: &SandboxInfo) -> Target {
+        Target { id: sb.id.clone(), name: sb.name.clone() }
+    }
+
+    fn files(&self, sb: &SandboxInfo) -> Files {
+        Files { wire: self.wire.clone(), target: Self::target(sb), root: sb.workdir.clone() }
+    }
+
+    async fn get_record(&self, name: &str, op: &str) -> Result<Record> {
+        retry(op, self.cfg.rpc_timeout, || async { self.wire.get(name).await.map_err(|s| to_error(op, &s)) }).await
+    }
+
+    /// Wait until `created` is READY, through `WatchSandbox`, falling back
+    /// to polling `GetSandbox` when the watch is unavailable or ends.
+    async fn wait_ready(&self, created: &Record, deadline: Instant) -> Result<Record> {
+        let op = "sandbox.create";
+        let target = Target { id: created.id.clone(), name: created.name.clone() };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if let Ok(mut snapshots) = self.wire.watch(&target, left).await {
+            loop {
+                let next = tokio::time::timeout_at(deadline.into(), snapshots.next()).await;
+                match next {
+                    Err(_) => return Err(not_ready(op, &created.name, "watch")),
+                    Ok(Some(Ok(r))) => {
+                        if let Some(done) = settled(r, op)? {
+                            return Ok(done);
+                        }
+                    }
+                    // The stream failed or ended: poll instead.
+                    Ok(Some(Err(_)) | None) => break,
+                }
+            }
+        }
+        loop {
+            if Instant::now() >= deadline {
+                return Err(not_ready(op, &created.name, "poll"));
+            }
+            match self.wire.get(&created.name).await {
+                Ok(r) => {
+                    if let Some(done) = settled(r, op)? {
+                        return Ok(done);
+                    }
+                }
+                Err(s) => {
+                    let e = to_error(op, &s);
+                    if !e.retryable {
+                        return Err(e);
+                    }
+                }
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+}
+
+/// `Some(record)` once READY; an error once in a phase READY cannot follow.
+fn settled(r: Record, op: &str) -> Result<Option<Record>> {
+    match r.phase {
+        Phase::Ready => Ok(Some(r)),
+        Phase::Error => Err(SandboxError::backend(
+            op,
+            "sandbox-error",
+            format!(
+                "sandbox `{}` entered ERROR: {}",
+                r.name,
+                if r.message.is_empty() { "no reason given" } else { &r.message }
+            ),
+        )),
+        Phase::Stopped | Phase::Deleting => {
+            Err(SandboxError::conflict(op, format!("sandbox `{}` is {:?} before becoming ready", r.name, r.phase)))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn not_ready(op: &str, name: &str, how: &str) -> SandboxError {
+    SandboxError::timeout(op, format!("sandbox `{name}` did not become ready in time ({how}); it was deleted"))
+}
+
+#[async_trait]
+impl Backend for OpenShellBackend {
+    fn name(&self) -> &'static str {
+        "openshell"
+    }
+
+    fn features(&self) -> Features {
+        Features {
+            streaming: true,
+            interactive_stdin: true,
+            pty: true,
+            signals: true,
+            snapshots: true,
+            network_policy: true,
+            ports: true,
+            lifecycle: true,
+        }
+    }
+
+    async fn create(&self, spec: &SandboxSpec) -> Result<SandboxInfo> {
+        let op = "sandbox.create";
+        let started = Instant::now();
+        let policy = match &spec.policy_yaml {
+            Some(text) => Some(policy::parse_policy(text, "the sandbox policy")?),
+            None => None,
+        };
+        let req = CreateRequest {
+            name: spec.name.clone().unwrap_or_default(),
+            labels: spec.labels.clone(),
+            environment: spec.environment.clone(),
+            image: spec.image.clone().unwrap_or_default(),
+            cpu: spec.cpu.clone(),
+            memory: spec.memory.clone(),
+            gpu: spec.gpu,
+            policy,
+        };
+        // Not retried: a create that reached the gateway must not be sent
+        // twice.
+        let created = self.wire.create(&req).await.map_err(|s| to_error(op, &s))?;
+        let deadline =
+            started + if spec.ready_timeout.is_zero() { Duration::from_secs(300) } else { spec.ready_timeout };
+        match self.wait_ready(&created, deadline).await {
+            Ok(r) => Ok(self.info(r)),
+            Err(e) => {
+                // Never leave a half-created sandbox behind.
+                if let Err(d) = self.delete(&created.name).await {
+                    tracing::error!(sandbox = %created.name, "could not delete the sandbox that failed to start: {d}");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn get(&self, name: &str) -> Result<SandboxInfo> {
+        Ok(self.info(self.get_record(name, "sandbox.get").await?))
+    }
+
+    async fn list(&self, labels: &[(String, String)]) -> Result<Vec<SandboxInfo>> {
+        let op = "sandbox.list";
+        let selector = wire::selector(labels);
+        let mut out = Vec::new();
+        let mut cursor = String::new();
+        for _ in 0..1000 {
+            let (page, next) = retry(op, self.cfg.rpc_timeout, || async {
+                self.wire.list_page(&selector, &cursor).await.map_err(|s| to_error(op, &s))
+            })
+            .await?;
+            out.extend(page.into_iter().map(|r| self.info(r)));
+            match next {
+                Some(n) if n != cursor => cursor = n,
+                _ => break,
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    async fn delete(&self, name: &str) -> Result<()> {
+        let op = "sandbox.delete";
+        retry(op, self.cfg.rpc_timeout, || async { self.wire.delete(name).await.map_err(|s| to_error(op, &s)) })
+            .await?;
+        // The record may linger in DELETING; wait until it is gone.
+        let deadline = Instant::now() + DELETE_WAIT;
+        loop {
+            match self.wire.get(name).await {
+                Err(s) if s.code() == tonic::Code::NotFound => return Ok(()),
+                Ok(r) if r.phase != Phase::Deleting && r.phase != Phase::Unknown => {
+                    // A new sandbox took the name meanwhile: ours is gone.
+                    return Ok(());
+                }
+                _ if Instant::now() >= deadline => {
+                    return Err(SandboxError::timeout(
+                        op,
+                        format!("sandbox `{name}` was still being deleted after {DELETE_WAIT:?}"),
+                    ));
+                }
+                _ => tokio::time::sleep(POLL).await,
+            }
+        }
+    }
+
+    async fn exec(&self, sandbox: &SandboxInfo, request: ExecRequest) -> Result<ExecSession> {
+        exec::start(self.wire.clone(), Self::target(sandbox), request, "process.run").await
+    }
+
+    async fn read_file(&self, sandbox: &SandboxInfo, path: &str) -> Result<FileRead> {
+        let files = self.files(sandbox);
+        retry("fs.read-file", self.cfg.rpc_timeout, || files.read(path)).await
+    }
+
+    async fn write_file(&self, sandbox: &SandboxInfo, path: &str, options: WriteOptions) -> Result<Box<dyn FileSink>> {
+        Ok(Box::new(self.files(sandbox).writer(path, options)))
+    }
+
+    async fn stat(&self, sandbox: &SandboxInfo, path: &str) -> Result<FileStat> {
+        let files = self.files(sandbox);
+        retry("fs.stat", self.cfg.rpc_timeout, || files.stat(path)).await
+    }
+
+    async fn list_dir(&self, sandbox: &SandboxInfo, path: &str) -> Result<Vec<DirEntry>> {
+        let files = self.files(sandbox);
+        retry("fs.list-dir", self.cfg.rpc_timeout, || files.list(path)).await
+    }
+
+    async fn mkdir(&self, sandbox: &SandboxInfo, path: &str, parents: bool) -> Result<()> {
+        self.files(sandbox).mkdir(path, parents).await
+    }
+
+    async fn remove(&self, sandbox: &SandboxInfo, path: &str, recursive: bool) -> Result<()> {
+        self.files(sandbox).remove(path, recursive).await
+    }
+
+    async fn rename(&self, sandbox: &SandboxInfo, from: &str, to: &str) -> Result<()> {
+        self.files(sandbox).rename(from, to).await
+    }
+
+    async fn realpath(&self, sandbox: &SandboxInfo, path: &str) -> Result<String> {
+        let files = self.files(sandbox);
+        retry("fs.realpath", self.cfg.rpc_timeout, || files.realpath(path)).await
+    }
+
+    async fn chmod(&self, sandbox: &SandboxInfo, path: &str, mode: u32) -> Result<()> {
+        self.files(sandbox).chmod(path, mode).await
+    }
+
+    async fn export_tar(&self, sandbox: &SandboxInfo, root: &str, excludes: &[String]) -> Result<ByteStream> {
+        self.files(sandbox).export_tar(root, excludes).await
+    }
+
+    async fn import_tar(
+        &self,
+        sandbox: &SandboxInfo,
+        root: &str,
+        archive: ByteStream,
+        clear_except: Option<&[String]>,
+    ) -> Result<()> {
+        self.files(sandbox).import_tar(root, archive, clear_except).await
+    }
+
+    async fn network_policy(&self, sandbox: &SandboxInfo) -> Result<PolicyStatus> {
+        let op = "network.get-policy";
+        let target = Self::target(sandbox);
+        let rev = retry(op, self.cfg.rpc_timeout, || async {
+            self.wire.policy_status(&target, 0).await.map_err(|s| to_error(op, &s))
+        })
+        .await?;
+        Ok(PolicyStatus {
+            version: rev.version,
+            active_version: rev.active_version,
+            state: rev.state,
+            policy_hash: rev.hash,
+            load_error: rev.load_error,
+            rules_yaml: policy::render_rules(&rev.rules),
+        })
+    }
+
+    async fn update_network_policy(&self, sandbox: &SandboxInfo, rules_yaml: &str) -> Result<PolicyStatus> {
+        let op = "network.update-policy";
+        let rules = policy::parse_rules(rules_yaml)?;
+        let target = Self::target(sandbox);
+        let version = self.wire.update_rules(&target, &rules).await.map_err(|s| to_error(op, &s))?;
+        // Wait briefly for the sandbox to load the revision.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let rev = self.wire.policy_status(&target, version).await.map_err(|s| to_error(op, &s))?;
+            let settled = !matches!(rev.state, crate::backend::PolicyLoadState::Pending);
+            if settled || Instant::now() >= deadline {
+                return Ok(PolicyStatus {
+                    version: rev.version,
+                    active_version: rev.active_version,
+                    state: rev.state,
+                    policy_hash: rev.hash,
+                    load_error: rev.load_error,
+                    rules_yaml: policy::render_rules(&rev.rules),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn expose_port(&self, sandbox: &SandboxInfo, port: u16, name: &str) -> Result<ExposedPort> {
+        let op = "network.expose-port";
+        self.wire.expose(&Self::target(sandbox), port, name).await.map_err(|s| {
+            let e = to_error(op, &s);
+            if e.code == ErrorCode::Unsupported { e.context("this gateway does not expose services") } else { e }
+        })
+    }
+}

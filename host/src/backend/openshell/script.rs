@@ -1,0 +1,319 @@
+//! The fixed POSIX shell scripts the OpenShell backend runs in sandboxes.
+//!
+//! No script is ever built from guest input: guest values (paths, argv,
+//! environment) travel only as positional arguments or base64 environment
+//! values, and every script here is a constant. The gateway rejects CR and
+//! LF in argv, environment values and the workdir, and runs commands
+//! through `bash -lc`, so scripts are sent base64-encoded in `OW_SCRIPT`
+//! and started by a one-line bootstrap.
+//!
+//! Exit codes the file scripts use to report failures precisely:
+//! 44 not found, 45 outside the workspace, 46 conflict (exists, not a
+//! directory, not empty), 47 invalid, 48 integrity check failed, 125 the
+//! wrapper itself failed.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+/// `sh -c BOOTSTRAP sh ARGS...` runs the wrapper in `OW_SCRIPT` with ARGS.
+pub const BOOTSTRAP: &str = "eval \"$(printf '%s' \"$OW_SCRIPT\" | base64 -d)\"";
+
+/// `sh -c FILE_BOOTSTRAP sh ARGS...` runs the file script in `OW_FS`; a
+/// separate variable, so a file script can itself run inside the wrapper
+/// (when its arguments needed encoding).
+pub const FILE_BOOTSTRAP: &str = "eval \"$(printf '%s' \"$OW_FS\" | base64 -d)\"";
+
+/// Exit codes of the scripts.
+pub mod code {
+    /// Not found.
+    pub const NOT_FOUND: i32 = 44;
+    /// Leads outside the workspace.
+    pub const OUTSIDE: i32 = 45;
+    /// Conflict.
+    pub const CONFLICT: i32 = 46;
+    /// Invalid.
+    pub const INVALID: i32 = 47;
+    /// Integrity check failed.
+    pub const CORRUPT: i32 = 48;
+    /// The wrapper failed (base64 or fifo missing).
+    pub const WRAPPER: i32 = 125;
+}
+
+/// Runs a command whose argv, environment or cwd the gateway cannot carry
+/// verbatim, and gives it stdin in one of three modes (`OW_MODE`):
+/// `exec` (stdin as delivered), `sized:N` (exactly N bytes, then
+/// end-of-file, so a stream can stay open for the exit status), or
+/// `framed` (stdin frames `<len>\n<bytes>`, `E` for end-of-file, `S<SIG>`
+/// to signal the command's process group).
+pub const WRAPPER: &str = r#"set -u
+if [ -n "${OW_AC:-}" ]; then
+  n=$OW_AC; unset OW_AC; i=0; set --
+  while [ "$i" -lt "$n" ]; do
+    eval "v=\${OW_A$i}"; unset "OW_A$i"
+    a=$(printf '%s' "$v" | base64 -d && printf x) || exit 125
+    set -- "$@" "${a%x}"; i=$((i + 1))
+  done
+fi
+if [ -n "${OW_EC:-}" ]; then
+  n=$OW_EC; unset OW_EC; i=0
+  while [ "$i" -lt "$n" ]; do
+    eval "v=\${OW_E$i}"; unset "OW_E$i"
+    kv=$(printf '%s' "$v" | base64 -d && printf x) || exit 125
+    kv=${kv%x}; export "${kv%%=*}=${kv#*=}"; i=$((i + 1))
+  done
+fi
+if [ -n "${OW_CWD:-}" ]; then
+  d=$(printf '%s' "$OW_CWD" | base64 -d && printf x) || exit 125
+  unset OW_CWD; cd "${d%x}" || exit 125
+fi
+mode=${OW_MODE:-exec}; unset OW_MODE OW_SCRIPT
+case $mode in
+  exec) exec "$@" ;;
+  sized:*) head -c "${mode#sized:}" | "$@"; exit $? ;;
+  framed)
+    f=$(mktemp -u "${TMPDIR:-/tmp}/ow-stdin.XXXXXXXXXX") && mkfifo -m 600 "$f" || exit 125
+    if command -v setsid >/dev/null 2>&1; then setsid "$@" < "$f" & else "$@" < "$f" & fi
+    cpid=$!
+    exec 4<&0
+    {
+      exec 3>"$f"; rm -f "$f"
+      while IFS= read -r h <&4; do
+        case $h in
+          E) exec 3>&- ;;
+          S*) kill -s "${h#S}" -- "-$cpid" 2>/dev/null || kill -s "${h#S}" "$cpid" 2>/dev/null ;;
+          ''|*[!0-9]*) ;;
+          *) dd bs="$h" count=1 iflag=fullblock status=none <&4 >&3 2>/dev/null || exec 3>&- ;;
+        esac
+      done
+    } &
+    rpid=$!
+    wait "$cpid"; st=$?
+    kill "$rpid" 2>/dev/null
+    exit "$st" ;;
+  *) exit 125 ;;
+esac
+"#;
+
+/// Helpers every file script starts with. `OW_ROOT` is the workspace; a
+/// path is acceptable when its resolved form is the workspace or below.
+const PRELUDE: &str = r#"set -u
+die() { printf '%s\n' "$2" >&2; exit "$1"; }
+root=$(realpath -e -- "$OW_ROOT" 2>/dev/null) || die 44 "the workspace $OW_ROOT does not exist"
+inside() { case "$1" in "$root"|"$root"/*) return 0 ;; *) return 1 ;; esac; }
+# Resolve the parent of $1: sets rd (real parent) and b (last component).
+parent_of() {
+  b=${1##*/}; d=${1%/*}; [ -n "$d" ] || d=/
+  rd=$(realpath -e -- "$d" 2>/dev/null) || die 44 "$d does not exist"
+  inside "$rd" || die 45 "$1 leads outside the workspace"
+}
+exists() { [ -e "$1" ] || [ -L "$1" ]; }
+stat_of() { find "$1" -maxdepth 0 -printf '%y\0%s\0%m\0%T@\0%l\0'; }
+"#;
+
+/// `lstat` of `$1`.
+pub const STAT: &str = r#"p=$1
+if [ "$p" = "$OW_ROOT" ]; then t=$root; else parent_of "$p"; t="$rd/$b"; fi
+exists "$t" || die 44 "$p does not exist"
+stat_of "$t"
+"#;
+
+/// List directory `$1` (following a final symlink that stays inside).
+pub const LIST: &str = r#"t=$(realpath -e -- "$1" 2>/dev/null) || die 44 "$1 does not exist"
+inside "$t" || die 45 "$1 leads outside the workspace"
+[ -d "$t" ] || die 46 "$1 is not a directory"
+find "$t" -mindepth 1 -maxdepth 1 -printf '%f\0%y\0%s\0%m\0%T@\0'
+"#;
+
+/// Stream file `$1`: its size and a newline on stdout, then its bytes;
+/// its SHA-256 on stderr (`ow-sha256 HEX`).
+pub const READ: &str = r#"t=$(realpath -e -- "$1" 2>/dev/null) || die 44 "$1 does not exist"
+inside "$t" || die 45 "$1 leads outside the workspace"
+[ -d "$t" ] && die 46 "$1 is a directory"
+[ -f "$t" ] || die 46 "$1 is not a regular file"
+h=$(sha256sum < "$t") || die 46 "cannot read $1"
+printf '%s\n' "$(stat -c %s -- "$t")"
+cat -- "$t" || exit 1
+printf 'ow-sha256 %s\n' "${h%% *}" >&2
+"#;
+
+// The write scripts share their arguments: `$1` target, `$2` create
+// parents (0/1), `$3` exclusive (0/1), `$4` octal mode, `$5` expected
+// SHA-256, `$6` expected size, `$7` the temporary file (streamed writes).
+
+/// Check the target of a write and create its parents if asked.
+const WRITE_PREPARE: &str = r#"p=$1
+if [ "$2" = 1 ]; then
+  d=${p%/*}; [ -n "$d" ] || d=/
+  m=$(realpath -m -- "$d") && inside "$m" || die 45 "$p leads outside the workspace"
+  mkdir -p -- "$d" 2>/dev/null || die 46 "cannot create the parent of $p"
+fi
+parent_of "$p"; t="$rd/$b"
+[ -d "$t" ] && [ ! -L "$t" ] && die 46 "$p is a directory"
+[ "$3" = 1 ] && exists "$t" && die 46 "$p already exists"
+tmp=$(mktemp "$rd/.ow-tmp-XXXXXXXX") || die 46 "cannot create a file in the parent of $p"
+"#;
+
+/// Verify the temporary file against `$5`/`$6`, then move it into place
+/// (or link it, for exclusive writes, so an existing file is never
+/// replaced) and print the new file's stat.
+const WRITE_COMMIT: &str = r#"got=$(sha256sum < "$tmp"); got=${got%% *}
+n=$(stat -c %s -- "$tmp")
+[ "$got" = "$5" ] && [ "$n" = "$6" ] || { rm -f -- "$tmp"; die 48 "$p: the data arrived damaged ($n bytes, sha256 $got)"; }
+chmod "$4" -- "$tmp"
+if [ "$3" = 1 ]; then
+  ln -- "$tmp" "$t" 2>/dev/null || { rm -f -- "$tmp"; die 46 "$p already exists"; }
+  rm -f -- "$tmp"
+else
+  mv -f -T -- "$tmp" "$t" || { rm -f -- "$tmp"; die 46 "cannot replace $p"; }
+fi
+stat_of "$t"
+"#;
+
+/// Write stdin to the target atomically, in one exec.
+pub const WRITE_WHOLE: &[&str] = &[WRITE_PREPARE, "cat > \"$tmp\" || { rm -f -- \"$tmp\"; exit 1; }\n", WRITE_COMMIT];
+
+/// Start a streamed write: print the temporary file's path (NUL-terminated).
+pub const WRITE_OPEN: &[&str] = &[WRITE_PREPARE, "printf '%s\\0' \"$tmp\"\n"];
+
+/// Append stdin to the temporary file of a streamed write (`$1`).
+pub const WRITE_APPEND: &str = r#"case "$1" in */.ow-tmp-*) ;; *) die 47 "not a write in progress" ;; esac
+[ -f "$1" ] || die 44 "the write in progress was lost"
+cat >> "$1"
+"#;
+
+/// Finish a streamed write whose temporary file is `$7`.
+pub const WRITE_FINISH: &[&str] = &[
+    r#"tmp=$7
+case "$tmp" in */.ow-tmp-*) ;; *) die 47 "not a write in progress" ;; esac
+[ -f "$tmp" ] || die 44 "the write in progress was lost"
+parent_of "$1"; t="$rd/$b"; p=$1
+"#,
+    WRITE_COMMIT,
+];
+
+/// Discard a streamed write's temporary file `$1`.
+pub const WRITE_ABORT: &str = r#"case "$1" in */.ow-tmp-*) rm -f -- "$1" ;; esac
+"#;
+
+/// `mkdir` of `$1`; `$2` = 1 for `-p`.
+pub const MKDIR: &str = r#"p=$1
+if [ "$2" = 1 ]; then
+  m=$(realpath -m -- "$p") && inside "$m" || die 45 "$p leads outside the workspace"
+  [ -d "$m" ] && exit 0
+  mkdir -p -- "$p" 2>/dev/null || die 46 "cannot create $p (a component is not a directory?)"
+else
+  parent_of "$p"; t="$rd/$b"
+  exists "$t" && die 46 "$p already exists"
+  mkdir -- "$t" || die 46 "cannot create $p"
+fi
+"#;
+
+/// Remove `$1`; `$2` = 1 for recursive. Never follows symlinks.
+pub const REMOVE: &str = r#"p=$1
+parent_of "$p"; t="$rd/$b"
+exists "$t" || die 44 "$p does not exist"
+if [ -d "$t" ] && [ ! -L "$t" ]; then
+  if [ "$2" = 1 ]; then rm -rf -- "$t"; else rmdir -- "$t" 2>/dev/null || die 46 "$p is a non-empty directory; remove it with recursive"; fi
+else
+  rm -f -- "$t"
+fi
+"#;
+
+/// Rename `$1` to `$2`.
+pub const RENAME: &str = r#"parent_of "$1"; s="$rd/$b"
+exists "$s" || die 44 "$1 does not exist"
+parent_of "$2"; t="$rd/$b"
+mv -f -T -- "$s" "$t" 2>/dev/null || die 46 "cannot rename $1 to $2"
+"#;
+
+/// Canonical path of `$1` (NUL-terminated).
+pub const REALPATH: &str = r#"t=$(realpath -e -- "$1" 2>/dev/null) || die 44 "$1 does not exist"
+inside "$t" || die 45 "$1 leads outside the workspace"
+printf '%s\0' "$t"
+"#;
+
+/// `chmod $2 $1` (octal).
+pub const CHMOD: &str = r#"[ -L "$1" ] && die 47 "$1 is a symlink; symlinks have no permissions of their own"
+t=$(realpath -e -- "$1" 2>/dev/null) || die 44 "$1 does not exist"
+inside "$t" || die 45 "$1 leads outside the workspace"
+chmod "$2" -- "$t"
+"#;
+
+/// A tar archive of directory `$1` on stdout; the other arguments are
+/// `tar` exclude options.
+pub const EXPORT_TAR: &str = r#"t=$(realpath -e -- "$1" 2>/dev/null) || die 44 "$1 does not exist"
+inside "$t" || die 45 "$1 leads outside the workspace"
+[ -d "$t" ] || die 46 "$1 is not a directory"
+shift
+cd "$t" && exec tar --format=gnu --numeric-owner --no-wildcards-match-slash -cf - "$@" .
+"#;
+
+/// All paths below directory `$1`, relative, NUL-separated.
+pub const LIST_TREE: &str = r#"t=$(realpath -m -- "$1") && inside "$t" || die 45 "$1 leads outside the workspace"
+[ -d "$t" ] || exit 0
+cd "$t" && find . -mindepth 1 -printf '%P\0'
+"#;
+
+/// Remove the relative paths on stdin (NUL-separated) below `$1`.
+pub const REMOVE_LIST: &str = r#"t=$(realpath -e -- "$1" 2>/dev/null) || die 44 "$1 does not exist"
+inside "$t" || die 45 "$1 leads outside the workspace"
+cd "$t" && xargs -0 -r rm -rf --
+"#;
+
+/// Unpack the (already checked) tar archive on stdin into `$1`.
+pub const IMPORT_TAR: &str = r#"m=$(realpath -m -- "$1") && inside "$m" || die 45 "$1 leads outside the workspace"
+mkdir -p -- "$1" 2>/dev/null || die 46 "cannot create $1"
+cd "$m" && exec tar --no-same-owner --delay-directory-restore -xpf -
+"#;
+
+/// A file script (its parts after the prelude), base64-encoded for `OW_FS`.
+pub fn encoded(parts: &[&str]) -> String {
+    let mut s = String::from(PRELUDE);
+    for p in parts {
+        s.push_str(p);
+    }
+    STANDARD.encode(s)
+}
+
+/// The wrapper, base64-encoded for `OW_SCRIPT`.
+pub fn wrapper() -> String {
+    STANDARD.encode(WRAPPER)
+}
+
+/// Base64 of arbitrary bytes (for `OW_A*`/`OW_E*`/`OW_CWD`).
+pub fn b64(data: &[u8]) -> String {
+    STANDARD.encode(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every script must parse under POSIX `sh` (dash on Debian).
+    #[test]
+    fn scripts_are_valid_posix_sh() {
+        for (name, body) in [
+            ("wrapper", WRAPPER.to_string()),
+            ("stat", format!("{PRELUDE}{STAT}")),
+            ("list", format!("{PRELUDE}{LIST}")),
+            ("read", format!("{PRELUDE}{READ}")),
+            ("write-whole", format!("{PRELUDE}{}", WRITE_WHOLE.concat())),
+            ("write-open", format!("{PRELUDE}{}", WRITE_OPEN.concat())),
+            ("write-append", format!("{PRELUDE}{WRITE_APPEND}")),
+            ("write-finish", format!("{PRELUDE}{}", WRITE_FINISH.concat())),
+            ("mkdir", format!("{PRELUDE}{MKDIR}")),
+            ("remove", format!("{PRELUDE}{REMOVE}")),
+            ("rename", format!("{PRELUDE}{RENAME}")),
+            ("realpath", format!("{PRELUDE}{REALPATH}")),
+            ("chmod", format!("{PRELUDE}{CHMOD}")),
+            ("export", format!("{PRELUDE}{EXPORT_TAR}")),
+            ("list-tree", format!("{PRELUDE}{LIST_TREE}")),
+            ("remove-list", format!("{PRELUDE}{REMOVE_LIST}")),
+            ("import", format!("{PRELUDE}{IMPORT_TAR}")),
+        ] {
+            let out = std::process::Command::new("sh").arg("-n").arg("-c").arg(&body).output().unwrap();
+            assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        assert!(!BOOTSTRAP.contains('\n') && !FILE_BOOTSTRAP.contains('\n'));
+    }
+}

@@ -1,0 +1,102 @@
+//! gRPC statuses as sandbox errors, and retries for idempotent calls.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tonic::{Code, Status};
+
+use crate::error::{ErrorCode, SandboxError};
+
+/// Map a gateway status for operation `op`, keeping the gateway's message.
+pub fn to_error(op: &str, s: &Status) -> SandboxError {
+    let msg = format!("gateway: {} ({:?})", s.message(), s.code());
+    let code = match s.code() {
+        Code::NotFound => ErrorCode::NotFound,
+        Code::InvalidArgument => ErrorCode::InvalidArgument,
+        Code::OutOfRange => ErrorCode::TooLarge,
+        Code::AlreadyExists | Code::Aborted => ErrorCode::Conflict,
+        Code::FailedPrecondition if s.message().contains("not ready") => ErrorCode::Unavailable,
+        Code::FailedPrecondition => ErrorCode::Conflict,
+        Code::Unavailable | Code::ResourceExhausted | Code::Cancelled => ErrorCode::Unavailable,
+        Code::DeadlineExceeded => ErrorCode::Timeout,
+        Code::Unimplemented => ErrorCode::Unsupported,
+        Code::Unauthenticated => ErrorCode::Backend("unauthenticated".into()),
+        Code::PermissionDenied => ErrorCode::Backend("forbidden".into()),
+        Code::Internal | Code::Unknown | Code::DataLoss => {
+            // Transport failures (connection refused, reset) arrive as
+            // UNKNOWN/INTERNAL with a hyper message; they are retryable.
+            if is_transport(s) { ErrorCode::Unavailable } else { ErrorCode::Backend("internal".into()) }
+        }
+        Code::Ok => ErrorCode::Backend("internal".into()),
+    };
+    SandboxError::new(code, op, msg)
+}
+
+/// Whether the status came from the connection rather than the gateway.
+fn is_transport(s: &Status) -> bool {
+    let m = s.message().to_ascii_lowercase();
+    m.contains("transport error") || m.contains("connection") || m.contains("broken pipe") || m.contains("tcp connect")
+}
+
+/// Call `f` until it succeeds, fails with something not retryable, or
+/// `budget` runs out; backing off 100 ms, 200 ms, ... up to 2 s between
+/// attempts. Only for calls that are safe to repeat.
+pub async fn retry<T, F, Fut>(op: &str, budget: Duration, mut f: F) -> Result<T, SandboxError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SandboxError>>,
+{
+    let deadline = tokio::time::Instant::now() + budget;
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 1u32;
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.retryable && tokio::time::Instant::now() + delay < deadline => {
+                tracing::debug!(op, attempt, "retrying after: {e}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+                attempt += 1;
+            }
+            Err(e) => {
+                return Err(if attempt > 1 { e.context(format!("after {attempt} attempts")) } else { e });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_codes() {
+        assert_eq!(to_error("x", &Status::not_found("sandbox not found")).code, ErrorCode::NotFound);
+        let e = to_error("x", &Status::unavailable("down"));
+        assert!(e.retryable && e.message.contains("down"));
+        assert_eq!(to_error("x", &Status::failed_precondition("sandbox is not ready")).code, ErrorCode::Unavailable);
+        assert_eq!(to_error("x", &Status::already_exists("dup")).code, ErrorCode::Conflict);
+        assert_eq!(to_error("x", &Status::out_of_range("too big")).code, ErrorCode::TooLarge);
+        assert_eq!(to_error("x", &Status::unknown("transport error: connection refused")).code, ErrorCode::Unavailable);
+    }
+
+    #[tokio::test]
+    async fn retries_only_retryable_errors() {
+        let mut n = 0;
+        let r: Result<u32, _> = retry("x", Duration::from_secs(5), || {
+            n += 1;
+            let k = n;
+            async move { if k < 3 { Err(SandboxError::unavailable("x", "down")) } else { Ok(k) } }
+        })
+        .await;
+        assert_eq!(r.unwrap(), 3);
+        let mut m = 0;
+        let r: Result<u32, _> = retry("x", Duration::from_secs(5), || {
+            m += 1;
+            async { Err(SandboxError::not_found("x", "gone")) }
+        })
+        .await;
+        assert!(r.is_err());
+        assert_eq!(m, 1);
+    }
+}

@@ -1,0 +1,360 @@
+//! Generation 0.1 (gateways 0.1.x): every sandbox RPC takes the sandbox's
+//! name and a `WorkspaceSelector`; times are `Timestamp`/`Duration` at the
+//! old field number + 100; lists page with tokens; deletes report an
+//! outcome; three endpoint settings are enums.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use openshell_proto::v0_1::openshell::sandbox::v1 as sb;
+use openshell_proto::v0_1::openshell::v1 as pb;
+use pb::open_shell_client::OpenShellClient;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+use super::{CreateRequest, Event, Events, ExecCall, Input, Record, Revision, Snapshots, Target, Wire, request, unary};
+use crate::backend::ExposedPort;
+use crate::backend::openshell::config::{GatewayConfig, Protocol};
+use crate::backend::openshell::policy::{self as pol, PolicyDoc, RuleDoc};
+use crate::backend::openshell::transport::Auth;
+
+type Client = OpenShellClient<InterceptedService<Channel, Auth>>;
+
+/// A 0.1 gateway.
+#[derive(Debug, Clone)]
+pub struct Wire01 {
+    client: Client,
+    workspace: String,
+    timeout: Duration,
+}
+
+impl Wire01 {
+    /// Over `channel`.
+    pub fn new(channel: Channel, auth: Auth, cfg: &GatewayConfig) -> Self {
+        let client = OpenShellClient::with_interceptor(channel, auth).max_decoding_message_size(64 << 20);
+        Wire01 { client, workspace: cfg.workspace.clone(), timeout: cfg.rpc_timeout }
+    }
+}
+
+fn scope(workspace: &str) -> Option<openshell_proto::v0_1::openshell::datamodel::v1::WorkspaceSelector> {
+    use openshell_proto::v0_1::openshell::datamodel::v1::{WorkspaceSelector, workspace_selector::Selection};
+    Some(WorkspaceSelector { selection: Some(Selection::Workspace(workspace.to_string())) })
+}
+
+fn record(s: pb::Sandbox) -> Record {
+    let meta = s.metadata.unwrap_or_default();
+    let status = s.status.unwrap_or_default();
+    let conds: Vec<(String, String, String, String)> =
+        status.conditions.into_iter().map(|c| (c.r#type, c.status, c.reason, c.message)).collect();
+    Record {
+        id: meta.id,
+        name: meta.name,
+        phase: super::phase(status.phase),
+        message: super::ready_message(&conds),
+        labels: meta.labels.into_iter().collect(),
+        created_ms: meta.created_time.and_then(|t| {
+            u64::try_from(t.seconds).ok().map(|s| s * 1000 + u64::try_from(t.nanos).unwrap_or(0) / 1_000_000)
+        }),
+    }
+}
+
+fn exec_request(target: &Target, call: ExecCall, workspace: &str) -> pb::ExecSandboxRequest {
+    pb::ExecSandboxRequest {
+        sandbox: target.name.clone(),
+        command: call.argv,
+        workdir: call.workdir,
+        environment: call.env.into_iter().collect(),
+        execution_timeout: call.timeout.map(|d| prost_types::Duration {
+            seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
+        }),
+        stdin: call.stdin,
+        tty: call.tty,
+        cols: call.cols,
+        rows: call.rows,
+        workspace_scope: scope(workspace),
+        ..Default::default()
+    }
+}
+
+fn events(stream: tonic::Streaming<pb::ExecSandboxEvent>) -> Events {
+    Box::pin(stream.filter_map(|item| async move {
+        match item {
+            Err(s) => Some(Err(s)),
+            Ok(ev) => match ev.payload {
+                Some(pb::exec_sandbox_event::Payload::Stdout(o)) => Some(Ok(Event::Stdout(o.data.into()))),
+                Some(pb::exec_sandbox_event::Payload::Stderr(e)) => Some(Ok(Event::Stderr(e.data.into()))),
+                Some(pb::exec_sandbox_event::Payload::Exit(x)) => Some(Ok(Event::Exit(x.exit_code))),
+                None => None,
+            },
+        }
+    }))
+}
+
+fn rules_to_pb(rules: &BTreeMap<String, RuleDoc>) -> HashMap<String, sb::NetworkPolicyRule> {
+    rules
+        .iter()
+        .map(|(name, r)| {
+            let rule = sb::NetworkPolicyRule {
+                name: name.clone(),
+                endpoints: r
+                    .endpoints
+                    .iter()
+                    .map(|e| sb::NetworkEndpoint {
+                        host: e.host.clone(),
+                        ports: e.ports.clone(),
+                        protocol: e.protocol.clone(),
+                        tls: pol::tls_enum(&e.tls),
+                        enforcement: pol::enforcement_enum(&e.enforcement),
+                        access: pol::access_enum(&e.access),
+                        allowed_ips: e.allowed_ips.clone(),
+                        path: e.path.clone(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                binaries: r.binaries.iter().map(|b| sb::NetworkBinary { path: b.clone() }).collect(),
+            };
+            (name.clone(), rule)
+        })
+        .collect()
+}
+
+fn rules_from_pb(rules: HashMap<String, sb::NetworkPolicyRule>) -> BTreeMap<String, RuleDoc> {
+    use crate::backend::openshell::policy::EndpointDoc;
+    rules
+        .into_iter()
+        .map(|(name, r)| {
+            let doc = RuleDoc {
+                endpoints: r
+                    .endpoints
+                    .into_iter()
+                    .map(|e| EndpointDoc {
+                        host: e.host,
+                        ports: if e.ports.is_empty() && e.port != 0 { vec![e.port] } else { e.ports },
+                        protocol: e.protocol,
+                        tls: pol::tls_str(e.tls).to_string(),
+                        enforcement: pol::enforcement_str(e.enforcement).to_string(),
+                        access: pol::access_str(e.access).to_string(),
+                        allowed_ips: e.allowed_ips,
+                        path: e.path,
+                    })
+                    .collect(),
+                binaries: r.binaries.into_iter().map(|b| b.path).collect(),
+            };
+            (name, doc)
+        })
+        .collect()
+}
+
+fn policy_to_pb(p: &PolicyDoc) -> sb::SandboxPolicy {
+    sb::SandboxPolicy {
+        version: p.version.unwrap_or(1),
+        filesystem: p.filesystem.as_ref().map(|f| sb::FilesystemPolicy {
+            include_workdir: f.include_workdir,
+            read_only: f.read_only.clone(),
+            read_write: f.read_write.clone(),
+        }),
+        landlock: p.landlock.as_ref().map(|l| sb::LandlockPolicy { compatibility: l.compatibility.clone() }),
+        process: p
+            .process
+            .as_ref()
+            .map(|x| sb::ProcessPolicy { run_as_user: x.run_as_user.clone(), run_as_group: x.run_as_group.clone() }),
+        network_policies: rules_to_pb(&p.network_policies),
+        ..Default::default()
+    }
+}
+
+/// `{"requests": {...}, "limits": {...}}` for the template's resources.
+fn resources(cpu: &Option<String>, memory: &Option<String>) -> Option<prost_types::Struct> {
+    use prost_types::value::Kind;
+    let mut fields = BTreeMap::new();
+    if let Some(c) = cpu {
+        fields.insert("cpu".to_string(), prost_types::Value { kind: Some(Kind::StringValue(c.clone())) });
+    }
+    if let Some(m) = memory {
+        fields.insert("memory".to_string(), prost_types::Value { kind: Some(Kind::StringValue(m.clone())) });
+    }
+    if fields.is_empty() {
+        return None;
+    }
+    let inner = prost_types::Value { kind: Some(Kind::StructValue(prost_types::Struct { fields })) };
+    Some(prost_types::Struct {
+        fields: BTreeMap::from([("requests".to_string(), inner.clone()), ("limits".to_string(), inner)]),
+    })
+}
+
+#[async_trait]
+impl Wire for Wire01 {
+    fn protocol(&self) -> Protocol {
+        Protocol::V0_1
+    }
+
+    async fn health(&self) -> Result<String, Status> {
+        let mut c = self.client.clone();
+        Ok(unary(self.timeout, c.health(request(pb::HealthRequest {}, self.timeout))).await?.version)
+    }
+
+    async fn create(&self, req: &CreateRequest) -> Result<Record, Status> {
+        let spec = pb::SandboxSpec {
+            environment: req.environment.clone().into_iter().collect(),
+            template: Some(pb::SandboxTemplate {
+                image: req.image.clone(),
+                resources: resources(&req.cpu, &req.memory),
+                ..Default::default()
+            }),
+            policy: req.policy.as_ref().map(policy_to_pb),
+            resource_requirements: req.gpu.map(|n| pb::ResourceRequirements {
+                gpu: Some(pb::GpuResourceRequirements { count: (n > 0).then_some(n) }),
+            }),
+            ..Default::default()
+        };
+        let msg = pb::CreateSandboxRequest {
+            spec: Some(spec),
+            name: req.name.clone(),
+            labels: req.labels.clone().into_iter().collect(),
+            workspace_scope: scope(&self.workspace),
+            ..Default::default()
+        };
+        let mut c = self.client.clone();
+        let resp = unary(self.timeout, c.create_sandbox(request(msg, self.timeout))).await?;
+        resp.sandbox.map(record).ok_or_else(|| Status::internal("CreateSandbox returned no sandbox"))
+    }
+
+    async fn get(&self, name: &str) -> Result<Record, Status> {
+        let msg = pb::GetSandboxRequest { name: name.to_string(), workspace_scope: scope(&self.workspace) };
+        let mut c = self.client.clone();
+        let resp = unary(self.timeout, c.get_sandbox(request(msg, self.timeout))).await?;
+        resp.sandbox.map(record).ok_or_else(|| Status::internal("GetSandbox returned no sandbox"))
+    }
+
+    async fn list_page(&self, selector: &str, cursor: &str) -> Result<(Vec<Record>, Option<String>), Status> {
+        let msg = pb::ListSandboxesRequest {
+            page_size: 500,
+            page_token: cursor.to_string(),
+            label_selector: selector.to_string(),
+            workspace_scope: scope(&self.workspace),
+        };
+        let mut c = self.client.clone();
+        let resp = unary(self.timeout, c.list_sandboxes(request(msg, self.timeout))).await?;
+        let next = (!resp.next_page_token.is_empty()).then_some(resp.next_page_token);
+        Ok((resp.sandboxes.into_iter().map(record).collect(), next))
+    }
+
+    async fn delete(&self, name: &str) -> Result<(), Status> {
+        let msg = pb::DeleteSandboxRequest {
+            name: name.to_string(),
+            workspace_scope: scope(&self.workspace),
+            ..Default::default()
+        };
+        let mut c = self.client.clone();
+        unary(self.timeout, c.delete_sandbox(request(msg, self.timeout))).await.map(|_| ())
+    }
+
+    async fn watch(&self, target: &Target, deadline: Duration) -> Result<Snapshots, Status> {
+        let msg = pb::WatchSandboxRequest {
+            sandbox: target.name.clone(),
+            follow_status: true,
+            workspace_scope: scope(&self.workspace),
+            ..Default::default()
+        };
+        let mut c = self.client.clone();
+        let stream = unary(self.timeout, c.watch_sandbox(request(msg, deadline))).await?;
+        Ok(Box::pin(stream.filter_map(|item| async move {
+            match item {
+                Err(s) => Some(Err(s)),
+                Ok(ev) => match ev.payload {
+                    Some(pb::sandbox_stream_event::Payload::Sandbox(s)) => Some(Ok(record(s))),
+                    _ => None,
+                },
+            }
+        })))
+    }
+
+    async fn exec(&self, target: &Target, call: ExecCall, deadline: Duration) -> Result<Events, Status> {
+        let mut c = self.client.clone();
+        let stream =
+            unary(self.timeout, c.exec_sandbox(request(exec_request(target, call, &self.workspace), deadline))).await?;
+        Ok(events(stream))
+    }
+
+    async fn exec_interactive(
+        &self,
+        target: &Target,
+        call: ExecCall,
+        input: mpsc::Receiver<Input>,
+        deadline: Duration,
+    ) -> Result<Events, Status> {
+        use pb::exec_sandbox_input::Payload;
+        let start = pb::ExecSandboxInput { payload: Some(Payload::Start(exec_request(target, call, &self.workspace))) };
+        let frames = ReceiverStream::new(input).map(|i| pb::ExecSandboxInput {
+            payload: Some(match i {
+                Input::Stdin(b) => Payload::Stdin(b.to_vec()),
+                Input::Resize(cols, rows) => Payload::Resize(pb::ExecSandboxWindowResize { cols, rows }),
+            }),
+        });
+        let outbound = futures::stream::once(async move { start }).chain(frames);
+        let mut c = self.client.clone();
+        let stream = unary(self.timeout, c.exec_sandbox_interactive(request(outbound, deadline))).await?;
+        Ok(events(stream))
+    }
+
+    async fn policy_status(&self, target: &Target, version: u32) -> Result<Revision, Status> {
+        let msg = pb::GetSandboxPolicyStatusRequest {
+            sandbox: target.name.clone(),
+            version,
+            global: false,
+            workspace_scope: scope(&self.workspace),
+        };
+        let mut c = self.client.clone();
+        let resp = unary(self.timeout, c.get_sandbox_policy_status(request(msg, self.timeout))).await?;
+        let rev = resp.revision.ok_or_else(|| Status::not_found("no policy revision found for this sandbox"))?;
+        Ok(Revision {
+            version: rev.version,
+            state: super::load_state(rev.status),
+            hash: rev.policy_hash,
+            load_error: rev.load_error,
+            rules: rev.policy.map(|p| rules_from_pb(p.network_policies)).unwrap_or_default(),
+            active_version: resp.active_version,
+        })
+    }
+
+    async fn update_rules(&self, target: &Target, rules: &BTreeMap<String, RuleDoc>) -> Result<u32, Status> {
+        let mut c = self.client.clone();
+        let cfg = unary(
+            self.timeout,
+            c.get_sandbox_config(request(
+                sb::GetSandboxConfigRequest { name: target.name.clone(), workspace_scope: scope(&self.workspace) },
+                self.timeout,
+            )),
+        )
+        .await?;
+        let mut policy = cfg.policy.unwrap_or_default();
+        policy.network_policies = rules_to_pb(rules);
+        let msg = pb::UpdateConfigRequest {
+            sandbox: target.name.clone(),
+            policy: Some(policy),
+            workspace_scope: scope(&self.workspace),
+            ..Default::default()
+        };
+        Ok(unary(self.timeout, c.update_config(request(msg, self.timeout))).await?.version)
+    }
+
+    async fn expose(&self, target: &Target, port: u16, service: &str) -> Result<ExposedPort, Status> {
+        let msg = pb::ExposeServiceRequest {
+            sandbox: target.name.clone(),
+            name: service.to_string(),
+            target_port: u32::from(port),
+            domain: false,
+            workspace_scope: scope(&self.workspace),
+            ..Default::default()
+        };
+        let mut c = self.client.clone();
+        let resp = unary(self.timeout, c.expose_service(request(msg, self.timeout))).await?;
+        Ok(ExposedPort { port, name: service.to_string(), url: resp.url })
+    }
+}
