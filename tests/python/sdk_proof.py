@@ -57,16 +57,19 @@ def main() -> None:
     except openshell.SandboxError:
         pass
 
-    names = [s.name for s in client.list(workspace="default", label_selector="proof=python-sdk")]
+    # 0.1 pages its lists (`list` yields pages, `list_all` collects them).
+    list_all = getattr(client, "list_all", client.list)
+    names = [s.name for s in list_all(workspace="default", label_selector="proof=python-sdk")]
     check(ref.name in names, f"label-selected list {names}")
-    others = [s.name for s in client.list(workspace="default", label_selector="proof=nothing")]
+    others = [s.name for s in list_all(workspace="default", label_selector="proof=nothing")]
     check(ref.name not in others, f"selector excludes: {others}")
 
     deleted = client.delete(ref.name, workspace="default")
     if generation == "0.0":
         check(deleted is True, f"delete returned {deleted}")
     else:
-        check(str(deleted.outcome).endswith(("COMPLETED", "ACCEPTED")), f"delete outcome {deleted}")
+        check(deleted.outcome.name in ("COMPLETED", "ACCEPTED"), f"delete outcome {deleted}")
+        check(deleted.sandbox_id == ref.id, f"delete names the sandbox id: {deleted}")
     client.wait_deleted(ref.name, workspace="default", timeout_seconds=30)
     try:
         client.get(ref.name, workspace="default")

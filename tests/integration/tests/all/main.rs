@@ -3,4 +3,5 @@
 mod archives;
 mod components;
 mod engine;
+mod gateway;
 mod harness;

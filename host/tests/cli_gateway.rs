@@ -1,0 +1,188 @@
+//! The `openshell-wasm` binary against an OpenShell test gateway: gateway
+//! discovery from OpenShell's own config files, `--backend auto`, forced
+//! protocols, sweeping leftovers, and cleanup when interrupted.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use test_artifacts as guests;
+
+/// A gateway on 127.0.0.1:0 plus per-test config, state and cache dirs.
+struct Setup {
+    dir: tempfile::TempDir,
+    addr: std::net::SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Setup {
+    async fn new(protocol: openshell_testgw::Protocol) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let config = openshell_testgw::Config::new(protocol, dir.path().join("gateway"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            openshell_testgw::serve(listener, config, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        Setup { dir, addr, _stop: tx }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    /// Register the gateway the way `openshell gateway add` does.
+    fn register(&self, name: &str) {
+        let root = self.path("config/openshell");
+        let gw = root.join("gateways").join(name);
+        std::fs::create_dir_all(&gw).unwrap();
+        std::fs::write(
+            gw.join("metadata.json"),
+            format!(r#"{{"name":"{name}","gateway_endpoint":"http://{}","auth_mode":"plaintext"}}"#, self.addr),
+        )
+        .unwrap();
+        std::fs::write(root.join("active_gateway"), format!("{name}\n")).unwrap();
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_openshell-wasm"));
+        c.env("XDG_CONFIG_HOME", self.path("config"))
+            .env("XDG_STATE_HOME", self.path("state"))
+            .env("XDG_CACHE_HOME", self.path("cache"))
+            .env("XDG_DATA_HOME", self.path("data"))
+            .env_remove("OPENSHELL_GATEWAY")
+            .env_remove("OPENSHELL_GATEWAY_ENDPOINT")
+            .env_remove("OPENSHELL_WASM_BACKEND")
+            .env_remove("RUST_LOG");
+        c
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut c = self.cmd();
+        c.args(args);
+        tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap()
+    }
+
+    async fn sandboxes(&self) -> Vec<String> {
+        let out = self.run(&["sandbox", "list", "--json"]).await;
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_string()).collect()
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_discovers_the_active_gateway_and_says_so() {
+    let s = Setup::new(openshell_testgw::Protocol::V0_1).await;
+    // Nothing configured: auto means local.
+    let out = s.run(&["run", guests::SMOKE_ECHO, "--input", "here"]).await;
+    assert!(text(&out.stderr).contains("using the local backend"), "{}", text(&out.stderr));
+    s.register("testgw");
+    let out = s.run(&["run", guests::RUST_AGENT, "--input", "remote", "--json"]).await;
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("using the OpenShell backend") && stderr.contains("testgw"), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["sandbox"]["backend"], "openshell");
+    let report: serde_json::Value = serde_json::from_str(v["result"].as_str().unwrap()).unwrap();
+    assert_eq!(report["ok"], true, "{report:#}");
+    assert_eq!(report["sandbox"]["workdir"], "/sandbox");
+    assert_eq!(report["network"]["policy"], "none", "no policy revision yet: {report:#}");
+    assert!(s.sandboxes().await.is_empty(), "the run's sandbox is deleted on the gateway");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explicit_gateway_and_protocol_checks() {
+    let s = Setup::new(openshell_testgw::Protocol::V0_0).await;
+    let url = format!("http://{}", s.addr);
+    let out = s.run(&["run", guests::SMOKE_ECHO, "--gateway", &url, "--input", "zero"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "zero\n");
+    let out = s.run(&["run", guests::SMOKE_ECHO, "--gateway", &url, "--protocol", "0.1"]).await;
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out.stderr).contains("reports version 0.0.116"), "{}", text(&out.stderr));
+    let out = s.run(&["run", guests::SMOKE_ECHO, "--backend", "openshell", "--gateway-name", "missing"]).await;
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out.stderr).contains("metadata.json"), "the error names the file: {}", text(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_then_sweep_on_the_gateway() {
+    let s = Setup::new(openshell_testgw::Protocol::V0_1).await;
+    s.register("gw");
+    let out = s.run(&["run", guests::SMOKE_ECHO, "--keep", "--json"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kept = v["sandbox"]["name"].as_str().unwrap().to_string();
+    assert_eq!(s.sandboxes().await, vec![kept.clone()]);
+    let out = s
+        .run(&["run", guests::PROCESS_RUN_REPORT, "--sandbox", &kept, "--input", "sh\n-c\necho on-gw > f && cat f"])
+        .await;
+    assert!(text(&out.stdout).contains("on-gw"), "{}", text(&out.stdout));
+    let out = s.run(&["sandbox", "sweep", "--include-kept"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(s.sandboxes().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_runs_delete_their_gateway_sandbox() {
+    let s = Setup::new(openshell_testgw::Protocol::V0_0).await;
+    s.register("gw");
+    let mut c = s.cmd();
+    c.args(["run", guests::LIMITS_SLEEP_IN_HOST]);
+    let child = c.spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while s.sandboxes().await.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the run never created its sandbox");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    rustix::process::kill_process(rustix::process::Pid::from_child(&child), rustix::process::Signal::TERM).unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    assert_eq!(out.status.code(), Some(143));
+    assert!(s.sandboxes().await.is_empty(), "SIGTERM must still clean up the gateway sandbox");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_policy_and_spec_flags_reach_the_gateway() {
+    let s = Setup::new(openshell_testgw::Protocol::V0_1).await;
+    s.register("gw");
+    let policy = s.path("policy.yaml");
+    std::fs::write(
+        &policy,
+        "version: 1\nnetwork_policies:\n  pypi:\n    endpoints:\n      - host: pypi.org\n        ports: [443]\n",
+    )
+    .unwrap();
+    let out = s
+        .run(&[
+            "sandbox",
+            "create",
+            "with-policy",
+            "--sandbox-policy",
+            policy.to_str().unwrap(),
+            "--sandbox-env",
+            "GREETING=hello gateway",
+        ])
+        .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = s
+        .run(&["run", guests::PROCESS_RUN_REPORT, "--sandbox", "with-policy", "--input", "sh\n-c\necho $GREETING"])
+        .await;
+    assert!(text(&out.stdout).contains("hello gateway"), "{}", text(&out.stdout));
+    let bad = s.path("bad.yaml");
+    std::fs::write(&bad, "network_policies:\n  x:\n    endpoints:\n      - host: h\n        access: everything\n")
+        .unwrap();
+    let out = s.run(&["sandbox", "create", "bad-policy", "--sandbox-policy", bad.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let out = s.run(&["sandbox", "delete", "with-policy"]).await;
+    assert!(out.status.success());
+}

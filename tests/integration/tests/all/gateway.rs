@@ -1,0 +1,393 @@
+//! The OpenShell backend against the test gateway: the official Python
+//! SDK proves the gateway speaks the protocol; then generation detection,
+//! authentication, TLS, large and odd data, network policy, and injected
+//! faults (each ends in a retry that works or a clear error, never a hang).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use openshell_testgw::Protocol as Gw;
+use openshell_wasm::backend::openshell::OpenShellBackend;
+use openshell_wasm::backend::openshell::config::{GatewayConfig, Protocol, Secret};
+use openshell_wasm::backend::{
+    Backend, ExecEvent, ExecRequest, FileKind, Phase, SandboxInfo, SandboxSpec, Stdin, WriteOptions,
+};
+use openshell_wasm::error::ErrorCode;
+
+use crate::harness::start_gateway;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn cfg(addr: std::net::SocketAddr) -> GatewayConfig {
+    let mut c = GatewayConfig::new(format!("http://{addr}"));
+    c.rpc_timeout = Duration::from_secs(5);
+    c
+}
+
+/// Run a command and collect (exit code, timed out, stdout, stderr).
+async fn run(
+    b: &dyn Backend,
+    sb: &SandboxInfo,
+    argv: &[&str],
+    stdin: Bytes,
+    env: &[(&str, &str)],
+) -> (i32, bool, Vec<u8>, Vec<u8>) {
+    let req = ExecRequest {
+        argv: argv.iter().map(|s| s.to_string()).collect(),
+        cwd: sb.workdir.clone(),
+        env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        stdin: Stdin::Bytes(stdin),
+        pty: None,
+        timeout: Duration::from_secs(30),
+    };
+    let mut s = b.exec(sb, req).await.unwrap();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    loop {
+        match tokio::time::timeout(Duration::from_secs(60), s.events.recv()).await.expect("no hang") {
+            Some(ExecEvent::Stdout(b)) => out.extend_from_slice(&b),
+            Some(ExecEvent::Stderr(b)) => err.extend_from_slice(&b),
+            Some(ExecEvent::Exit(e)) => return (e.code, e.timed_out, out, err),
+            Some(ExecEvent::Failed(e)) => panic!("exec failed: {e}"),
+            None => panic!("stream ended without exit"),
+        }
+    }
+}
+
+async fn python_sdk(protocol: Gw, generation: &str) {
+    let python = repo().join(format!(".venv-openshell-{generation}/bin/python"));
+    assert!(
+        python.exists(),
+        "{} is missing: ./scripts/test.sh creates it (python3 -m venv .venv-openshell-{generation} && pip install openshell=={})",
+        python.display(),
+        if generation == "0.0" { "0.0.116" } else { "0.1.5" }
+    );
+    let state = tempfile::tempdir().unwrap();
+    let gw = start_gateway(protocol, state.path(), |_| {}).await;
+    let out = tokio::process::Command::new(python)
+        .arg(repo().join("tests/python/sdk_proof.py"))
+        .arg(gw.addr.to_string())
+        .arg(generation)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the official SDK failed against the test gateway:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("OK"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_python_sdk_0_0_116() {
+    python_sdk(Gw::V0_0, "0.0").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_python_sdk_0_1_5() {
+    python_sdk(Gw::V0_1, "0.1").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generation_is_detected_and_a_mismatch_refused() {
+    let state = tempfile::tempdir().unwrap();
+    let gw = start_gateway(Gw::V0_0, state.path(), |_| {}).await;
+    let b = OpenShellBackend::connect(cfg(gw.addr)).await.unwrap();
+    assert_eq!((b.protocol(), b.gateway_version()), (Protocol::V0_0, "0.0.116"));
+    let mut forced = cfg(gw.addr);
+    forced.protocol = Some(Protocol::V0_1);
+    let e = OpenShellBackend::connect(forced).await.unwrap_err();
+    assert!(e.message.contains("reports version 0.0.116") && e.message.contains("--protocol"), "{e}");
+    // Nothing was created by the refused client.
+    assert!(b.list(&[]).await.unwrap().is_empty());
+
+    let gw = start_gateway(Gw::V0_1, state.path().join("x").as_path(), |c| c.version = "dev-build".into()).await;
+    let e = OpenShellBackend::connect(cfg(gw.addr)).await.unwrap_err();
+    assert!(e.message.contains("give --protocol"), "{e}");
+    let mut forced = cfg(gw.addr);
+    forced.protocol = Some(Protocol::V0_1);
+    assert_eq!(OpenShellBackend::connect(forced).await.unwrap().protocol(), Protocol::V0_1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_that_is_down_fails_fast_and_clearly() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let mut c = cfg(addr);
+    c.rpc_timeout = Duration::from_secs(2);
+    let started = Instant::now();
+    let e = OpenShellBackend::connect(c).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert!(e.message.contains("cannot reach the OpenShell gateway"), "{e}");
+    assert_eq!(e.code, ErrorCode::Unavailable);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unavailable_calls_are_retried() {
+    let state = tempfile::tempdir().unwrap();
+    let gw = start_gateway(Gw::V0_1, state.path(), |c| c.faults.unavailable_first = 3).await;
+    let b = OpenShellBackend::connect(cfg(gw.addr)).await.unwrap();
+    let sb = b.create(&SandboxSpec { ready_timeout: Duration::from_secs(30), ..SandboxSpec::default() }).await.unwrap();
+    assert_eq!(run(&b, &sb, &["echo", "ok"], Bytes::new(), &[]).await.2, b"ok\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_gateways_hit_the_deadline() {
+    let state = tempfile::tempdir().unwrap();
+    let gw = start_gateway(Gw::V0_1, state.path(), |c| c.faults.delay = Duration::from_secs(20)).await;
+    let mut c = cfg(gw.addr);
+    c.rpc_timeout = Duration::from_secs(1);
+    let started = Instant::now();
+    let e = OpenShellBackend::connect(c).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10), "no hang: {:?}", started.elapsed());
+    assert!(matches!(e.code, ErrorCode::Timeout | ErrorCode::Unavailable), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_exec_stream_is_an_error_not_a_hang() {
+    let state = tempfile::tempdir().unwrap();
+    let gw = start_gateway(Gw::V0_0, state.path(), |c| c.faults.drop_exec_after = Some(3)).await;
+    let b = OpenShellBackend::connect(cfg(gw.addr)).await.unwrap();
+    let sb = b.create(&SandboxSpec { ready_timeout: Duration::from_secs(30), ..SandboxSpec::default() }).await.unwrap();
+    let req = ExecRequest {
+        argv: vec!["seq".into(), "1".into(), "200000".into()],
+        cwd: sb.workdir.clone(),
+        env: BTreeMap::new(),
+        stdin: Stdin::Bytes(Bytes::new()),
+        pty: None,
+        timeout: Duration::from_secs(30),
+    };
+    let mut s = b.exec(&sb, req).await.unwrap();
+    let failure = loop {
+        match tokio::time::timeout(Duration::from_secs(20), s.events.recv()).await.expect("no hang") {
+            Some(ExecEvent::Failed(e)) => break e,
+            Some(ExecEvent::Exit(_)) | None => panic!("the dropped stream must be reported"),
+            Some(_) => {}
+        }
+    };
+    assert_eq!(failure.code, ErrorCode::Unavailable, "{failure}");
+    assert!(failure.message.contains("exit status"), "{failure}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_that_never_gets_ready_is_deleted() {
+    let state = tempfile::tempdir().unwrap();
+    let gw = start_gateway(Gw::V0_1, state.path(), |c| c.faults.never_ready = true).await;
+    let b = OpenShellBackend::connect(cfg(gw.addr)).await.unwrap();
+    let started = Instant::now();
+    let e =
+        b.create(&SandboxSpec { ready_timeout: Duration::from_secs(2), ..SandboxSpec::default() }).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Timeout, "{e}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(b.list(&[]).await.unwrap().is_empty(), "the half-created sandbox must be deleted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_going_to_error_is_reported_with_its_reason() {
+    let state = tempfile::tempdir().unwrap();
+    let gw = start_gateway(Gw::V0_0, state.path(), |c| c.faults.error_after = Some(Duration::from_millis(800))).await;
+    let b = OpenShellBackend::connect(cfg(gw.addr)).await.unwrap();
+    let sb = b.create(&SandboxSpec { ready_timeout: Duration::from_secs(30), ..SandboxSpec::default() }).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let info = b.get(&sb.name).await.unwrap();
+    assert_eq!(info.phase, Phase::Error);
+    assert!(info.message.contains("MainProcessExited"), "{}", info.message);
+    let req = ExecRequest {
+        argv: vec!["true".into()],
+        cwd: sb.workdir.clone(),
+        env: BTreeMap::new(),
+        stdin: Stdin::Bytes(Bytes::new()),
+        pty: None,
+        timeout: Duration::from_secs(5),
+    };
+    let e = b.exec(&sb, req).await.map(|_| ()).unwrap_err();
+    assert!(e.message.contains("not ready"), "{e}");
+    b.delete(&sb.name).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_tokens_are_sent_and_never_shown() {
+    let state = tempfile::tempdir().unwrap();
+    let gw = start_gateway(Gw::V0_1, state.path(), |c| c.bearer_token = Some("s3cret-token".into())).await;
+    // Health needs no token, so connecting works; the first real call fails.
+    let b = OpenShellBackend::connect(cfg(gw.addr)).await.unwrap();
+    let e = b.list(&[]).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Backend("unauthenticated".into()), "{e}");
+    let mut wrong = cfg(gw.addr);
+    wrong.token = Some(Secret::new("wrong"));
+    let e = OpenShellBackend::connect(wrong).await.unwrap().list(&[]).await.unwrap_err();
+    assert!(!e.to_string().contains("wrong") || e.to_string().contains("wrong token"), "{e}");
+    let mut right = cfg(gw.addr);
+    right.token = Some(Secret::new("s3cret-token"));
+    assert!(!format!("{right:?}").contains("s3cret"));
+    let b = OpenShellBackend::connect(right).await.unwrap();
+    assert!(b.list(&[]).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls() {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let dir = tempfile::tempdir().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let server_key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["localhost".to_string()]).unwrap().signed_by(&server_key, &ca).unwrap();
+    let client_key = KeyPair::generate().unwrap();
+    let client = CertificateParams::new(vec!["client".to_string()]).unwrap().signed_by(&client_key, &ca).unwrap();
+    let write = |n: &str, s: String| {
+        let p = dir.path().join(n);
+        std::fs::write(&p, s).unwrap();
+        p
+    };
+    let tls = openshell_testgw::TlsFiles {
+        cert: write("server.crt", server.pem()),
+        key: write("server.key", server_key.serialize_pem()),
+        client_ca: Some(write("ca.crt", ca.pem())),
+    };
+    let gw = start_gateway(Gw::V0_1, &dir.path().join("state"), |c| c.tls = Some(tls)).await;
+    let mut c = GatewayConfig::new(format!("https://localhost:{}", gw.addr.port()));
+    c.rpc_timeout = Duration::from_secs(5);
+    c.tls.ca_pem = Some(ca.pem().into_bytes());
+    // Without a client certificate the handshake is refused.
+    assert!(OpenShellBackend::connect(c.clone()).await.is_err());
+    c.tls.cert_pem = Some(client.pem().into_bytes());
+    c.tls.key_pem = Some(Secret::new(client_key.serialize_pem()));
+    let b = OpenShellBackend::connect(c).await.unwrap();
+    assert_eq!(b.protocol(), Protocol::V0_1);
+    assert!(b.list(&[]).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_and_odd_data_travel_intact() {
+    use futures::StreamExt;
+    use sha2::{Digest, Sha256};
+    for protocol in [Gw::V0_0, Gw::V0_1] {
+        let state = tempfile::tempdir().unwrap();
+        let gw = start_gateway(protocol, state.path(), |_| {}).await;
+        let b = OpenShellBackend::connect(cfg(gw.addr)).await.unwrap();
+        let sb =
+            b.create(&SandboxSpec { ready_timeout: Duration::from_secs(30), ..SandboxSpec::default() }).await.unwrap();
+
+        // 3 MiB of stdin: over the 1 MiB request limit, so streamed.
+        let data: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let (code, _, out, _) = run(&b, &sb, &["sha256sum"], Bytes::from(data.clone()), &[]).await;
+        assert_eq!(code, 0);
+        assert_eq!(String::from_utf8_lossy(&out[..64]), hex::encode(Sha256::digest(&data)));
+
+        // Newlines in argv and env, and OPENSHELL_* names, which the
+        // gateway refuses raw.
+        let (code, _, out, _) =
+            run(&b, &sb, &["printf", "%s|%s|%s", "a\nb", "c\r\nd", "$(x)"], Bytes::new(), &[("OPENSHELL_X", "1")])
+                .await;
+        assert_eq!((code, out.as_slice()), (0, &b"a\nb|c\r\nd|$(x)"[..]));
+        let (_, _, out, _) = run(
+            &b,
+            &sb,
+            &["sh", "-c", "printf %s \"$V|$OPENSHELL_X\""],
+            Bytes::new(),
+            &[("V", "x\ny"), ("OPENSHELL_X", "ok")],
+        )
+        .await;
+        assert_eq!(out, b"x\ny|ok");
+
+        // Files: binary, chunk-boundary sizes, odd names.
+        for (name, size) in
+            [("empty", 0usize), ("one", 1), ("edge", 960 * 1024), ("edge+1", 960 * 1024 + 1), ("big", 5 << 20)]
+        {
+            let odd = format!("{}/dir with space/'q' \"d\" é\nnl-{name}", sb.workdir);
+            let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            let mut sink = b
+                .write_file(&sb, &odd, WriteOptions { create_parents: true, ..WriteOptions::default() })
+                .await
+                .unwrap();
+            for chunk in body.chunks(700_000) {
+                sink.write(Bytes::copy_from_slice(chunk)).await.unwrap();
+            }
+            let st = sink.finish().await.unwrap();
+            assert_eq!((st.size, st.kind), (size as u64, FileKind::File), "{name}");
+            let read = b.read_file(&sb, &odd).await.unwrap();
+            assert_eq!(read.size, size as u64);
+            let back: Vec<u8> = read.content.map(|c| c.unwrap().to_vec()).concat().await;
+            assert!(back == body, "{name}: {} bytes back of {size}", back.len());
+        }
+        let names: Vec<String> = b
+            .list_dir(&sb, &format!("{}/dir with space", sb.workdir))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert!(names.iter().any(|n| n.ends_with("é\nnl-edge+1")), "{names:?}");
+        b.delete(&sb.name).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_are_told_apart_from_exit_124() {
+    let state = tempfile::tempdir().unwrap();
+    let gw = start_gateway(Gw::V0_1, state.path(), |_| {}).await;
+    let b = OpenShellBackend::connect(cfg(gw.addr)).await.unwrap();
+    let sb = b.create(&SandboxSpec { ready_timeout: Duration::from_secs(30), ..SandboxSpec::default() }).await.unwrap();
+    for (argv, timed_out) in [(vec!["sleep", "30"], true), (vec!["sh", "-c", "exit 124"], false)] {
+        let req = ExecRequest {
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+            cwd: sb.workdir.clone(),
+            env: BTreeMap::new(),
+            stdin: Stdin::Bytes(Bytes::new()),
+            pty: None,
+            timeout: Duration::from_millis(1500),
+        };
+        let mut s = b.exec(&sb, req).await.unwrap();
+        let exit = loop {
+            match tokio::time::timeout(Duration::from_secs(30), s.events.recv()).await.unwrap() {
+                Some(ExecEvent::Exit(e)) => break e,
+                Some(ExecEvent::Failed(e)) => panic!("{e}"),
+                None => panic!("no exit"),
+                Some(_) => {}
+            }
+        };
+        assert_eq!((exit.code, exit.timed_out), (124, timed_out), "{argv:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_policy_and_ports() {
+    for protocol in [Gw::V0_0, Gw::V0_1] {
+        let state = tempfile::tempdir().unwrap();
+        let gw = start_gateway(protocol, state.path(), |_| {}).await;
+        let b = OpenShellBackend::connect(cfg(gw.addr)).await.unwrap();
+        let spec = SandboxSpec {
+            ready_timeout: Duration::from_secs(30),
+            policy_yaml: Some(
+                "version: 1\nnetwork_policies:\n  pypi:\n    endpoints:\n      - host: pypi.org\n        ports: [443]\n".into(),
+            ),
+            ..SandboxSpec::default()
+        };
+        let sb = b.create(&spec).await.unwrap();
+        let p = b.network_policy(&sb).await.unwrap();
+        assert!(p.rules_yaml.contains("pypi.org"), "{protocol:?}: {p:?}");
+        let rules = "github:\n  endpoints:\n    - host: api.github.com\n      ports: [443]\n      access: read-only\n      enforcement: enforce\n  binaries: [/usr/bin/git]\n";
+        let updated = b.update_network_policy(&sb, rules).await.unwrap();
+        assert!(updated.version > p.version, "{updated:?}");
+        let now = b.network_policy(&sb).await.unwrap();
+        assert!(now.rules_yaml.contains("api.github.com") && !now.rules_yaml.contains("pypi.org"), "{now:?}");
+        assert!(
+            now.rules_yaml.contains("read-only") && now.rules_yaml.contains("enforce"),
+            "enum fields survive: {now:?}"
+        );
+        assert_eq!(
+            b.update_network_policy(&sb, "x:\n  endpoints:\n    - host: ''\n").await.unwrap_err().code,
+            ErrorCode::InvalidArgument
+        );
+        let port = b.expose_port(&sb, 8080, "web").await.unwrap();
+        assert!(port.url.contains("8080"), "{port:?}");
+        b.delete(&sb.name).await.unwrap();
+    }
+}
