@@ -75,6 +75,12 @@ pub struct BackendArgs {
     /// Seconds each gateway call may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub rpc_timeout: u64,
+
+    /// Run every file operation in its own exec instead of over the
+    /// sandbox's session channel (slower; for gateways or images where the
+    /// channel misbehaves).
+    #[arg(long)]
+    pub no_session_channel: bool,
 }
 
 fn parse_protocol(s: &str) -> Result<Protocol, String> {
@@ -182,6 +188,7 @@ impl BackendArgs {
         }
         cfg.workdir = self.sandbox_workdir.clone();
         cfg.rpc_timeout = std::time::Duration::from_secs(self.rpc_timeout.max(1));
+        cfg.session_channel = !self.no_session_channel;
         let read = |p: &PathBuf, what: &str| {
             std::fs::read(p)
                 .map_err(|e| SandboxError::invalid(op, format!("cannot read the {what} {}: {e}", p.display())))

@@ -112,7 +112,36 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// Require `authorization: Bearer <token>` on every RPC except Health.
     pub bearer_token: Option<String>,
+    /// Counters a test can read while the gateway runs.
+    pub stats: Stats,
 }
+
+/// What the gateway has done so far, shared by every clone of a
+/// [`Config`] (so a test keeps one and reads it while serving).
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    execs: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Stats {
+    /// Exec calls started (`ExecSandbox` and `ExecSandboxInteractive`).
+    pub fn execs(&self) -> u64 {
+        self.execs.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub(crate) fn count_exec(&self) {
+        self.execs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Two configurations share counters only when they are clones.
+impl PartialEq for Stats {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.execs, &other.execs)
+    }
+}
+
+impl Eq for Stats {}
 
 impl Config {
     /// A plaintext gateway of `protocol` keeping its state in `state_dir`,
@@ -129,6 +158,7 @@ impl Config {
             half_close_grace: Duration::from_millis(100),
             tls: None,
             bearer_token: None,
+            stats: Stats::default(),
         }
     }
 }

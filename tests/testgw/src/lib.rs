@@ -47,5 +47,5 @@ mod v0_0;
 mod v0_1;
 mod wire;
 
-pub use config::{Config, Faults, Protocol, TlsFiles};
+pub use config::{Config, Faults, Protocol, Stats, TlsFiles};
 pub use server::{MAX_INBOUND_MESSAGE, serve};

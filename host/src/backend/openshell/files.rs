@@ -19,13 +19,14 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
+use super::channel::{self, Slot};
 use super::exec::{self, MAX_FRAME};
 use super::script::{self, code};
 use super::wire::{Target, Wire};
 use crate::archive::Excludes;
 use crate::backend::{
-    ByteStream, DirEntry, ExecEvent, ExecInput, ExecRequest, FileKind, FileRead, FileSink, FileStat, Stdin,
-    WriteOptions,
+    ByteStream, DirEntry, ExecEvent, ExecInput, ExecRequest, ExecSession, FileKind, FileRead, FileSink, FileStat,
+    Stdin, WriteOptions,
 };
 use crate::error::{Result, SandboxError};
 
@@ -34,14 +35,21 @@ const OP_TIMEOUT: Duration = Duration::from_secs(300);
 /// Most output a metadata operation (stat, list) may produce.
 const MAX_META_OUTPUT: usize = 64 << 20;
 
-/// Runs file scripts in one sandbox.
+/// Runs file scripts in one sandbox: through its session channel when
+/// there is one, else one exec each.
 #[derive(Debug, Clone)]
 pub struct Files {
     pub(super) wire: Arc<dyn Wire>,
     pub(super) target: Target,
     /// The workspace root every path must stay in.
     pub(super) root: String,
+    /// The sandbox's session channel, unless it is turned off.
+    pub(super) channel: Option<Arc<Slot>>,
 }
+
+/// Operations that may run again when the channel failed after sending
+/// them (re-running the others could fail or repeat their effect).
+const IDEMPOTENT: &[&str] = &["stat", "list", "read", "realpath", "chmod", "list_tree", "write_abort"];
 
 /// The result of a script.
 #[derive(Debug)]
@@ -88,17 +96,41 @@ impl Files {
         ExecRequest { argv, cwd: self.root.clone(), env, stdin, pty: None, timeout: OP_TIMEOUT }
     }
 
-    /// Run a script and collect its output.
-    async fn run(&self, op: &'static str, parts: &[&str], args: &[&str], stdin: Bytes) -> Result<Output> {
+    /// Run channel operation `name` through the session channel; `None`
+    /// when it has to run in its own exec instead.
+    async fn via_channel(&self, op: &str, name: &'static str, args: &[&str], stdin: &Bytes) -> Option<Result<Output>> {
+        let slot = self.channel.as_ref()?;
+        if stdin.len() > channel::MAX_IN {
+            return None;
+        }
+        let ch = slot.get().await?;
+        match ch.call(name, args.iter().map(|a| a.to_string()).collect(), stdin.clone()).await {
+            Ok(r) => Some(Ok(Output { code: r.code, stdout: r.stdout, stderr: r.stderr })),
+            Err(f) if f.maybe_ran && !IDEMPOTENT.contains(&name) => Some(Err(f.error.context(format!(
+                "the session channel failed during {op}, which may or may not have taken effect; check and retry"
+            )))),
+            Err(f) => {
+                tracing::debug!(op, "session channel failed, running in its own exec: {}", f.error);
+                None
+            }
+        }
+    }
+
+    /// Run channel operation `name` and collect its output.
+    async fn run(&self, op: &'static str, name: &'static str, args: &[&str], stdin: Bytes) -> Result<Output> {
+        if let Some(out) = self.via_channel(op, name, args, &stdin).await {
+            return out;
+        }
+        let parts = script::channel_op(name);
         let session =
             exec::start(self.wire.clone(), self.target.clone(), self.request(parts, args, Stdin::Bytes(stdin)), op)
                 .await?;
         collect(session.events, op).await
     }
 
-    /// Run a script that must succeed.
-    async fn ok(&self, op: &'static str, parts: &[&str], args: &[&str], stdin: Bytes) -> Result<Bytes> {
-        let out = self.run(op, parts, args, stdin).await?;
+    /// Run channel operation `name`, which must succeed.
+    async fn ok(&self, op: &'static str, name: &'static str, args: &[&str], stdin: Bytes) -> Result<Bytes> {
+        let out = self.run(op, name, args, stdin).await?;
         if out.code != 0 {
             return Err(script_error(op, out.code, &out.stderr));
         }
@@ -107,13 +139,13 @@ impl Files {
 
     /// `lstat`.
     pub async fn stat(&self, path: &str) -> Result<FileStat> {
-        let out = self.ok("fs.stat", &[script::STAT], &[path], Bytes::new()).await?;
+        let out = self.ok("fs.stat", "stat", &[path], Bytes::new()).await?;
         parse_stat(path, &out).ok_or_else(|| malformed("fs.stat"))
     }
 
     /// Directory listing, sorted by name.
     pub async fn list(&self, path: &str) -> Result<Vec<DirEntry>> {
-        let out = self.ok("fs.list-dir", &[script::LIST], &[path], Bytes::new()).await?;
+        let out = self.ok("fs.list-dir", "list", &[path], Bytes::new()).await?;
         let fields: Vec<&[u8]> = split_nul(&out);
         if !fields.len().is_multiple_of(5) {
             return Err(malformed("fs.list-dir"));
@@ -134,34 +166,41 @@ impl Files {
 
     /// `mkdir` / `mkdir -p`.
     pub async fn mkdir(&self, path: &str, parents: bool) -> Result<()> {
-        self.ok("fs.mkdir", &[script::MKDIR], &[path, flag(parents)], Bytes::new()).await.map(|_| ())
+        self.ok("fs.mkdir", "mkdir", &[path, flag(parents)], Bytes::new()).await.map(|_| ())
     }
 
     /// Remove, never following symlinks.
     pub async fn remove(&self, path: &str, recursive: bool) -> Result<()> {
-        self.ok("fs.remove", &[script::REMOVE], &[path, flag(recursive)], Bytes::new()).await.map(|_| ())
+        self.ok("fs.remove", "remove", &[path, flag(recursive)], Bytes::new()).await.map(|_| ())
     }
 
     /// `rename`.
     pub async fn rename(&self, from: &str, to: &str) -> Result<()> {
-        self.ok("fs.rename", &[script::RENAME], &[from, to], Bytes::new()).await.map(|_| ())
+        self.ok("fs.rename", "rename", &[from, to], Bytes::new()).await.map(|_| ())
     }
 
     /// `realpath -e`.
     pub async fn realpath(&self, path: &str) -> Result<String> {
-        let out = self.ok("fs.realpath", &[script::REALPATH], &[path], Bytes::new()).await?;
+        let out = self.ok("fs.realpath", "realpath", &[path], Bytes::new()).await?;
         split_nul(&out).first().map(|p| String::from_utf8_lossy(p).into_owned()).ok_or_else(|| malformed("fs.realpath"))
     }
 
     /// `chmod`.
     pub async fn chmod(&self, path: &str, mode: u32) -> Result<()> {
-        self.ok("fs.chmod", &[script::CHMOD], &[path, &format!("{:o}", mode & 0o7777)], Bytes::new()).await.map(|_| ())
+        self.ok("fs.chmod", "chmod", &[path, &format!("{:o}", mode & 0o7777)], Bytes::new()).await.map(|_| ())
     }
 
     /// Open a file for reading: its size comes first, then its bytes, and
     /// the stream's last step checks length and SHA-256.
     pub async fn read(&self, path: &str) -> Result<FileRead> {
         let op = "fs.read-file";
+        let max = channel::MAX_READ.to_string();
+        match self.via_channel(op, "read", &[path, &max], &Bytes::new()).await {
+            Some(Ok(out)) if out.code == code::TOO_BIG => {}
+            Some(Ok(out)) => return small_read(op, &out),
+            Some(Err(e)) => return Err(e),
+            None => {}
+        }
         let session = exec::start(
             self.wire.clone(),
             self.target.clone(),
@@ -266,6 +305,7 @@ impl Files {
             hasher: Sha256::new(),
             size: 0,
             temp: None,
+            upload: None,
         }
     }
 
@@ -321,7 +361,7 @@ impl Files {
         let op = "snapshot.hydrate";
         if let Some(keep) = clear_except {
             let keep = Excludes::new(keep).map_err(|m| SandboxError::invalid(op, m))?;
-            let listing = self.ok(op, &[script::LIST_TREE], &[root], Bytes::new()).await?;
+            let listing = self.ok(op, "list_tree", &[root], Bytes::new()).await?;
             let paths: Vec<String> =
                 split_nul(&listing).into_iter().map(|p| String::from_utf8_lossy(p).into_owned()).collect();
             let doomed = deletions(&paths, &keep);
@@ -331,7 +371,7 @@ impl Files {
                     list.extend_from_slice(d.as_bytes());
                     list.push(0);
                 }
-                self.ok(op, &[script::REMOVE_LIST], &[root], Bytes::from(list)).await?;
+                self.ok(op, "remove_list", &[root], Bytes::from(list)).await?;
             }
         }
         let session = exec::start(
@@ -365,6 +405,34 @@ impl Files {
         }
         Ok(())
     }
+}
+
+/// A whole file read through the session channel: `SIZE\n` and the bytes,
+/// checked against the size and the SHA-256 the sandbox reported.
+fn small_read(op: &str, out: &Output) -> Result<FileRead> {
+    if out.code != 0 {
+        return Err(script_error(op, out.code, &out.stderr));
+    }
+    let nl = out.stdout.iter().position(|c| *c == b'\n').ok_or_else(|| malformed(op))?;
+    let size = num(&out.stdout[..nl]).ok_or_else(|| malformed(op))?;
+    let content = out.stdout.slice(nl + 1..);
+    let expected = out.stderr.lines().rev().find_map(|l| l.strip_prefix("ow-sha256 ")).map(str::trim);
+    let actual = hex::encode(Sha256::digest(&content));
+    if content.len() as u64 != size || expected != Some(actual.as_str()) {
+        let mut e = SandboxError::backend(
+            op,
+            "corrupt",
+            "the file changed while it was read, or the transfer check failed; read it again",
+        );
+        e.retryable = true;
+        return Err(e);
+    }
+    let content: ByteStream = if content.is_empty() {
+        Box::pin(futures::stream::empty())
+    } else {
+        Box::pin(futures::stream::once(async move { Ok(content) }))
+    };
+    Ok(FileRead { size, content })
 }
 
 /// Collect a command's events.
@@ -500,12 +568,15 @@ fn parse_stat(path: &str, out: &[u8]) -> Option<FileStat> {
     })
 }
 
-/// Below this a write is sent in one exec when it finishes.
+/// Below this a write is sent in one operation when it finishes.
 const WHOLE_WRITE: usize = MAX_FRAME;
+/// Deadline of a streamed upload's exec: a guest may write a large file
+/// slowly, and the upload ends anyway when the guest drops its stream.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(3600);
 
-/// A file being written over exec: small files in one exec at `finish`;
-/// larger ones to a temporary file in appended pieces, committed at
-/// `finish` after the checksum matches.
+/// A file being written over exec: small files in one operation at
+/// `finish`; larger ones streamed into a temporary file through one
+/// interactive exec, committed at `finish` after the checksum matches.
 pub struct OpenShellSink {
     files: Files,
     path: String,
@@ -514,6 +585,7 @@ pub struct OpenShellSink {
     hasher: Sha256,
     size: u64,
     temp: Option<String>,
+    upload: Option<ExecSession>,
 }
 
 impl std::fmt::Debug for OpenShellSink {
@@ -532,35 +604,61 @@ impl OpenShellSink {
         ]
     }
 
+    /// Send the buffer into the upload, starting it first if needed.
     async fn flush(&mut self) -> Result<()> {
+        let op = "fs.write-file";
         if self.temp.is_none() {
             let args = self.args();
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            let out = self.files.ok("fs.write-file", script::WRITE_OPEN, &refs, Bytes::new()).await?;
-            let tmp = split_nul(&out)
-                .first()
-                .map(|p| String::from_utf8_lossy(p).into_owned())
-                .ok_or_else(|| malformed("fs.write-file"))?;
+            let out = self.files.ok(op, "write_open", &refs, Bytes::new()).await?;
+            let tmp =
+                split_nul(&out).first().map(|p| String::from_utf8_lossy(p).into_owned()).ok_or_else(|| malformed(op))?;
             self.temp = Some(tmp);
+        }
+        if self.upload.is_none() {
+            let tmp = self.temp.clone().unwrap_or_default();
+            let mut req = self.files.request(&[script::WRITE_APPEND], &[&tmp], Stdin::Interactive);
+            req.timeout = UPLOAD_TIMEOUT;
+            self.upload = Some(exec::start(self.files.wire.clone(), self.files.target.clone(), req, op).await?);
         }
         if self.buffer.is_empty() {
             return Ok(());
         }
         let data = self.buffer.split().freeze();
-        let tmp = self.temp.clone().unwrap_or_default();
-        self.files.ok("fs.write-file", &[script::WRITE_APPEND], &[&tmp], data).await.map(|_| ())
+        let upload = self.upload.as_mut().ok_or_else(|| malformed(op))?;
+        if upload.input.send(ExecInput::Stdin(data)).await.is_err() {
+            // The upload ended early: its exit status says why.
+            return Err(self.end_upload().await.err().unwrap_or_else(|| {
+                SandboxError::unavailable(op, "the upload stream closed before all data was sent")
+            }));
+        }
+        Ok(())
+    }
+
+    /// Close the upload's stdin and wait for it to succeed.
+    async fn end_upload(&mut self) -> Result<()> {
+        let op = "fs.write-file";
+        let Some(upload) = self.upload.take() else { return Ok(()) };
+        let _ = upload.input.send(ExecInput::CloseStdin).await;
+        let out = collect(upload.events, op).await?;
+        if out.code != 0 {
+            return Err(script_error(op, out.code, &out.stderr));
+        }
+        Ok(())
     }
 }
 
 impl Drop for OpenShellSink {
     fn drop(&mut self) {
-        // Unfinished: remove the temporary file (best effort).
+        // Unfinished: end the upload and remove the temporary file (best
+        // effort).
+        self.upload.take();
         if let Some(tmp) = self.temp.take()
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
             let files = self.files.clone();
             rt.spawn(async move {
-                let _ = files.ok("fs.write-file", &[script::WRITE_ABORT], &[&tmp], Bytes::new()).await;
+                let _ = files.ok("fs.write-file", "write_abort", &[&tmp], Bytes::new()).await;
             });
         }
     }
@@ -587,13 +685,20 @@ impl FileSink for OpenShellSink {
         let out = if self.temp.is_none() {
             let data = self.buffer.split().freeze();
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            self.files.ok(op, script::WRITE_WHOLE, &refs, data).await?
+            self.files.ok(op, "write", &refs, data).await?
         } else {
             self.flush().await?;
+            self.end_upload().await?;
             let tmp = self.temp.take().unwrap_or_default();
-            args.push(tmp);
+            args.push(tmp.clone());
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            self.files.ok(op, script::WRITE_FINISH, &refs, Bytes::new()).await?
+            let out = self.files.ok(op, "write_finish", &refs, Bytes::new()).await;
+            if out.is_err() {
+                // A failed commit removes its temporary file, but one that
+                // never ran (the channel failed) would not.
+                self.temp = Some(tmp);
+            }
+            out?
         };
         parse_stat(&self.path, &out).ok_or_else(|| malformed(op))
     }

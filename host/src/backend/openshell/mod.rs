@@ -7,6 +7,8 @@
 //!   there.
 //! - `exec`: commands, streamed; large and interactive stdin; terminals.
 //! - `files`, `script`: files and tar archives over exec.
+//! - `channel`: the session channel, one long-lived exec per sandbox that
+//!   carries the small file operations.
 //! - [`policy`]: sandbox and network policy documents.
 //!
 //! The generation is read from `Health.version` before the first mutating
@@ -14,6 +16,7 @@
 //! fail to address it); `--protocol` overrides it, and a contradiction is
 //! an error rather than silent mis-parsing.
 
+mod channel;
 pub mod config;
 mod exec;
 mod files;
@@ -23,12 +26,14 @@ mod status;
 pub mod transport;
 mod wire;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::StreamExt;
 
+use self::channel::Slot;
 use self::config::{GatewayConfig, Protocol};
 use self::files::Files;
 use self::status::{retry, to_error};
@@ -50,6 +55,9 @@ pub struct OpenShellBackend {
     wire: Arc<dyn Wire>,
     cfg: GatewayConfig,
     version: String,
+    /// Session channels by sandbox id (shared by clones, closed when the
+    /// sandbox is deleted or the last clone is dropped).
+    channels: Arc<Mutex<HashMap<String, Arc<Slot>>>>,
 }
 
 impl OpenShellBackend {
@@ -96,7 +104,7 @@ impl OpenShellBackend {
         };
         tracing::info!(endpoint = %cfg.endpoint, %version, protocol = protocol.as_str(), source = %cfg.source, "connected to the OpenShell gateway");
         let wire: Arc<dyn Wire> = Arc::from(wire::build(protocol, channel, auth, &cfg));
-        Ok(OpenShellBackend { wire, cfg, version })
+        Ok(OpenShellBackend { wire, cfg, version, channels: Arc::default() })
     }
 
     /// The gateway's version.
@@ -127,7 +135,20 @@ impl OpenShellBackend {
     }
 
     fn files(&self, sb: &SandboxInfo) -> Files {
-        Files { wire: self.wire.clone(), target: Self::target(sb), root: sb.workdir.clone() }
+        let target = Self::target(sb);
+        let channel = self.cfg.session_channel.then(|| {
+            let mut map = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(sb.id.clone())
+                .or_insert_with(|| Arc::new(Slot::new(self.wire.clone(), target.clone(), sb.workdir.clone())))
+                .clone()
+        });
+        Files { wire: self.wire.clone(), target, root: sb.workdir.clone(), channel }
+    }
+
+    /// Close the session channel of sandbox `name`, if any.
+    fn close_channel(&self, name: &str) {
+        let mut map = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, slot| slot.name() != name);
     }
 
     async fn get_record(&self, name: &str, op: &str) -> Result<Record> {
@@ -280,6 +301,7 @@ impl Backend for OpenShellBackend {
 
     async fn delete(&self, name: &str) -> Result<()> {
         let op = "sandbox.delete";
+        self.close_channel(name);
         retry(op, self.cfg.rpc_timeout, || async { self.wire.delete(name).await.map_err(|s| to_error(op, &s)) })
             .await?;
         // The record may linger in DELETING; wait until it is gone.

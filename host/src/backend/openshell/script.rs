@@ -35,6 +35,8 @@ pub mod code {
     pub const INVALID: i32 = 47;
     /// Integrity check failed.
     pub const CORRUPT: i32 = 48;
+    /// Too large for the session channel; use a streaming exec.
+    pub const TOO_BIG: i32 = 49;
     /// The wrapper failed (base64 or fifo missing).
     pub const WRAPPER: i32 = 125;
 }
@@ -125,13 +127,16 @@ find "$t" -mindepth 1 -maxdepth 1 -printf '%f\0%y\0%s\0%m\0%T@\0'
 "#;
 
 /// Stream file `$1`: its size and a newline on stdout, then its bytes;
-/// its SHA-256 on stderr (`ow-sha256 HEX`).
+/// its SHA-256 on stderr (`ow-sha256 HEX`). With `$2`, refuse (exit 49)
+/// files larger than `$2` bytes (the session channel's small reads).
 pub const READ: &str = r#"t=$(realpath -e -- "$1" 2>/dev/null) || die 44 "$1 does not exist"
 inside "$t" || die 45 "$1 leads outside the workspace"
 [ -d "$t" ] && die 46 "$1 is a directory"
 [ -f "$t" ] || die 46 "$1 is not a regular file"
+n=$(stat -c %s -- "$t")
+[ -n "${2:-}" ] && [ "$n" -gt "$2" ] && die 49 "$1 is too large for one message"
 h=$(sha256sum < "$t") || die 46 "cannot read $1"
-printf '%s\n' "$(stat -c %s -- "$t")"
+printf '%s\n' "$n"
 cat -- "$t" || exit 1
 printf 'ow-sha256 %s\n' "${h%% *}" >&2
 "#;
@@ -266,6 +271,92 @@ mkdir -p -- "$1" 2>/dev/null || die 46 "cannot create $1"
 cd "$m" && exec tar --no-same-owner --delay-directory-restore -xpf -
 "#;
 
+/// The operations of the session channel, by name.
+pub const CHANNEL_OPS: &[(&str, &[&str])] = &[
+    ("stat", &[STAT]),
+    ("list", &[LIST]),
+    ("read", &[READ]),
+    ("write", WRITE_WHOLE),
+    ("write_open", WRITE_OPEN),
+    ("write_append", &[WRITE_APPEND]),
+    ("write_finish", WRITE_FINISH),
+    ("write_abort", &[WRITE_ABORT]),
+    ("mkdir", &[MKDIR]),
+    ("remove", &[REMOVE]),
+    ("rename", &[RENAME]),
+    ("realpath", &[REALPATH]),
+    ("chmod", &[CHMOD]),
+    ("list_tree", &[LIST_TREE]),
+    ("remove_list", &[REMOVE_LIST]),
+];
+
+/// The session channel's request loop (bash: the gateway runs every exec
+/// through bash, and its builtins read exact byte counts without a fork
+/// per field).
+///
+/// Protocol, all lengths in bytes, no sentinel that data could forge:
+/// - the server first prints `OWCH1\n` (anything before it, such as a login
+///   profile's output, is discarded by the host);
+/// - request: `<id> <op> <argc> <stdin-len>\n`, then per argument
+///   `<len>\n<bytes>`, then `<stdin-len>` bytes of stdin;
+/// - response: `A <id> <status> <stdout-len> <stderr-len>\n`, then exactly
+///   that many bytes of stdout and of stderr.
+///
+/// Each operation runs in its own subshell, so nothing (cwd, variables,
+/// `exit`) leaks into the next; requests are answered in order.
+const SERVER_LOOP: &str = r#"export LC_ALL=C
+T=$(mktemp -d "${TMPDIR:-/tmp}/ow-ch.XXXXXXXX") || exit 125
+trap 'rm -rf "$T"' EXIT
+printf 'OWCH1\n'
+while IFS=' ' read -r id op argc inlen; do
+  case "$argc$inlen" in ''|*[!0-9]*) exit 47 ;; esac
+  set --
+  i=0
+  while [ "$i" -lt "$argc" ]; do
+    IFS= read -r alen || exit 0
+    case "$alen" in ''|*[!0-9]*) exit 47 ;; esac
+    a=
+    [ "$alen" -gt 0 ] && { IFS= read -r -N "$alen" a || exit 0; }
+    set -- "$@" "$a"
+    i=$((i + 1))
+  done
+  if [ "$inlen" -gt 0 ]; then
+    dd bs="$inlen" count=1 iflag=fullblock status=none > "$T/in" || exit 0
+  else
+    : > "$T/in"
+  fi
+  case "$op" in
+    @OPS@)
+      ( "op_$op" "$@" ) < "$T/in" > "$T/out" 2> "$T/err"; rc=$? ;;
+    *) printf 'unknown operation %s\n' "$op" > "$T/err"; : > "$T/out"; rc=47 ;;
+  esac
+  set -- $(stat -c %s "$T/out" "$T/err")
+  printf 'A %s %s %s %s\n' "$id" "$rc" "$1" "$2"
+  cat "$T/out" "$T/err"
+done
+"#;
+
+/// The parts of channel operation `name` (after the prelude), for running
+/// it in its own exec instead.
+pub fn channel_op(name: &str) -> &'static [&'static str] {
+    CHANNEL_OPS.iter().find(|(n, _)| *n == name).map(|(_, p)| *p).unwrap_or(&[])
+}
+
+/// The session channel's server script, base64-encoded for `OW_SCRIPT`.
+pub fn server() -> String {
+    let mut s = String::from(PRELUDE);
+    for (name, parts) in CHANNEL_OPS {
+        s.push_str(&format!("op_{name}() {{\n"));
+        for p in *parts {
+            s.push_str(p);
+        }
+        s.push_str("}\n");
+    }
+    let names: Vec<&str> = CHANNEL_OPS.iter().map(|(n, _)| *n).collect();
+    s.push_str(&SERVER_LOOP.replace("@OPS@", &names.join("|")));
+    STANDARD.encode(s)
+}
+
 /// A file script (its parts after the prelude), base64-encoded for `OW_FS`.
 pub fn encoded(parts: &[&str]) -> String {
     let mut s = String::from(PRELUDE);
@@ -315,5 +406,8 @@ mod tests {
             assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         }
         assert!(!BOOTSTRAP.contains('\n') && !FILE_BOOTSTRAP.contains('\n'));
+        let server = String::from_utf8(STANDARD.decode(server()).unwrap()).unwrap();
+        let out = std::process::Command::new("bash").arg("-n").arg("-c").arg(&server).output().unwrap();
+        assert!(out.status.success(), "server: {}", String::from_utf8_lossy(&out.stderr));
     }
 }

@@ -388,3 +388,9 @@ mod gateway_v0_0 {
 mod gateway_v0_1 {
     component_suite!(Target::Gateway(openshell_testgw::Protocol::V0_1));
 }
+
+/// The 0.1 suite again with the session channel off: the per-exec path
+/// must give the same results.
+mod gateway_v0_1_per_exec {
+    component_suite!(Target::GatewayPerExec(openshell_testgw::Protocol::V0_1));
+}

@@ -19,6 +19,9 @@ pub enum Target {
     /// The OpenShell backend, talking to `openshell-testgw` over real gRPC
     /// in the given wire generation.
     Gateway(openshell_testgw::Protocol),
+    /// The same, with the session channel turned off: every file operation
+    /// runs in its own exec (results must not differ).
+    GatewayPerExec(openshell_testgw::Protocol),
 }
 
 impl Target {
@@ -26,7 +29,7 @@ impl Target {
     pub fn workdir(self) -> &'static str {
         match self {
             Target::Local => "/workspace",
-            Target::Gateway(_) => "/sandbox",
+            Target::Gateway(_) | Target::GatewayPerExec(_) => "/sandbox",
         }
     }
 }
@@ -92,9 +95,10 @@ pub fn policy(text: &str) -> Policy {
 pub async fn backend(target: Target, state: &std::path::Path) -> (Arc<dyn Backend>, Option<Gateway>) {
     match target {
         Target::Local => (Arc::new(LocalBackend::new(state).expect("bubblewrap is required for the tests")), None),
-        Target::Gateway(protocol) => {
+        Target::Gateway(protocol) | Target::GatewayPerExec(protocol) => {
             let gw = start_gateway(protocol, state, |_| {}).await;
-            let cfg = GatewayConfig::new(format!("http://{}", gw.addr));
+            let mut cfg = GatewayConfig::new(format!("http://{}", gw.addr));
+            cfg.session_channel = matches!(target, Target::Gateway(_));
             let backend = OpenShellBackend::connect(cfg).await.expect("connect to the test gateway");
             (Arc::new(backend), Some(gw))
         }

@@ -5,3 +5,4 @@ mod components;
 mod engine;
 mod gateway;
 mod harness;
+mod session;

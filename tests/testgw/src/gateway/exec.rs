@@ -170,6 +170,7 @@ impl Gateway {
         let mut relay = Relay { tx, sent: 0, drop_after: self.config().faults.drop_exec_after };
         let stopping = self.stopping();
         tokio::pin!(stopping);
+        self.config().stats.count_exec();
         let setup = self.config().exec_setup_cost;
         if !setup.is_zero() {
             tokio::time::sleep(setup).await;
