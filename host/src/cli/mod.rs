@@ -16,6 +16,7 @@
 mod backend_args;
 mod compile;
 mod inspect;
+mod new;
 mod policy_cmd;
 mod run;
 mod sandbox;
@@ -75,6 +76,8 @@ enum Command {
     Compile(compile::CompileArgs),
     /// Write the openshell:sandbox WIT package to a directory, for guest authors.
     Wit(wit::WitArgs),
+    /// Start an agent project: `new --lang rust|python|js|c DIR`.
+    New(new::NewArgs),
     /// Manage sandboxes.
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCommand),
@@ -103,6 +106,7 @@ pub fn main() -> std::process::ExitCode {
             Command::Inspect(a) => a.execute().await,
             Command::Compile(a) => a.execute().await,
             Command::Wit(a) => a.execute(),
+            Command::New(a) => a.execute(),
             Command::Sandbox(c) => c.execute().await,
             Command::Snapshot(c) => c.execute(),
             Command::Policy(c) => c.execute(),
