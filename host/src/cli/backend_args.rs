@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 
 use crate::backend::local::LocalBackend;
 use crate::backend::openshell::OpenShellBackend;
-use crate::backend::openshell::config::{self, GatewayConfig, Protocol, Secret};
+use crate::backend::openshell::config::{self, GatewayConfig, Protocol, Secret, SessionChannel};
 use crate::backend::{Backend, SandboxSpec};
 use crate::error::SandboxError;
 
@@ -76,11 +76,16 @@ pub struct BackendArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub rpc_timeout: u64,
 
-    /// Run every file operation in its own exec instead of over the
-    /// sandbox's session channel (slower; for gateways or images where the
-    /// channel misbehaves).
-    #[arg(long)]
-    pub no_session_channel: bool,
+    /// How small file operations reach OpenShell sandboxes: `auto` (one
+    /// long-lived exec per sandbox, with a Python server when the sandbox
+    /// has Python 3.10+), `shell` (the same with the bash server only), or
+    /// `off` (one exec per operation; slower).
+    #[arg(long, value_name = "auto|shell|off", default_value = "auto", value_parser = parse_session_channel)]
+    pub session_channel: SessionChannel,
+}
+
+fn parse_session_channel(s: &str) -> Result<SessionChannel, String> {
+    SessionChannel::parse(s).ok_or_else(|| format!("`{s}` is not one of auto, shell, off"))
 }
 
 fn parse_protocol(s: &str) -> Result<Protocol, String> {
@@ -188,7 +193,7 @@ impl BackendArgs {
         }
         cfg.workdir = self.sandbox_workdir.clone();
         cfg.rpc_timeout = std::time::Duration::from_secs(self.rpc_timeout.max(1));
-        cfg.session_channel = !self.no_session_channel;
+        cfg.session_channel = self.session_channel;
         let read = |p: &PathBuf, what: &str| {
             std::fs::read(p)
                 .map_err(|e| SandboxError::invalid(op, format!("cannot read the {what} {}: {e}", p.display())))

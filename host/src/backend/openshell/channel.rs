@@ -16,10 +16,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use bytes::{Buf, Bytes, BytesMut};
 use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
+pub use super::config::SessionChannel as Mode;
 use super::exec::MAX_FRAME;
 use super::script;
 use super::status::to_error;
@@ -43,8 +46,14 @@ const BACKOFF: Duration = Duration::from_secs(30);
 const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long one operation may take before the channel is abandoned.
 const OP_TIMEOUT: Duration = Duration::from_secs(60);
-/// Banner the server prints when it is ready.
-const BANNER: &[u8] = b"OWCH1\n";
+/// Banner the server prints when it is ready, then `sh` or `py` and a
+/// newline.
+const BANNER: &[u8] = b"OWCH1 ";
+/// The Python server (see the file's header).
+const PYTHON_SERVER: &str = include_str!("channel_server.py");
+/// Runs the Python server when there is a `python3` (it exits 3 before
+/// reading anything if it is older than 3.10), else the shell server.
+const PYTHON_BOOTSTRAP: &str = "if command -v python3 >/dev/null 2>&1; then python3 -c \"$(printf '%s' \"$OW_PY\" | base64 -d)\"; rc=$?; [ \"$rc\" = 3 ] || exit \"$rc\"; fi; eval \"$(printf '%s' \"$OW_SCRIPT\" | base64 -d)\"";
 
 /// The result of one operation.
 #[derive(Debug)]
@@ -81,6 +90,16 @@ struct Job {
 pub struct SessionChannel {
     jobs: mpsc::Sender<Job>,
     dead: Arc<AtomicBool>,
+    server: Server,
+}
+
+/// Which server a channel runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    /// The Python server.
+    Python,
+    /// The shell server.
+    Shell,
 }
 
 impl std::fmt::Debug for Job {
@@ -92,15 +111,22 @@ impl std::fmt::Debug for Job {
 impl SessionChannel {
     /// Start the server in `target` (workspace `root`) and wait for its
     /// banner. Fails when the sandbox cannot run it (no bash, policy).
-    pub async fn open(wire: Arc<dyn Wire>, target: Target, root: &str) -> Result<SessionChannel> {
+    pub async fn open(wire: Arc<dyn Wire>, target: Target, root: &str, mode: Mode) -> Result<SessionChannel> {
         let op = "session.open";
-        let env = BTreeMap::from([
+        let mut env = BTreeMap::from([
             ("OW_SCRIPT".to_string(), script::server()),
             ("OW_ROOT".to_string(), root.to_string()),
             ("LC_ALL".to_string(), "C".to_string()),
         ]);
+        let bootstrap = match mode {
+            Mode::Auto => {
+                env.insert("OW_PY".into(), STANDARD.encode(PYTHON_SERVER));
+                PYTHON_BOOTSTRAP
+            }
+            Mode::Shell | Mode::Off => script::BOOTSTRAP,
+        };
         let call = ExecCall {
-            argv: vec!["bash".into(), "-c".into(), script::BOOTSTRAP.into(), "bash".into()],
+            argv: vec!["bash".into(), "-c".into(), bootstrap.into(), "bash".into()],
             workdir: root.to_string(),
             env,
             ..ExecCall::default()
@@ -118,10 +144,16 @@ impl SessionChannel {
                 match events.next().await {
                     Some(Ok(Event::Stdout(b))) => {
                         buf.extend_from_slice(&b);
-                        if let Some(i) = find(&buf, BANNER) {
+                        if let Some(i) = find(&buf, BANNER)
+                            && let Some(nl) = buf[i..].iter().position(|c| *c == b'\n')
+                        {
                             // Discard whatever came first (a login profile).
-                            buf.advance(i + BANNER.len());
-                            return Ok(());
+                            let kind = match &buf[i + BANNER.len()..i + nl] {
+                                b"py" => Server::Python,
+                                _ => Server::Shell,
+                            };
+                            buf.advance(i + nl + 1);
+                            return Ok(kind);
                         }
                     }
                     Some(Ok(Event::Stderr(_))) => {}
@@ -134,15 +166,20 @@ impl SessionChannel {
             }
         })
         .await;
-        match opened {
-            Ok(Ok(())) => {}
+        let server = match opened {
+            Ok(Ok(kind)) => kind,
             Ok(Err(e)) => return Err(e),
             Err(_) => return Err(SandboxError::timeout(op, "the session server did not start in time")),
-        }
+        };
         let (jobs, jobs_rx) = mpsc::channel::<Job>(64);
         let dead = Arc::new(AtomicBool::new(false));
         tokio::spawn(run(events, buf, input_tx, jobs_rx, dead.clone()));
-        Ok(SessionChannel { jobs, dead })
+        Ok(SessionChannel { jobs, dead, server })
+    }
+
+    /// Which server runs.
+    pub fn server(&self) -> Server {
+        self.server
     }
 
     /// Whether the channel has failed and should be replaced.
@@ -188,6 +225,7 @@ pub struct Slot {
     wire: Arc<dyn Wire>,
     target: Target,
     root: String,
+    mode: Mode,
     state: tokio::sync::Mutex<State>,
 }
 
@@ -201,8 +239,8 @@ enum State {
 impl Slot {
     /// A slot for the sandbox `target` with workspace `root`; nothing is
     /// started yet.
-    pub fn new(wire: Arc<dyn Wire>, target: Target, root: String) -> Slot {
-        Slot { wire, target, root, state: tokio::sync::Mutex::new(State::Closed) }
+    pub fn new(wire: Arc<dyn Wire>, target: Target, root: String, mode: Mode) -> Slot {
+        Slot { wire, target, root, mode, state: tokio::sync::Mutex::new(State::Closed) }
     }
 
     /// The sandbox's name.
@@ -219,9 +257,9 @@ impl Slot {
             State::Off(until) if Instant::now() < *until => return None,
             _ => {}
         }
-        match SessionChannel::open(self.wire.clone(), self.target.clone(), &self.root).await {
+        match SessionChannel::open(self.wire.clone(), self.target.clone(), &self.root, self.mode).await {
             Ok(c) => {
-                tracing::debug!(sandbox = %self.target.name, "session channel open");
+                tracing::debug!(sandbox = %self.target.name, server = ?c.server(), "session channel open");
                 let c = Arc::new(c);
                 *state = State::Open(c.clone());
                 Some(c)
@@ -399,16 +437,12 @@ mod tests {
     fn the_server_answers_framed_requests() {
         use base64::Engine as _;
         let root = tempfile::tempdir().unwrap();
-        let server = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(script::server()).unwrap()).unwrap();
+        let server = String::from_utf8(STANDARD.decode(script::server()).unwrap()).unwrap();
         let file = format!("{}/odd name\nA 1 0 0 0\n.txt", root.path().display());
         let mut input = Vec::new();
         // A write whose content looks like a response header, then a read.
         let content = b"A 99 0 3 0\nfake\x00\xff";
-        let sha = {
-            use sha2::Digest;
-            hex::encode(sha2::Sha256::digest(content))
-        };
-        let args = vec![file.clone(), "0".into(), "0".into(), "644".into(), sha, content.len().to_string()];
+        let args = vec![file.clone(), "0".into(), "0".into(), "644".into(), content.len().to_string()];
         input.extend_from_slice(&frame(1, "write", &args, content));
         input.extend_from_slice(&frame(2, "read", std::slice::from_ref(&file), b""));
         input.extend_from_slice(&frame(3, "nope", &[], b""));
@@ -426,8 +460,8 @@ mod tests {
             })
             .unwrap();
         let mut buf = BytesMut::from(&out.stdout[..]);
-        let start = find(&buf, BANNER).unwrap();
-        buf.advance(start + BANNER.len());
+        let start = find(&buf, b"OWCH1 sh\n").unwrap();
+        buf.advance(start + 9);
         let mut replies = Vec::new();
         while let Ok(Some((h, len))) = parse_header(&buf) {
             buf.advance(len);

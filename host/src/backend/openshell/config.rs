@@ -114,10 +114,35 @@ pub struct GatewayConfig {
     pub workdir: String,
     /// How the configuration was found, for `-v` logs and errors.
     pub source: String,
-    /// Carry small file operations over one long-lived exec per sandbox
-    /// (the session channel) instead of one exec each. On by default; the
-    /// results are the same either way, only faster.
-    pub session_channel: bool,
+    /// Whether small file operations travel over one long-lived exec per
+    /// sandbox (the session channel) instead of one exec each. The results
+    /// are the same either way, only the speed differs.
+    pub session_channel: SessionChannel,
+}
+
+/// How the session channel runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SessionChannel {
+    /// Its Python server when the sandbox has Python 3.10+ (every operation
+    /// in one process), else its shell server.
+    #[default]
+    Auto,
+    /// Always the shell server (bash and coreutils only).
+    Shell,
+    /// No channel: one exec per operation.
+    Off,
+}
+
+impl SessionChannel {
+    /// Parse `auto`, `shell` or `off`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "auto" => Some(SessionChannel::Auto),
+            "shell" => Some(SessionChannel::Shell),
+            "off" => Some(SessionChannel::Off),
+            _ => None,
+        }
+    }
 }
 
 impl GatewayConfig {
@@ -138,7 +163,7 @@ impl GatewayConfig {
             connect_timeout: Duration::from_secs(10),
             workdir: "/sandbox".into(),
             source: "explicit URL".into(),
-            session_channel: true,
+            session_channel: SessionChannel::Auto,
         }
     }
 

@@ -47,7 +47,7 @@ const STREAM_SLACK: Duration = Duration::from_secs(30);
 
 /// How stdin reaches the command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(super) enum Mode {
     /// `ExecSandbox` with stdin inline.
     Direct,
     /// Interactive, the wrapper reads exactly N bytes.
@@ -65,7 +65,11 @@ fn needs_encoding(s: &str) -> bool {
 
 /// Build the gateway call for `req` (and the sandbox's own environment
 /// `base_env`, which the gateway applies itself).
-fn prepare(req: &ExecRequest, op: &str) -> Result<(ExecCall, Mode)> {
+///
+/// `trusted_env`: the environment is the host's own (its file scripts'
+/// `OW_*` variables), not a guest's, so only values the gateway would
+/// refuse are encoded.
+pub(super) fn prepare(req: &ExecRequest, op: &str, trusted_env: bool) -> Result<(ExecCall, Mode)> {
     if let Some(i) = req.argv.iter().position(|a| a.len() > MAX_VALUE) {
         return Err(SandboxError::invalid(
             op,
@@ -85,7 +89,7 @@ fn prepare(req: &ExecRequest, op: &str) -> Result<(ExecCall, Mode)> {
     let encode_env: Vec<(&String, &String)> = req
         .env
         .iter()
-        .filter(|(k, v)| needs_encoding(v) || k.starts_with("OPENSHELL_") || k.starts_with("OW_"))
+        .filter(|(k, v)| needs_encoding(v) || k.starts_with("OPENSHELL_") || (!trusted_env && k.starts_with("OW_")))
         .collect();
     let encode_cwd = needs_encoding(&req.cwd);
     let wrap = !matches!(mode, Mode::Direct | Mode::Pty) || encode_argv || !encode_env.is_empty() || encode_cwd;
@@ -148,7 +152,28 @@ fn prepare(req: &ExecRequest, op: &str) -> Result<(ExecCall, Mode)> {
 
 /// Start `req` in sandbox `target`.
 pub async fn start(wire: Arc<dyn Wire>, target: Target, req: ExecRequest, op: &'static str) -> Result<ExecSession> {
-    let (call, mode) = prepare(&req, op)?;
+    let prepared = prepare(&req, op, false)?;
+    launch(wire, target, req, prepared, op).await
+}
+
+/// Start one of the host's own scripts (see [`prepare`]'s `trusted_env`).
+pub async fn start_internal(
+    wire: Arc<dyn Wire>,
+    target: Target,
+    req: ExecRequest,
+    op: &'static str,
+) -> Result<ExecSession> {
+    let prepared = prepare(&req, op, true)?;
+    launch(wire, target, req, prepared, op).await
+}
+
+async fn launch(
+    wire: Arc<dyn Wire>,
+    target: Target,
+    req: ExecRequest,
+    (call, mode): (ExecCall, Mode),
+    op: &'static str,
+) -> Result<ExecSession> {
     let timeout = req.timeout;
     let stream_deadline = timeout + STREAM_SLACK;
     let (ev_tx, ev_rx) = mpsc::channel(EVENT_DEPTH);
@@ -192,13 +217,13 @@ async fn forward_input(
         let Some(w) = &wire else { continue };
         let frame = match (mode, input) {
             (Mode::Framed, ExecInput::Stdin(data)) => {
-                // One frame per piece of at most MAX_FRAME bytes.
+                // One frame per piece of at most MAX_FRAME bytes: its
+                // header, then the piece itself (not copied).
                 let mut ok = true;
                 for i in (0..data.len()).step_by(MAX_FRAME) {
                     let piece = data.slice(i..(i + MAX_FRAME).min(data.len()));
-                    let mut f = format!("{}\n", piece.len()).into_bytes();
-                    f.extend_from_slice(&piece);
-                    ok &= w.send(Input::Stdin(Bytes::from(f))).await.is_ok();
+                    ok &= w.send(Input::Stdin(Bytes::from(format!("{}\n", piece.len())))).await.is_ok();
+                    ok &= w.send(Input::Stdin(piece)).await.is_ok();
                 }
                 if !ok {
                     return;
@@ -312,7 +337,7 @@ mod tests {
 
     #[test]
     fn plain_commands_take_the_fast_path() {
-        let (call, mode) = prepare(&req(&["echo", "hi"], Stdin::Bytes(Bytes::from_static(b"x"))), "t").unwrap();
+        let (call, mode) = prepare(&req(&["echo", "hi"], Stdin::Bytes(Bytes::from_static(b"x"))), "t", false).unwrap();
         assert_eq!(mode, Mode::Direct);
         assert_eq!(call.argv, vec!["echo", "hi"]);
         assert_eq!(call.stdin, b"x");
@@ -324,7 +349,7 @@ mod tests {
         r.env.insert("MULTI".into(), "x\ny".into());
         r.env.insert("OPENSHELL_TOKEN".into(), "v".into());
         r.cwd = "/sandbox/dir\nname".into();
-        let (call, mode) = prepare(&r, "t").unwrap();
+        let (call, mode) = prepare(&r, "t", false).unwrap();
         assert_eq!(mode, Mode::Direct);
         for a in &call.argv {
             assert!(!a.contains('\n'), "raw newline in argv: {a:?}");
@@ -340,15 +365,18 @@ mod tests {
     #[test]
     fn modes_follow_stdin_and_pty() {
         let big = Bytes::from(vec![0u8; MAX_FRAME + 1]);
-        assert_eq!(prepare(&req(&["cat"], Stdin::Bytes(big)), "t").unwrap().1, Mode::Sized(MAX_FRAME as u64 + 1));
-        assert_eq!(prepare(&req(&["cat"], Stdin::Interactive), "t").unwrap().1, Mode::Framed);
+        assert_eq!(
+            prepare(&req(&["cat"], Stdin::Bytes(big)), "t", false).unwrap().1,
+            Mode::Sized(MAX_FRAME as u64 + 1)
+        );
+        assert_eq!(prepare(&req(&["cat"], Stdin::Interactive), "t", false).unwrap().1, Mode::Framed);
         let mut p = req(&["sh"], Stdin::Interactive);
         p.pty = Some(TermSize { cols: 100, rows: 30 });
-        let (call, mode) = prepare(&p, "t").unwrap();
+        let (call, mode) = prepare(&p, "t", false).unwrap();
         assert_eq!((mode, call.tty, call.cols, call.rows), (Mode::Pty, true, 100, 30));
         assert_eq!(call.argv, vec!["sh"]);
         let huge = "x".repeat(MAX_VALUE + 1);
-        assert!(prepare(&req(&["echo", &huge], Stdin::Bytes(Bytes::new())), "t").is_err());
+        assert!(prepare(&req(&["echo", &huge], Stdin::Bytes(Bytes::new())), "t", false).is_err());
     }
 
     /// The wrapper, run by a real `sh`, rebuilds argv, env and cwd exactly
@@ -364,7 +392,7 @@ mod tests {
         );
         r.env.insert("V".into(), "multi\nline".into());
         r.cwd = odd_dir.to_string_lossy().into_owned();
-        let (call, mode) = prepare(&r, "t").unwrap();
+        let (call, mode) = prepare(&r, "t", false).unwrap();
         assert_eq!(mode, Mode::Framed);
         let mut cmd = std::process::Command::new(&call.argv[0]);
         cmd.args(&call.argv[1..])

@@ -3,11 +3,14 @@
 //! is NUL-separated (file names may hold any byte but `/` and NUL) and
 //! produced with `LC_ALL=C` (locale-proof).
 //!
-//! Reads stream the file's bytes raw from stdout and check them against a
-//! SHA-256 computed in the sandbox; writes go to a temporary file beside
-//! the target, are checked against the SHA-256 the host computed, and are
-//! renamed into place only then. Every path is resolved inside the sandbox
-//! and refused if it leads outside the workspace.
+//! Reads stream the file's bytes raw from stdout; the host counts them
+//! against the announced size and the sandbox checks that the file did not
+//! change while it was read (a torn read is an error, not data). Writes go
+//! to a temporary file beside the target, are checked against the size the
+//! host sent (nothing incomplete is ever committed), and are renamed into
+//! place only then. Every path is
+//! resolved inside the sandbox and refused if it leads outside the
+//! workspace.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,14 +18,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
-use sha2::{Digest, Sha256};
+use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::channel::{self, Slot};
 use super::exec::{self, MAX_FRAME};
 use super::script::{self, code};
-use super::wire::{Target, Wire};
+use super::status::to_error;
+use super::wire::{Event, Events, Target, Wire};
 use crate::archive::Excludes;
 use crate::backend::{
     ByteStream, DirEntry, ExecEvent, ExecInput, ExecRequest, ExecSession, FileKind, FileRead, FileSink, FileStat,
@@ -122,9 +126,13 @@ impl Files {
             return out;
         }
         let parts = script::channel_op(name);
-        let session =
-            exec::start(self.wire.clone(), self.target.clone(), self.request(parts, args, Stdin::Bytes(stdin)), op)
-                .await?;
+        let session = exec::start_internal(
+            self.wire.clone(),
+            self.target.clone(),
+            self.request(parts, args, Stdin::Bytes(stdin)),
+            op,
+        )
+        .await?;
         collect(session.events, op).await
     }
 
@@ -201,20 +209,16 @@ impl Files {
             Some(Err(e)) => return Err(e),
             None => {}
         }
-        let session = exec::start(
-            self.wire.clone(),
-            self.target.clone(),
-            self.request(&[script::READ], &[path], Stdin::Bytes(Bytes::new())),
-            op,
-        )
-        .await?;
-        let mut events = session.events;
+        // The content is polled straight from the gateway's stream (no
+        // relay task in between: a hop per chunk costs more than the copy).
+        let (call, _) = exec::prepare(&self.request(&[script::READ], &[path], Stdin::Bytes(Bytes::new())), op, true)?;
+        let mut events = self.wire.exec(&self.target, call, OP_TIMEOUT).await.map_err(|s| to_error(op, &s))?;
         // The header line: the size.
         let mut head = BytesMut::new();
-        let mut stderr = String::new();
+        let mut stderr = Vec::new();
         let (size, rest) = loop {
-            match events.recv().await {
-                Some(ExecEvent::Stdout(b)) => {
+            match events.next().await {
+                Some(Ok(Event::Stdout(b))) => {
                     head.extend_from_slice(&b);
                     if let Some(i) = head.iter().position(|c| *c == b'\n') {
                         let size = num(&head[..i]).ok_or_else(|| malformed(op))?;
@@ -224,74 +228,27 @@ impl Files {
                         return Err(malformed(op));
                     }
                 }
-                Some(ExecEvent::Stderr(b)) => stderr.push_str(&String::from_utf8_lossy(&b)),
-                Some(ExecEvent::Exit(e)) => return Err(script_error(op, e.code, &stderr)),
-                Some(ExecEvent::Failed(e)) => return Err(e),
+                Some(Ok(Event::Stderr(b))) => keep_stderr(&mut stderr, &b),
+                Some(Ok(Event::Exit(code))) => return Err(script_error(op, code, &String::from_utf8_lossy(&stderr))),
+                Some(Err(s)) => return Err(to_error(op, &s)),
                 None => return Err(SandboxError::unavailable(op, "the exec stream ended early")),
             }
         };
-        let (tx, rx) = mpsc::channel::<Result<Bytes>>(8);
-        tokio::spawn(async move {
-            let mut hasher = Sha256::new();
-            let mut got = 0u64;
-            let mut stderr = stderr;
-            if !rest.is_empty() {
-                hasher.update(&rest);
-                got += rest.len() as u64;
-                if tx.send(Ok(rest)).await.is_err() {
-                    return;
-                }
-            }
-            while let Some(ev) = events.recv().await {
-                match ev {
-                    ExecEvent::Stdout(b) => {
-                        hasher.update(&b);
-                        got += b.len() as u64;
-                        if got > size {
-                            let _ = tx
-                                .send(Err(SandboxError::backend(
-                                    op,
-                                    "corrupt",
-                                    "the file grew while it was read; read it again",
-                                )))
-                                .await;
-                            return;
-                        }
-                        if tx.send(Ok(b)).await.is_err() {
-                            return;
-                        }
-                    }
-                    ExecEvent::Stderr(b) => stderr.push_str(&String::from_utf8_lossy(&b)),
-                    ExecEvent::Exit(e) if e.code != 0 => {
-                        let _ = tx.send(Err(script_error(op, e.code, &stderr))).await;
-                        return;
-                    }
-                    ExecEvent::Exit(_) => {
-                        let expected = stderr.lines().rev().find_map(|l| l.strip_prefix("ow-sha256 ")).map(str::trim);
-                        let actual = hex::encode(hasher.finalize());
-                        if got != size || expected != Some(actual.as_str()) {
-                            let mut e = SandboxError::backend(
-                                op,
-                                "corrupt",
-                                format!(
-                                    "the transfer check failed ({got} of {size} bytes arrived, or the content changed while it was read); read it again"
-                                ),
-                            );
-                            e.retryable = true;
-                            let _ = tx.send(Err(e)).await;
-                        }
-                        return;
-                    }
-                    ExecEvent::Failed(e) => {
-                        let _ = tx.send(Err(e)).await;
-                        return;
-                    }
-                }
-            }
-            let _ =
-                tx.send(Err(SandboxError::unavailable(op, "the exec stream ended before the file was complete"))).await;
-        });
-        let content: ByteStream = Box::pin(ReceiverStream::new(rx));
+        let state = Download {
+            events,
+            size,
+            got: rest.len() as u64,
+            first: (!rest.is_empty()).then_some(rest),
+            stderr,
+            done: false,
+        };
+        if state.got > size {
+            return Err(incomplete(op, state.got, size));
+        }
+        let content: ByteStream = Box::pin(futures::stream::unfold(state, move |mut st| async move {
+            let item = st.next(op).await?;
+            Some((item, st))
+        }));
         Ok(FileRead { size, content })
     }
 
@@ -302,7 +259,6 @@ impl Files {
             path: path.to_string(),
             options,
             buffer: BytesMut::new(),
-            hasher: Sha256::new(),
             size: 0,
             temp: None,
             upload: None,
@@ -316,7 +272,7 @@ impl Files {
         let mut args: Vec<String> = vec![root.to_string()];
         args.extend(tar_exclude_args(excludes));
         let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let session = exec::start(
+        let session = exec::start_internal(
             self.wire.clone(),
             self.target.clone(),
             self.request(&[script::EXPORT_TAR], &arg_refs, Stdin::Bytes(Bytes::new())),
@@ -357,7 +313,6 @@ impl Files {
     /// Unpack a checked archive into `root`; with `clear_except`, first
     /// remove everything there that the patterns do not keep.
     pub async fn import_tar(&self, root: &str, mut archive: ByteStream, clear_except: Option<&[String]>) -> Result<()> {
-        use futures::StreamExt;
         let op = "snapshot.hydrate";
         if let Some(keep) = clear_except {
             let keep = Excludes::new(keep).map_err(|m| SandboxError::invalid(op, m))?;
@@ -374,7 +329,7 @@ impl Files {
                 self.ok(op, "remove_list", &[root], Bytes::from(list)).await?;
             }
         }
-        let session = exec::start(
+        let session = exec::start_internal(
             self.wire.clone(),
             self.target.clone(),
             self.request(&[script::IMPORT_TAR], &[root], Stdin::Interactive),
@@ -383,15 +338,18 @@ impl Files {
         .await?;
         let input = session.input.clone();
         let feeder = tokio::spawn(async move {
+            // Gather the archive's pieces into frames of up to MAX_FRAME:
+            // each frame costs the sandbox a `dd`, and archives come in
+            // small pieces.
+            let mut frame = BytesMut::new();
             while let Some(chunk) = archive.next().await {
-                match chunk {
-                    Ok(b) => {
-                        if input.send(ExecInput::Stdin(b)).await.is_err() {
-                            return Ok(());
-                        }
-                    }
-                    Err(e) => return Err(e),
+                frame.extend_from_slice(&chunk?);
+                if frame.len() >= MAX_FRAME && input.send(ExecInput::Stdin(frame.split().freeze())).await.is_err() {
+                    return Ok(());
                 }
+            }
+            if !frame.is_empty() && input.send(ExecInput::Stdin(frame.freeze())).await.is_err() {
+                return Ok(());
             }
             let _ = input.send(ExecInput::CloseStdin).await;
             Ok(())
@@ -408,7 +366,7 @@ impl Files {
 }
 
 /// A whole file read through the session channel: `SIZE\n` and the bytes,
-/// checked against the size and the SHA-256 the sandbox reported.
+/// checked against the size.
 fn small_read(op: &str, out: &Output) -> Result<FileRead> {
     if out.code != 0 {
         return Err(script_error(op, out.code, &out.stderr));
@@ -416,16 +374,8 @@ fn small_read(op: &str, out: &Output) -> Result<FileRead> {
     let nl = out.stdout.iter().position(|c| *c == b'\n').ok_or_else(|| malformed(op))?;
     let size = num(&out.stdout[..nl]).ok_or_else(|| malformed(op))?;
     let content = out.stdout.slice(nl + 1..);
-    let expected = out.stderr.lines().rev().find_map(|l| l.strip_prefix("ow-sha256 ")).map(str::trim);
-    let actual = hex::encode(Sha256::digest(&content));
-    if content.len() as u64 != size || expected != Some(actual.as_str()) {
-        let mut e = SandboxError::backend(
-            op,
-            "corrupt",
-            "the file changed while it was read, or the transfer check failed; read it again",
-        );
-        e.retryable = true;
-        return Err(e);
+    if content.len() as u64 != size {
+        return Err(incomplete(op, content.len() as u64, size));
     }
     let content: ByteStream = if content.is_empty() {
         Box::pin(futures::stream::empty())
@@ -433,6 +383,60 @@ fn small_read(op: &str, out: &Output) -> Result<FileRead> {
         Box::pin(futures::stream::once(async move { Ok(content) }))
     };
     Ok(FileRead { size, content })
+}
+
+/// A streamed read after its header: the file's bytes, then a check that
+/// all of them came and the file did not change meanwhile.
+struct Download {
+    events: Events,
+    size: u64,
+    got: u64,
+    first: Option<Bytes>,
+    stderr: Vec<u8>,
+    done: bool,
+}
+
+impl Download {
+    /// The next piece, the final error, or `None` at a clean end.
+    async fn next(&mut self, op: &str) -> Option<Result<Bytes>> {
+        if self.done {
+            return None;
+        }
+        if let Some(b) = self.first.take() {
+            return Some(Ok(b));
+        }
+        loop {
+            let failed = match self.events.next().await {
+                Some(Ok(Event::Stdout(b))) => {
+                    self.got += b.len() as u64;
+                    if self.got <= self.size {
+                        return Some(Ok(b));
+                    }
+                    SandboxError::backend(op, "corrupt", "the file grew while it was read; read it again")
+                }
+                Some(Ok(Event::Stderr(b))) => {
+                    keep_stderr(&mut self.stderr, &b);
+                    continue;
+                }
+                Some(Ok(Event::Exit(0))) if self.got == self.size => {
+                    self.done = true;
+                    return None;
+                }
+                Some(Ok(Event::Exit(0))) => incomplete(op, self.got, self.size),
+                Some(Ok(Event::Exit(code))) => script_error(op, code, &String::from_utf8_lossy(&self.stderr)),
+                Some(Err(s)) => to_error(op, &s),
+                None => SandboxError::unavailable(op, "the exec stream ended before the file was complete"),
+            };
+            self.done = true;
+            return Some(Err(failed));
+        }
+    }
+}
+
+/// Keep the first 64 KiB of a script's stderr.
+fn keep_stderr(buf: &mut Vec<u8>, b: &[u8]) {
+    let room = (64 * 1024usize).saturating_sub(buf.len());
+    buf.extend_from_slice(&b[..b.len().min(room)]);
 }
 
 /// Collect a command's events.
@@ -511,6 +515,17 @@ fn flag(b: bool) -> &'static str {
     if b { "1" } else { "0" }
 }
 
+/// A read that did not deliver the size it announced.
+fn incomplete(op: &str, got: u64, size: u64) -> SandboxError {
+    let mut e = SandboxError::backend(
+        op,
+        "corrupt",
+        format!("{got} of {size} bytes arrived (the file changed while it was read?); read it again"),
+    );
+    e.retryable = true;
+    e
+}
+
 fn malformed(op: &str) -> SandboxError {
     SandboxError::backend(
         op,
@@ -582,7 +597,6 @@ pub struct OpenShellSink {
     path: String,
     options: WriteOptions,
     buffer: BytesMut,
-    hasher: Sha256,
     size: u64,
     temp: Option<String>,
     upload: Option<ExecSession>,
@@ -611,15 +625,18 @@ impl OpenShellSink {
             let args = self.args();
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             let out = self.files.ok(op, "write_open", &refs, Bytes::new()).await?;
-            let tmp =
-                split_nul(&out).first().map(|p| String::from_utf8_lossy(p).into_owned()).ok_or_else(|| malformed(op))?;
+            let tmp = split_nul(&out)
+                .first()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .ok_or_else(|| malformed(op))?;
             self.temp = Some(tmp);
         }
         if self.upload.is_none() {
             let tmp = self.temp.clone().unwrap_or_default();
             let mut req = self.files.request(&[script::WRITE_APPEND], &[&tmp], Stdin::Interactive);
             req.timeout = UPLOAD_TIMEOUT;
-            self.upload = Some(exec::start(self.files.wire.clone(), self.files.target.clone(), req, op).await?);
+            self.upload =
+                Some(exec::start_internal(self.files.wire.clone(), self.files.target.clone(), req, op).await?);
         }
         if self.buffer.is_empty() {
             return Ok(());
@@ -667,7 +684,6 @@ impl Drop for OpenShellSink {
 #[async_trait]
 impl FileSink for OpenShellSink {
     async fn write(&mut self, data: Bytes) -> Result<()> {
-        self.hasher.update(&data);
         self.size += data.len() as u64;
         self.buffer.extend_from_slice(&data);
         if self.buffer.len() >= WHOLE_WRITE {
@@ -678,9 +694,7 @@ impl FileSink for OpenShellSink {
 
     async fn finish(mut self: Box<Self>) -> Result<FileStat> {
         let op = "fs.write-file";
-        let sha = hex::encode(std::mem::take(&mut self.hasher).finalize());
         let mut args = self.args();
-        args.push(sha);
         args.push(self.size.to_string());
         let out = if self.temp.is_none() {
             let data = self.buffer.split().freeze();

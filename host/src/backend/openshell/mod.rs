@@ -33,8 +33,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures::StreamExt;
 
+pub use self::channel::Server as SessionServer;
 use self::channel::Slot;
-use self::config::{GatewayConfig, Protocol};
+use self::config::{GatewayConfig, Protocol, SessionChannel};
 use self::files::Files;
 use self::status::{retry, to_error};
 use self::wire::{CreateRequest, Record, Target, Wire};
@@ -136,13 +137,22 @@ impl OpenShellBackend {
 
     fn files(&self, sb: &SandboxInfo) -> Files {
         let target = Self::target(sb);
-        let channel = self.cfg.session_channel.then(|| {
+        let mode = self.cfg.session_channel;
+        let channel = (mode != SessionChannel::Off).then(|| {
             let mut map = self.channels.lock().unwrap_or_else(|p| p.into_inner());
             map.entry(sb.id.clone())
-                .or_insert_with(|| Arc::new(Slot::new(self.wire.clone(), target.clone(), sb.workdir.clone())))
+                .or_insert_with(|| Arc::new(Slot::new(self.wire.clone(), target.clone(), sb.workdir.clone(), mode)))
                 .clone()
         });
         Files { wire: self.wire.clone(), target, root: sb.workdir.clone(), channel }
+    }
+
+    /// Which server the session channel of `sandbox` runs, opening the
+    /// channel if needed; `None` when it is off or cannot start (then every
+    /// file operation takes its own exec). For diagnostics.
+    pub async fn session_server(&self, sandbox: &SandboxInfo) -> Option<SessionServer> {
+        let slot = self.files(sandbox).channel?;
+        Some(slot.get().await?.server())
     }
 
     /// Close the session channel of sandbox `name`, if any.

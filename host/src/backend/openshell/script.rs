@@ -126,24 +126,26 @@ inside "$t" || die 45 "$1 leads outside the workspace"
 find "$t" -mindepth 1 -maxdepth 1 -printf '%f\0%y\0%s\0%m\0%T@\0'
 "#;
 
-/// Stream file `$1`: its size and a newline on stdout, then its bytes;
-/// its SHA-256 on stderr (`ow-sha256 HEX`). With `$2`, refuse (exit 49)
-/// files larger than `$2` bytes (the session channel's small reads).
+/// Stream file `$1`: its size and a newline on stdout, then its bytes.
+/// Exit 48 if the file changed while it was read (device, inode, size and
+/// mtime compared before and after; the host also counts the bytes). With
+/// `$2`, refuse (exit 49) files larger than `$2` bytes (the session
+/// channel's small reads).
 pub const READ: &str = r#"t=$(realpath -e -- "$1" 2>/dev/null) || die 44 "$1 does not exist"
 inside "$t" || die 45 "$1 leads outside the workspace"
 [ -d "$t" ] && die 46 "$1 is a directory"
 [ -f "$t" ] || die 46 "$1 is not a regular file"
-n=$(stat -c %s -- "$t")
+s=$(find "$t" -maxdepth 0 -printf '%D:%i:%s:%T@') || die 46 "cannot read $1"
+n=${s#*:*:}; n=${n%%:*}
 [ -n "${2:-}" ] && [ "$n" -gt "$2" ] && die 49 "$1 is too large for one message"
-h=$(sha256sum < "$t") || die 46 "cannot read $1"
 printf '%s\n' "$n"
 cat -- "$t" || exit 1
-printf 'ow-sha256 %s\n' "${h%% *}" >&2
+[ "$(find "$t" -maxdepth 0 -printf '%D:%i:%s:%T@')" = "$s" ] || die 48 "$1 changed while it was read; read it again"
 "#;
 
 // The write scripts share their arguments: `$1` target, `$2` create
 // parents (0/1), `$3` exclusive (0/1), `$4` octal mode, `$5` expected
-// SHA-256, `$6` expected size, `$7` the temporary file (streamed writes).
+// size, `$6` the temporary file (streamed writes).
 
 /// Check the target of a write and create its parents if asked.
 const WRITE_PREPARE: &str = r#"p=$1
@@ -158,12 +160,12 @@ parent_of "$p"; t="$rd/$b"
 tmp=$(mktemp "$rd/.ow-tmp-XXXXXXXX") || die 46 "cannot create a file in the parent of $p"
 "#;
 
-/// Verify the temporary file against `$5`/`$6`, then move it into place
-/// (or link it, for exclusive writes, so an existing file is never
-/// replaced) and print the new file's stat.
-const WRITE_COMMIT: &str = r#"got=$(sha256sum < "$tmp"); got=${got%% *}
-n=$(stat -c %s -- "$tmp")
-[ "$got" = "$5" ] && [ "$n" = "$6" ] || { rm -f -- "$tmp"; die 48 "$p: the data arrived damaged ($n bytes, sha256 $got)"; }
+/// Check the temporary file holds all `$5` bytes (the stream that filled
+/// it ended with success, so it holds exactly what was sent), then move it
+/// into place (or link it, for exclusive writes, so an existing file is
+/// never replaced) and print the new file's stat.
+const WRITE_COMMIT: &str = r#"n=$(stat -c %s -- "$tmp")
+[ "$n" = "$5" ] || { rm -f -- "$tmp"; die 48 "$p: $n of $5 bytes arrived; nothing was written"; }
 chmod "$4" -- "$tmp"
 if [ "$3" = 1 ]; then
   ln -- "$tmp" "$t" 2>/dev/null || { rm -f -- "$tmp"; die 46 "$p already exists"; }
@@ -186,9 +188,9 @@ pub const WRITE_APPEND: &str = r#"case "$1" in */.ow-tmp-*) ;; *) die 47 "not a 
 cat >> "$1"
 "#;
 
-/// Finish a streamed write whose temporary file is `$7`.
+/// Finish a streamed write whose temporary file is `$6`.
 pub const WRITE_FINISH: &[&str] = &[
-    r#"tmp=$7
+    r#"tmp=$6
 case "$tmp" in */.ow-tmp-*) ;; *) die 47 "not a write in progress" ;; esac
 [ -f "$tmp" ] || die 44 "the write in progress was lost"
 parent_of "$1"; t="$rd/$b"; p=$1
@@ -295,7 +297,8 @@ pub const CHANNEL_OPS: &[(&str, &[&str])] = &[
 /// per field).
 ///
 /// Protocol, all lengths in bytes, no sentinel that data could forge:
-/// - the server first prints `OWCH1\n` (anything before it, such as a login
+/// - the server first prints `OWCH1 sh\n` (`py` for the Python server;
+///   anything before it, such as a login
 ///   profile's output, is discarded by the host);
 /// - request: `<id> <op> <argc> <stdin-len>\n`, then per argument
 ///   `<len>\n<bytes>`, then `<stdin-len>` bytes of stdin;
@@ -307,7 +310,7 @@ pub const CHANNEL_OPS: &[(&str, &[&str])] = &[
 const SERVER_LOOP: &str = r#"export LC_ALL=C
 T=$(mktemp -d "${TMPDIR:-/tmp}/ow-ch.XXXXXXXX") || exit 125
 trap 'rm -rf "$T"' EXIT
-printf 'OWCH1\n'
+printf 'OWCH1 sh\n'
 while IFS=' ' read -r id op argc inlen; do
   case "$argc$inlen" in ''|*[!0-9]*) exit 47 ;; esac
   set --

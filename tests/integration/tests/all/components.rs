@@ -36,6 +36,49 @@ macro_rules! component_suite {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn bench_exec_loop() {
+            let f = fixture(TARGET, Default::default()).await;
+            let r = f.ok(guests::BENCH_EXEC_LOOP, "5").await;
+            assert_eq!(field(&r, "ok"), "5", "{r}");
+            let r = f.ok(guests::BENCH_EXEC_LOOP, "0").await;
+            assert_eq!(field(&r, "ok"), "0", "{r}");
+            let bad = f.run(guests::BENCH_EXEC_LOOP, "many").await.unwrap().result.unwrap_err();
+            assert!(bad.contains("must be a count"), "{bad}");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn bench_idle() {
+            let f = fixture(TARGET, Default::default()).await;
+            let out = f.run(guests::BENCH_IDLE, "30").await.unwrap();
+            let r = out.result.unwrap();
+            assert!(field(&r, "slept_ms").parse::<u64>().unwrap() >= 30, "{r}");
+            assert_eq!(out.output.stdout, b"idle\n");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn bench_snapshot() {
+            let f = fixture(TARGET, Default::default()).await;
+            let seed = tempfile::tempdir().unwrap();
+            for i in 0..3 {
+                std::fs::write(seed.path().join(format!("f{i}")), vec![b'x'; 5000]).unwrap();
+            }
+            let request = RunRequest::new("proj").seed(openshell_wasm::runtime::Seed {
+                host: seed.path().to_path_buf(),
+                sandbox: "proj".into(),
+            });
+            let r = f.run_request(guests::BENCH_SNAPSHOT, request).await.unwrap().result.unwrap();
+            assert!(field(&r, "size").parse::<u64>().unwrap() > 15_000, "{r}");
+            assert!(field(&r, "entries").parse::<u64>().unwrap() >= 3, "{r}");
+            let request = RunRequest::new("proj merge").seed(openshell_wasm::runtime::Seed {
+                host: seed.path().to_path_buf(),
+                sandbox: "proj".into(),
+            });
+            let r = f.run_request(guests::BENCH_SNAPSHOT, request).await.unwrap().result.unwrap();
+            assert!(field(&r, "size").parse::<u64>().unwrap() > 15_000, "{r}");
+            assert!(f.host.snapshots().list().unwrap().is_empty(), "the snapshot must be deleted");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn process_run_report() {
             let f = fixture(TARGET, Default::default()).await;
             let r = f.ok(guests::PROCESS_RUN_REPORT, "sh\n-c\necho out; echo err >&2; exit 42").await;

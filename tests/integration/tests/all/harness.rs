@@ -7,7 +7,7 @@ use std::sync::Arc;
 use openshell_wasm::backend::Backend;
 use openshell_wasm::backend::local::LocalBackend;
 use openshell_wasm::backend::openshell::OpenShellBackend;
-use openshell_wasm::backend::openshell::config::GatewayConfig;
+use openshell_wasm::backend::openshell::config::{GatewayConfig, SessionChannel};
 use openshell_wasm::policy::Policy;
 use openshell_wasm::runtime::{Host, Pooling, RunFailure, RunOutcome, RunRequest};
 
@@ -98,7 +98,8 @@ pub async fn backend(target: Target, state: &std::path::Path) -> (Arc<dyn Backen
         Target::Gateway(protocol) | Target::GatewayPerExec(protocol) => {
             let gw = start_gateway(protocol, state, |_| {}).await;
             let mut cfg = GatewayConfig::new(format!("http://{}", gw.addr));
-            cfg.session_channel = matches!(target, Target::Gateway(_));
+            cfg.session_channel =
+                if matches!(target, Target::Gateway(_)) { SessionChannel::Auto } else { SessionChannel::Off };
             let backend = OpenShellBackend::connect(cfg).await.expect("connect to the test gateway");
             (Arc::new(backend), Some(gw))
         }

@@ -5,4 +5,5 @@ mod components;
 mod engine;
 mod gateway;
 mod harness;
+mod polyglot;
 mod session;

@@ -1,6 +1,7 @@
 //! The OpenShell backend's session channel against the test gateway: small
-//! file operations share one long-lived exec, give the same results as one
-//! exec each, run pipelined, and survive the channel being dropped.
+//! file operations share one long-lived exec, give the same results with
+//! the Python server, the shell server and one exec each, run pipelined,
+//! and survive the channel being dropped.
 
 use std::time::Duration;
 
@@ -8,13 +9,14 @@ use bytes::Bytes;
 use futures::StreamExt;
 use openshell_testgw::Protocol as Gw;
 use openshell_wasm::backend::openshell::OpenShellBackend;
-use openshell_wasm::backend::openshell::config::GatewayConfig;
+use openshell_wasm::backend::openshell::SessionServer;
+use openshell_wasm::backend::openshell::config::{GatewayConfig, SessionChannel};
 use openshell_wasm::backend::{Backend, FileKind, SandboxInfo, SandboxSpec, WriteOptions};
 use openshell_wasm::error::ErrorCode;
 
 use crate::harness::start_gateway;
 
-async fn connect(addr: std::net::SocketAddr, channel: bool) -> OpenShellBackend {
+async fn connect(addr: std::net::SocketAddr, channel: SessionChannel) -> OpenShellBackend {
     let mut c = GatewayConfig::new(format!("http://{addr}"));
     c.rpc_timeout = Duration::from_secs(5);
     c.session_channel = channel;
@@ -57,8 +59,13 @@ async fn workload(b: &OpenShellBackend, sb: &SandboxInfo) -> Vec<String> {
     t.push(format!("stat {:?} {} {:o}", st.kind, st.size, st.mode));
     b.rename(sb, &format!("{w}/d/a\nb.txt"), &format!("{w}/d/e/c")).await.unwrap();
     b.chmod(sb, &format!("{w}/d/e/c"), 0o600).await.unwrap();
-    let names: Vec<String> =
-        b.list_dir(sb, &format!("{w}/d")).await.unwrap().into_iter().map(|e| format!("{}:{:?}", e.name, e.kind)).collect();
+    let names: Vec<String> = b
+        .list_dir(sb, &format!("{w}/d"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| format!("{}:{:?}", e.name, e.kind))
+        .collect();
     t.push(format!("list {names:?}"));
     t.push(format!("realpath {}", b.realpath(sb, &format!("{w}/d/e/../e/c")).await.unwrap()));
     t.push(format!("stat {:o}", b.stat(sb, &format!("{w}/d/e/c")).await.unwrap().mode));
@@ -82,25 +89,29 @@ async fn small_operations_share_one_exec_and_match_the_per_exec_path() {
         let stats = openshell_testgw::Stats::default();
         let gw = start_gateway(protocol, state.path(), |c| c.stats = stats.clone()).await;
 
-        let on = connect(gw.addr, true).await;
-        let sb = sandbox(&on).await;
-        let before = stats.execs();
-        let with_channel = workload(&on, &sb).await;
-        let channel_execs = stats.execs() - before;
-
-        let off = connect(gw.addr, false).await;
+        let off = connect(gw.addr, SessionChannel::Off).await;
+        let sb = sandbox(&off).await;
         let before = stats.execs();
         let per_exec = workload(&off, &sb).await;
         let plain_execs = stats.execs() - before;
-
-        assert_eq!(with_channel, per_exec, "{protocol:?}: the two paths disagree");
-        assert!(with_channel.iter().any(|l| l == "missing: NotFound"), "{with_channel:?}");
-        assert!(with_channel.iter().any(|l| l == "outside: PermissionDenied"), "{with_channel:?}");
-        // One exec for the channel; the 3 MiB file streams up through one
-        // exec and down through another (too large for the channel).
-        assert_eq!(channel_execs, 3, "{protocol:?}: execs with the channel");
+        assert!(per_exec.iter().any(|l| l == "missing: NotFound"), "{per_exec:?}");
+        assert!(per_exec.iter().any(|l| l == "outside: PermissionDenied"), "{per_exec:?}");
         assert!(plain_execs >= 18, "{protocol:?}: only {plain_execs} execs without the channel");
-        on.delete(&sb.name).await.unwrap();
+
+        for (mode, server) in
+            [(SessionChannel::Auto, SessionServer::Python), (SessionChannel::Shell, SessionServer::Shell)]
+        {
+            let on = connect(gw.addr, mode).await;
+            let before = stats.execs();
+            assert_eq!(on.session_server(&sb).await, Some(server), "{mode:?}");
+            let with_channel = workload(&on, &sb).await;
+            let channel_execs = stats.execs() - before;
+            assert_eq!(with_channel, per_exec, "{protocol:?}: {mode:?} and one exec each disagree");
+            // One exec for the channel; the 3 MiB file streams up through
+            // one exec and down through another (too large for the channel).
+            assert_eq!(channel_execs, 3, "{protocol:?} {mode:?}: execs with the channel");
+        }
+        off.delete(&sb.name).await.unwrap();
     }
 }
 
@@ -109,7 +120,7 @@ async fn operations_are_pipelined_over_one_channel() {
     let state = tempfile::tempdir().unwrap();
     let stats = openshell_testgw::Stats::default();
     let gw = start_gateway(Gw::V0_1, state.path(), |c| c.stats = stats.clone()).await;
-    let b = connect(gw.addr, true).await;
+    let b = connect(gw.addr, SessionChannel::Auto).await;
     let sb = sandbox(&b).await;
     let before = stats.execs();
     let writes = (0..32).map(|i| {
@@ -140,7 +151,7 @@ async fn a_dropped_channel_is_replaced_without_losing_operations() {
         c.stats = stats.clone();
     })
     .await;
-    let b = connect(gw.addr, true).await;
+    let b = connect(gw.addr, SessionChannel::Auto).await;
     let sb = sandbox(&b).await;
     let path = format!("{}/kept", sb.workdir);
     write(&b, &sb, &path, b"still here").await.unwrap();
@@ -170,7 +181,7 @@ async fn a_dropped_channel_is_replaced_without_losing_operations() {
 async fn deleting_the_sandbox_closes_its_channel() {
     let state = tempfile::tempdir().unwrap();
     let gw = start_gateway(Gw::V0_1, state.path(), |_| {}).await;
-    let b = connect(gw.addr, true).await;
+    let b = connect(gw.addr, SessionChannel::Auto).await;
     let sb = sandbox(&b).await;
     write(&b, &sb, &format!("{}/a", sb.workdir), b"1").await.unwrap();
     b.delete(&sb.name).await.unwrap();

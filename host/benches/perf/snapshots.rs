@@ -1,0 +1,117 @@
+//! Figure 4: persist + hydrate of a 5,000-file, 100 MiB workspace through
+//! the snapshot interface, from a guest (export; store, hash and check on
+//! the host; verify, sanitize and extract on the way back), vs raw
+//! `tar c` down and `tar x` up through the same gateway. 4a hydrates in
+//! merge mode, which extracts over the tree as raw `tar x` does; 4b in
+//! replace mode, which first removes what the snapshot does not hold.
+//!
+//! The workspace's file system makes `tar x` of 5,000 files cost seconds
+//! of kernel time that varies from round to round, so rounds alternate
+//! which side goes first and the medians are compared.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use openshell_wasm::backend::Backend;
+use openshell_wasm::backend::openshell::config::SessionChannel;
+use openshell_wasm::runtime::RunRequest;
+
+use crate::Options;
+use crate::figure::{Figure, Goal};
+use crate::fixtures::{self, Gateway, Raw};
+use crate::measure::{Samples, ms, time};
+
+/// A tar of `files` files holding `total` bytes under `ws/`: ten large
+/// files and the rest small, in 50 directories.
+fn workspace_tar(files: usize, total: usize) -> Vec<u8> {
+    let large = 10.min(files);
+    let large_size = total * 8 / 10 / large;
+    let small_size = (total - large * large_size) / (files - large).max(1);
+    let mut b = tar::Builder::new(Vec::new());
+    for i in 0..files {
+        let size = if i < large { large_size } else { small_size };
+        let body = fixtures::noise(size, i as u64 + 1);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(size as u64);
+        h.set_mode(0o644);
+        h.set_mtime(1_700_000_000);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, format!("ws/d{}/f{i}.dat", i % 50), body.as_slice()).expect("tar member");
+    }
+    b.into_inner().expect("tar")
+}
+
+fn field<'a>(report: &'a str, key: &str) -> &'a str {
+    let prefix = format!("{key}=");
+    report.split(' ').find_map(|w| w.strip_prefix(prefix.as_str())).unwrap_or("0")
+}
+
+fn chunks(data: &[u8]) -> Vec<Bytes> {
+    data.chunks(960 << 10).map(Bytes::copy_from_slice).collect()
+}
+
+async fn raw_cycle(raw: &Raw, sandbox: &str) {
+    let (code, _, tar) = raw.exec(sandbox, &["tar", "-C", "/sandbox", "-cf", "-", "ws"], true).await;
+    assert_eq!(code, 0);
+    let code = raw.exec_stdin(sandbox, &format!("head -c {} | tar -C /sandbox -xf -", tar.len()), &chunks(&tar)).await;
+    assert_eq!(code, 0);
+}
+
+pub async fn run(opts: &Options) -> Vec<Figure> {
+    let (files, total) = if opts.quick { (1000, 20 << 20) } else { (5000, 100 << 20) };
+    let gw = Gateway::start(std::time::Duration::ZERO);
+    let backend = Arc::new(gw.backend(SessionChannel::Auto).await);
+    let raw = gw.raw().await;
+    let sb = fixtures::sandbox(&*backend).await;
+    let archive = workspace_tar(files, total);
+    let code = raw
+        .exec_stdin(&sb.name, &format!("head -c {} | tar -C /sandbox -xf -", archive.len()), &chunks(&archive))
+        .await;
+    assert_eq!(code, 0, "seeding the workspace");
+
+    let state = tempfile::tempdir().expect("temporary directory");
+    let policy = openshell_wasm::policy::parse(
+        "[guest]\nwall-time = \"30m\"\n[fs]\nmax-write = \"1 GiB\"\n[snapshot]\nquota = \"64 GiB\"\n",
+        "bench-policy.toml",
+    )
+    .expect("policy");
+    let host = fixtures::host(backend.clone(), policy, state.path(), None);
+    let agent = host.load_file(std::path::Path::new(test_artifacts::BENCH_SNAPSHOT)).await.expect("load the guest");
+    let rounds = if opts.quick { 2 } else { 6 };
+    let mut figures = Vec::new();
+    for (id, mode, input) in [("4a", "merge", "ws merge"), ("4b", "replace", "ws")] {
+        let (mut ours, mut whole, mut base) = (Samples::default(), Samples::default(), Samples::default());
+        let (mut entries, mut size) = (String::new(), String::new());
+        for round in 0..rounds {
+            if round % 2 == 1 {
+                base.push(time(raw_cycle(&raw, &sb.name)).await.0);
+            }
+            let (d, out) = time(host.run(&agent, RunRequest::new(input).attach(&sb.name))).await;
+            let report = out.expect("the snapshot run").result.expect("the snapshot guest");
+            let us = field(&report, "persist_us").parse::<u64>().unwrap_or(0)
+                + field(&report, "hydrate_us").parse::<u64>().unwrap_or(0);
+            ours.push(std::time::Duration::from_micros(us));
+            whole.push(d);
+            entries = field(&report, "entries").to_string();
+            size = field(&report, "size").to_string();
+            if round % 2 == 0 {
+                base.push(time(raw_cycle(&raw, &sb.name)).await.0);
+            }
+        }
+        let (o, w, b) = (ours.median(), whole.median(), base.median());
+        figures.push(Figure::new(
+            id,
+            &format!(
+                "persist+hydrate ({mode}), {files} files / {} MiB ({entries} entries, {size} bytes): snapshot vs raw tar c | tar x",
+                total >> 20
+            ),
+            format!("{:.0} ms (whole guest run {:.0} ms)", ms(o), ms(w)),
+            format!("{:.0} ms", ms(b)),
+            o.as_secs_f64() / b.as_secs_f64(),
+            "ours / raw",
+            if id == "4a" { Goal::AtMost(1.5) } else { Goal::Report },
+        ));
+    }
+    backend.delete(&sb.name).await.expect("delete the sandbox");
+    figures
+}
