@@ -64,6 +64,8 @@ pub mod archive;
 pub mod backend;
 pub mod cli;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod glob;
 pub mod interfaces;
 pub mod policy;

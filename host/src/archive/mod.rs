@@ -144,7 +144,7 @@ pub fn decompress<'a>(format: Format, mut input: impl Read + Send + 'a) -> std::
 
 /// Normalize a member name: relative, `/`-separated, no `.`/`..`/empty
 /// components. Returns `None` for the archive root itself (`.` or `./`).
-pub(crate) fn normalize_member(raw: &[u8]) -> Result<Option<String>, ArchiveError> {
+pub fn normalize_member(raw: &[u8]) -> Result<Option<String>, ArchiveError> {
     let name = std::str::from_utf8(raw)
         .map_err(|_| ArchiveError::Refused(format!("member name is not UTF-8: {:?}", String::from_utf8_lossy(raw))))?;
     if name.starts_with('/') {

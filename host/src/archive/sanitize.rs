@@ -20,6 +20,10 @@ pub fn sanitize(input: impl Read, limits: &Limits, out: Option<&mut dyn Write>) 
     let mut builder = out.map(tar::Builder::new);
     let mut summary = Summary::default();
     let mut symlinks: HashSet<String> = HashSet::new();
+    // Directories the clean copy holds so far: every member is preceded by
+    // entries for all its ancestors, so that `tar -x` replaces a symlink
+    // planted where a directory belongs instead of writing through it.
+    let mut dirs: HashSet<String> = HashSet::new();
     let entries = archive.entries().map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
@@ -46,6 +50,14 @@ pub fn sanitize(input: impl Read, limits: &Limits, out: Option<&mut dyn Write>) 
         let mode = header.mode().unwrap_or(0o644) & 0o777;
         let mtime = header.mtime().unwrap_or(0);
         let kind = header.entry_type();
+        if let Some(b) = builder.as_mut() {
+            for dir in ancestors(&path) {
+                if dirs.insert(dir.to_string()) {
+                    let mut h = clean_header(EntryType::Directory, 0o755, mtime, 0);
+                    b.append_data(&mut h, dir, io::empty()).map_err(ArchiveError::Io)?;
+                }
+            }
+        }
         match kind {
             EntryType::Regular | EntryType::Continuous => {
                 let size = entry.size();
@@ -74,6 +86,7 @@ pub fn sanitize(input: impl Read, limits: &Limits, out: Option<&mut dyn Write>) 
             }
             EntryType::Directory => {
                 summary.directories += 1;
+                dirs.insert(path.clone());
                 if let Some(b) = builder.as_mut() {
                     let mut h = clean_header(EntryType::Directory, mode | 0o700, mtime, 0);
                     b.append_data(&mut h, &path, io::empty()).map_err(ArchiveError::Io)?;

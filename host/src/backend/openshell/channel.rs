@@ -274,7 +274,7 @@ impl Slot {
 }
 
 /// Encode one request (cut into gateway-sized frames by the caller).
-fn frame(id: u64, op: &str, args: &[String], stdin: &[u8]) -> Bytes {
+pub(crate) fn frame(id: u64, op: &str, args: &[String], stdin: &[u8]) -> Bytes {
     let mut out = BytesMut::new();
     out.extend_from_slice(format!("{id} {op} {} {}\n", args.len(), stdin.len()).as_bytes());
     for a in args {
@@ -287,16 +287,16 @@ fn frame(id: u64, op: &str, args: &[String], stdin: &[u8]) -> Bytes {
 
 /// A parsed response header.
 #[derive(Debug, PartialEq, Eq)]
-struct Header {
-    id: u64,
-    code: i32,
-    out: usize,
-    err: usize,
+pub(crate) struct Header {
+    pub(crate) id: u64,
+    pub(crate) code: i32,
+    pub(crate) out: usize,
+    pub(crate) err: usize,
 }
 
 /// Parse `A <id> <code> <out> <err>\n` at the start of `buf`; `Ok(None)`
 /// if incomplete.
-fn parse_header(buf: &[u8]) -> std::result::Result<Option<(Header, usize)>, String> {
+pub(crate) fn parse_header(buf: &[u8]) -> std::result::Result<Option<(Header, usize)>, String> {
     let Some(nl) = buf.iter().position(|c| *c == b'\n') else {
         return if buf.len() > 128 { Err("response header too long".into()) } else { Ok(None) };
     };

@@ -10,16 +10,26 @@
 # byte but `/` and NUL). No operation changes the working directory or the
 # environment, and an unexpected exception fails that operation only, so
 # nothing leaks between operations.
+#
+# Paths are checked and then used without a window in between: every
+# operation works through a descriptor of the directory it acts in, opened
+# without following a final symlink and checked (through /proc/self/fd) to
+# be inside the workspace, and acts on the last component relative to it
+# without following symlinks. A process in the sandbox that swaps a file or
+# a directory for a symlink between the check and the use therefore cannot
+# make an operation read, write, change or remove anything outside.
 
 import os
 import shutil
 import stat
 import sys
-import tempfile
 
 if sys.version_info < (3, 10):
     # `realpath(strict=True)` needs 3.10; the shell loop takes over.
     sys.exit(3)
+
+NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
+DIR = os.O_RDONLY | os.O_DIRECTORY | NOFOLLOW
 
 
 class Die(Exception):
@@ -56,10 +66,36 @@ def inside(p):
     return p == ROOT or p.startswith(ROOT + b"/")
 
 
+def fd_path(fd):
+    """Where an open descriptor really is."""
+    return os.readlink(b"/proc/self/fd/%d" % fd)
+
+
+class Dir:
+    """An open directory, checked to be inside the workspace."""
+
+    def __init__(self, path, p):
+        try:
+            self.fd = os.open(path, DIR)
+        except OSError as e:
+            if e.errno in (40, 20):  # ELOOP, ENOTDIR: swapped for a symlink or a file
+                die(45, p, b" leads outside the workspace")
+            die(44, path, b" does not exist")
+        if not inside(fd_path(self.fd)):
+            os.close(self.fd)
+            die(45, p, b" leads outside the workspace")
+
+    def __enter__(self):
+        return self.fd
+
+    def __exit__(self, *_):
+        os.close(self.fd)
+
+
 def parent_of(p):
-    """Real parent and last component of `p`, the parent inside."""
-    d, _, b = p.rpartition(b"/")
-    if not _:
+    """The parent of `p`, opened and checked, and `p`'s last component."""
+    d, sep, b = p.rpartition(b"/")
+    if not sep:
         d = p
     if not d:
         d = b"/"
@@ -68,11 +104,15 @@ def parent_of(p):
         die(44, d, b" does not exist")
     if not inside(rd):
         die(45, p, b" leads outside the workspace")
-    return rd, b
+    return Dir(rd, p), b
 
 
-def exists(p):
-    return os.path.lexists(p)
+def lexists(name, dfd):
+    try:
+        os.lstat(name, dir_fd=dfd)
+        return True
+    except FileNotFoundError:
+        return False
 
 
 def kind(mode):
@@ -95,36 +135,53 @@ def mtime(st):
     return b"%d.%09d0" % (ns // 1_000_000_000, ns % 1_000_000_000)
 
 
-def stat_fields(path, st):
+def stat_fields(st):
     """find's `%y %s %m %T@` of an lstat."""
     return [kind(st.st_mode), b"%d" % st.st_size, b"%o" % (st.st_mode & 0o7777), mtime(st)]
 
 
-def stat_of(path):
-    st = os.lstat(path)
-    target = os.readlink(path) if stat.S_ISLNK(st.st_mode) else b""
-    return b"\0".join(stat_fields(path, st) + [target]) + b"\0"
+def stat_of(name, dfd):
+    st = os.lstat(name, dir_fd=dfd)
+    target = os.readlink(name, dir_fd=dfd) if stat.S_ISLNK(st.st_mode) else b""
+    return b"\0".join(stat_fields(st) + [target]) + b"\0"
 
 
-def resolved(p, what=b" does not exist"):
+def resolved(p):
     t = real_e(p)
     if t is None:
-        die(44, p, what)
+        die(44, p, b" does not exist")
     if not inside(t):
         die(45, p, b" leads outside the workspace")
     return t
 
 
+def open_file(p, flags):
+    """Open `p` (resolved, final symlink refused) and check where it is."""
+    t = resolved(p)
+    try:
+        fd = os.open(t, flags | NOFOLLOW)
+    except IsADirectoryError:
+        die(46, p, b" is a directory")
+    except OSError as e:
+        if e.errno == 40:  # ELOOP: swapped for a symlink since it was resolved
+            die(45, p, b" leads outside the workspace")
+        die(46, b"cannot open ", p)
+    if not inside(fd_path(fd)):
+        os.close(fd)
+        die(45, p, b" leads outside the workspace")
+    return fd
+
+
 def op_stat(a, _in):
     p = a[0]
     if p == os.fsencode(os.environ["OW_ROOT"]):
-        t = ROOT
-    else:
-        rd, b = parent_of(p)
-        t = rd + b"/" + b
-    if not exists(t):
-        die(44, p, b" does not exist")
-    return stat_of(t)
+        with Dir(ROOT, p) as dfd:
+            return stat_of(b".", dfd)
+    d, b = parent_of(p)
+    with d as dfd:
+        if not lexists(b, dfd):
+            die(44, p, b" does not exist")
+        return stat_of(b, dfd)
 
 
 def op_list(a, _in):
@@ -133,29 +190,31 @@ def op_list(a, _in):
     if not os.path.isdir(t):
         die(46, p, b" is not a directory")
     out = []
-    with os.scandir(t) as it:
+    with Dir(t, p) as dfd, os.scandir(dfd) as it:
         for e in it:
-            st = e.stat(follow_symlinks=False)
-            out.append(b"\0".join([e.name] + stat_fields(e.path, st)) + b"\0")
+            st = os.lstat(e.name, dir_fd=dfd)
+            out.append(b"\0".join([os.fsencode(e.name)] + stat_fields(st)) + b"\0")
     return b"".join(out)
 
 
 def op_read(a, _in):
     p = a[0]
-    t = resolved(p)
-    if os.path.isdir(t):
+    if os.path.isdir(resolved(p)):
         die(46, p, b" is a directory")
-    if not os.path.isfile(t):
-        die(46, p, b" is not a regular file")
-    try:
-        with open(t, "rb") as f:
-            before = os.fstat(f.fileno())
-            if len(a) > 1 and a[1] and before.st_size > int(a[1]):
-                die(49, p, b" is too large for one message")
+    # Non-blocking: a FIFO swapped in must not hang the open (regular files
+    # ignore the flag).
+    fd = open_file(p, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        before = os.fstat(fd)
+        if not stat.S_ISREG(before.st_mode):
+            die(46, p, b" is not a regular file")
+        if len(a) > 1 and a[1] and before.st_size > int(a[1]):
+            die(49, p, b" is too large for one message")
+        try:
             data = f.read()
-            after = os.fstat(f.fileno())
-    except OSError:
-        die(46, b"cannot read ", p)
+        except OSError:
+            die(46, b"cannot read ", p)
+        after = os.fstat(fd)
     same = (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns) == (
         after.st_dev,
         after.st_ino,
@@ -167,100 +226,145 @@ def op_read(a, _in):
     return b"%d\n" % len(data) + data
 
 
-def write_prepare(a):
-    p, parents, excl = a[0], a[1], a[2]
-    if parents == b"1":
-        d = p.rpartition(b"/")[0] or b"/"
-        if not inside(real_m(d)):
-            die(45, p, b" leads outside the workspace")
+def new_temp(dfd, p):
+    """A fresh `.ow-tmp-XXXXXXXX` in `dfd` (like mktemp: 0600, exclusive)."""
+    for _ in range(100):
+        name = b".ow-tmp-" + os.urandom(6).hex().encode()[:8]
         try:
-            os.makedirs(d, exist_ok=True)
+            os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o600, dir_fd=dfd))
+            return name
+        except FileExistsError:
+            continue
         except OSError:
-            die(46, b"cannot create the parent of ", p)
-    rd, b = parent_of(p)
-    t = rd + b"/" + b
-    if os.path.isdir(t) and not os.path.islink(t):
-        die(46, p, b" is a directory")
-    if excl == b"1" and exists(t):
-        die(46, p, b" already exists")
+            break
+    die(46, b"cannot create a file in the parent of ", p)
+
+
+def write_prepare(a, dfd, b):
+    p, excl = a[0], a[2]
     try:
-        fd, tmp = tempfile.mkstemp(prefix=b".ow-tmp-", dir=rd)
-    except OSError:
-        die(46, b"cannot create a file in the parent of ", p)
-    os.close(fd)
-    return p, t, tmp
-
-
-def write_commit(a, p, t, tmp):
-    excl, mode, size = a[2], a[3], a[4]
-    n = os.stat(tmp).st_size
-    if b"%d" % n != size:
-        remove_quietly(tmp)
-        die(48, p, b": %d of " % n, size, b" bytes arrived; nothing was written")
-    os.chmod(tmp, int(mode, 8))
-    if excl == b"1":
-        try:
-            os.link(tmp, t)
-        except OSError:
-            remove_quietly(tmp)
+        st = os.lstat(b, dir_fd=dfd)
+        if stat.S_ISDIR(st.st_mode):
+            die(46, p, b" is a directory")
+        if excl == b"1":
             die(46, p, b" already exists")
-        remove_quietly(tmp)
-    else:
-        try:
-            os.rename(tmp, t)
-        except OSError:
-            remove_quietly(tmp)
-            die(46, b"cannot replace ", p)
-    return stat_of(t)
+    except FileNotFoundError:
+        pass
+    return new_temp(dfd, p)
 
 
-def remove_quietly(p):
+def make_parents(a):
+    p = a[0]
+    if a[1] != b"1":
+        return
+    d = p.rpartition(b"/")[0] or b"/"
+    if not inside(real_m(d)):
+        die(45, p, b" leads outside the workspace")
     try:
-        os.unlink(p)
+        os.makedirs(d, exist_ok=True)
+    except OSError:
+        die(46, b"cannot create the parent of ", p)
+
+
+def unlink_quietly(name, dfd):
+    try:
+        os.unlink(name, dir_fd=dfd)
     except OSError:
         pass
 
 
-def op_write(a, data):
-    p, t, tmp = write_prepare(a)
+def write_commit(a, dfd, b, tmp):
+    p, excl, mode, size = a[0], a[2], a[3], a[4]
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-    except OSError as e:
-        remove_quietly(tmp)
-        die(1, str(e))
-    return write_commit(a, p, t, tmp)
+        fd = os.open(tmp, os.O_RDONLY | NOFOLLOW, dir_fd=dfd)
+    except OSError:
+        die(44, b"the write in progress was lost")
+    try:
+        n = os.fstat(fd).st_size
+        if b"%d" % n != size:
+            unlink_quietly(tmp, dfd)
+            die(48, p, b": %d of " % n, size, b" bytes arrived; nothing was written")
+        os.fchmod(fd, int(mode, 8))
+    finally:
+        os.close(fd)
+    if excl == b"1":
+        try:
+            os.link(tmp, b, src_dir_fd=dfd, dst_dir_fd=dfd, follow_symlinks=False)
+        except OSError:
+            unlink_quietly(tmp, dfd)
+            die(46, p, b" already exists")
+        unlink_quietly(tmp, dfd)
+    else:
+        try:
+            os.rename(tmp, b, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except OSError:
+            unlink_quietly(tmp, dfd)
+            die(46, b"cannot replace ", p)
+    return stat_of(b, dfd)
+
+
+def op_write(a, data):
+    make_parents(a)
+    d, b = parent_of(a[0])
+    with d as dfd:
+        tmp = write_prepare(a, dfd, b)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | NOFOLLOW, dir_fd=dfd)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        except OSError as e:
+            unlink_quietly(tmp, dfd)
+            die(1, str(e))
+        return write_commit(a, dfd, b, tmp)
 
 
 def op_write_open(a, _in):
-    _, _, tmp = write_prepare(a)
-    return tmp + b"\0"
+    make_parents(a)
+    d, b = parent_of(a[0])
+    with d as dfd:
+        tmp = write_prepare(a, dfd, b)
+        return fd_path(dfd) + b"/" + tmp + b"\0"
 
 
-def in_progress(tmp):
-    if b"/.ow-tmp-" not in tmp:
+def temp_name(path):
+    """The file name of a write in progress."""
+    if b"/.ow-tmp-" not in path:
         die(47, b"not a write in progress")
-    if not os.path.isfile(tmp):
-        die(44, b"the write in progress was lost")
+    return path.rpartition(b"/")[2]
 
 
 def op_write_append(a, data):
-    in_progress(a[0])
-    with open(a[0], "ab") as f:
-        f.write(data)
+    temp_name(a[0])
+    d, name = parent_of(a[0])
+    with d as dfd:
+        try:
+            fd = os.open(name, os.O_WRONLY | os.O_APPEND | NOFOLLOW, dir_fd=dfd)
+        except OSError:
+            die(44, b"the write in progress was lost")
+        with os.fdopen(fd, "ab") as f:
+            f.write(data)
     return b""
 
 
 def op_write_finish(a, _in):
-    tmp = a[5]
-    in_progress(tmp)
-    rd, b = parent_of(a[0])
-    return write_commit(a, a[0], rd + b"/" + b, tmp)
+    # The temporary file was made beside the target: it is looked up in the
+    # target's (checked) directory, never through the path it came with.
+    tmp = temp_name(a[5])
+    d, b = parent_of(a[0])
+    with d as dfd:
+        if not lexists(tmp, dfd):
+            die(44, b"the write in progress was lost")
+        return write_commit(a, dfd, b, tmp)
 
 
 def op_write_abort(a, _in):
     if b"/.ow-tmp-" in a[0]:
-        remove_quietly(a[0])
+        try:
+            d, name = parent_of(a[0])
+        except Die:
+            return b""
+        with d as dfd:
+            unlink_quietly(name, dfd)
     return b""
 
 
@@ -276,52 +380,69 @@ def op_mkdir(a, _in):
             os.makedirs(p, exist_ok=True)
         except OSError:
             die(46, b"cannot create ", p, b" (a component is not a directory?)")
-    else:
-        rd, b = parent_of(p)
-        t = rd + b"/" + b
-        if exists(t):
+        if not inside(real_e(p) or b""):
+            die(45, p, b" leads outside the workspace")
+        return b""
+    d, b = parent_of(p)
+    with d as dfd:
+        if lexists(b, dfd):
             die(46, p, b" already exists")
         try:
-            os.mkdir(t)
+            os.mkdir(b, dir_fd=dfd)
         except OSError:
             die(46, b"cannot create ", p)
     return b""
 
 
+def remove_tree(name, dfd):
+    """`rm -rf` of `name` in `dfd`, never following a symlink."""
+    # shutil.rmtree walks with descriptors; /proc/self/fd/N/NAME names the
+    # entry relative to the open directory, whatever its path became.
+    shutil.rmtree(b"/proc/self/fd/%d/%s" % (dfd, name))
+
+
 def op_remove(a, _in):
     p = a[0]
-    rd, b = parent_of(p)
-    t = rd + b"/" + b
-    if not exists(t):
-        die(44, p, b" does not exist")
-    if os.path.isdir(t) and not os.path.islink(t):
-        if a[1] == b"1":
-            shutil.rmtree(t)
+    d, b = parent_of(p)
+    with d as dfd:
+        try:
+            st = os.lstat(b, dir_fd=dfd)
+        except FileNotFoundError:
+            die(44, p, b" does not exist")
+        if stat.S_ISDIR(st.st_mode):
+            if a[1] == b"1":
+                remove_tree(b, dfd)
+            else:
+                try:
+                    os.rmdir(b, dir_fd=dfd)
+                except OSError:
+                    die(46, p, b" is a non-empty directory; remove it with recursive")
         else:
-            try:
-                os.rmdir(t)
-            except OSError:
-                die(46, p, b" is a non-empty directory; remove it with recursive")
-    else:
-        os.unlink(t)
+            os.unlink(b, dir_fd=dfd)
     return b""
 
 
 def op_rename(a, _in):
-    rd, b = parent_of(a[0])
-    s = rd + b"/" + b
-    if not exists(s):
-        die(44, a[0], b" does not exist")
-    rd, b = parent_of(a[1])
-    t = rd + b"/" + b
-    # `mv -T` refuses to put a non-directory over a directory, which
-    # rename(2) allows for an empty one.
-    if os.path.isdir(t) and not os.path.islink(t) and not (os.path.isdir(s) and not os.path.islink(s)):
-        die(46, b"cannot rename ", a[0], b" to ", a[1])
-    try:
-        os.rename(s, t)
-    except OSError:
-        die(46, b"cannot rename ", a[0], b" to ", a[1])
+    sd, sb = parent_of(a[0])
+    with sd as sfd:
+        try:
+            s_dir = stat.S_ISDIR(os.lstat(sb, dir_fd=sfd).st_mode)
+        except FileNotFoundError:
+            die(44, a[0], b" does not exist")
+        td, tb = parent_of(a[1])
+        with td as tfd:
+            # `mv -T` refuses to put a non-directory over a directory, which
+            # rename(2) allows for an empty one.
+            try:
+                t_dir = stat.S_ISDIR(os.lstat(tb, dir_fd=tfd).st_mode)
+            except FileNotFoundError:
+                t_dir = False
+            if t_dir and not s_dir:
+                die(46, b"cannot rename ", a[0], b" to ", a[1])
+            try:
+                os.rename(sb, tb, src_dir_fd=sfd, dst_dir_fd=tfd)
+            except OSError:
+                die(46, b"cannot rename ", a[0], b" to ", a[1])
     return b""
 
 
@@ -333,8 +454,15 @@ def op_chmod(a, _in):
     p = a[0]
     if os.path.islink(p):
         die(47, p, b" is a symlink; symlinks have no permissions of their own")
-    t = resolved(p)
-    os.chmod(t, int(a[1], 8))
+    # O_PATH opens without needing read permission; chmod through the
+    # descriptor's /proc entry changes exactly the inode that was checked.
+    fd = open_file(p, os.O_PATH)
+    try:
+        if stat.S_ISLNK(os.fstat(fd).st_mode):
+            die(47, p, b" is a symlink; symlinks have no permissions of their own")
+        os.chmod(b"/proc/self/fd/%d" % fd, int(a[1], 8))
+    finally:
+        os.close(fd)
     return b""
 
 
@@ -345,30 +473,41 @@ def op_list_tree(a, _in):
     if not os.path.isdir(t):
         return b""
     out = []
-    for d, dirs, files in os.walk(t, followlinks=False):
-        rel = os.path.relpath(d, t)
-        for n in dirs + files:
-            out.append(n if rel == b"." else rel + b"/" + n)
+    with Dir(t, a[0]) as dfd:
+        # fwalk never follows symlinks and walks by descriptor.
+        for d, dirs, files, _ in os.fwalk(b".", dir_fd=dfd):
+            for n in dirs + files:
+                out.append(n if d == b"." else d[2:] + b"/" + n)
     return b"\0".join(out) + (b"\0" if out else b"")
 
 
 def op_remove_list(a, data):
     t = resolved(a[0])
     failed = []
-    for rel in data.split(b"\0"):
-        if not rel:
-            continue
-        full = t + b"/" + rel
-        # Never through a symlink swapped in since the listing.
-        if not inside(real_e(os.path.dirname(full)) or b""):
-            continue
-        try:
-            if os.path.isdir(full) and not os.path.islink(full):
-                shutil.rmtree(full)
-            elif exists(full):
-                os.unlink(full)
-        except OSError as e:
-            failed.append(rel + b": " + os.fsencode(e.strerror or "error"))
+    with Dir(t, a[0]) as root:
+        for rel in data.split(b"\0"):
+            if not rel:
+                continue
+            parts = rel.split(b"/")
+            fds = []
+            try:
+                # Walk down by descriptor, refusing symlinked directories.
+                dfd = root
+                for comp in parts[:-1]:
+                    dfd = os.open(comp, DIR, dir_fd=dfd)
+                    fds.append(dfd)
+                st = os.lstat(parts[-1], dir_fd=dfd)
+                if stat.S_ISDIR(st.st_mode):
+                    remove_tree(parts[-1], dfd)
+                else:
+                    os.unlink(parts[-1], dir_fd=dfd)
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                failed.append(rel + b": " + os.fsencode(e.strerror or "error"))
+            finally:
+                for fd in fds:
+                    os.close(fd)
     if failed:
         die(1, b"cannot remove " + b"; ".join(failed))
     return b""
@@ -391,6 +530,7 @@ OPS = {
     b"list_tree": op_list_tree,
     b"remove_list": op_remove_list,
 }
+
 
 def read_exact(inp, n):
     buf = inp.read(n) if n else b""

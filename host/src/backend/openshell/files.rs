@@ -154,22 +154,7 @@ impl Files {
     /// Directory listing, sorted by name.
     pub async fn list(&self, path: &str) -> Result<Vec<DirEntry>> {
         let out = self.ok("fs.list-dir", "list", &[path], Bytes::new()).await?;
-        let fields: Vec<&[u8]> = split_nul(&out);
-        if !fields.len().is_multiple_of(5) {
-            return Err(malformed("fs.list-dir"));
-        }
-        let mut entries = Vec::new();
-        for f in fields.chunks(5) {
-            entries.push(DirEntry {
-                name: String::from_utf8_lossy(f[0]).into_owned(),
-                kind: kind(f[1]),
-                size: num(f[2]).ok_or_else(|| malformed("fs.list-dir"))?,
-                mode: octal(f[3]).ok_or_else(|| malformed("fs.list-dir"))?,
-                mtime_ms: mtime(f[4]).ok_or_else(|| malformed("fs.list-dir"))?,
-            });
-        }
-        entries.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(entries)
+        parse_list(&out).ok_or_else(|| malformed("fs.list-dir"))
     }
 
     /// `mkdir` / `mkdir -p`.
@@ -564,8 +549,29 @@ fn kind(b: &[u8]) -> FileKind {
     }
 }
 
+/// Parse a listing: `name\0type\0size\0mode\0mtime\0` per entry; sorted by
+/// name.
+pub(crate) fn parse_list(out: &[u8]) -> Option<Vec<DirEntry>> {
+    let fields: Vec<&[u8]> = split_nul(out);
+    if !fields.len().is_multiple_of(5) {
+        return None;
+    }
+    let mut entries = Vec::new();
+    for f in fields.chunks(5) {
+        entries.push(DirEntry {
+            name: String::from_utf8_lossy(f[0]).into_owned(),
+            kind: kind(f[1]),
+            size: num(f[2])?,
+            mode: octal(f[3])?,
+            mtime_ms: mtime(f[4])?,
+        });
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Some(entries)
+}
+
 /// Parse `type\0size\0mode\0mtime\0target\0`.
-fn parse_stat(path: &str, out: &[u8]) -> Option<FileStat> {
+pub(crate) fn parse_stat(path: &str, out: &[u8]) -> Option<FileStat> {
     let f = split_nul(out);
     // A symlink-free stat ends with an empty target field.
     if f.len() < 4 {

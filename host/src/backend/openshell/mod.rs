@@ -16,10 +16,10 @@
 //! fail to address it); `--protocol` overrides it, and a contradiction is
 //! an error rather than silent mis-parsing.
 
-mod channel;
+pub(crate) mod channel;
 pub mod config;
 mod exec;
-mod files;
+pub(crate) mod files;
 pub mod policy;
 mod script;
 mod status;

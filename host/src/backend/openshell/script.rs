@@ -98,15 +98,35 @@ esac
 
 /// Helpers every file script starts with. `OW_ROOT` is the workspace; a
 /// path is acceptable when its resolved form is the workspace or below.
+///
+/// Check, then use without a window: scripts `cd` into the directory they
+/// act in and check where they really are (`pwd -P`), then use names
+/// relative to it, so a directory swapped for a symlink after the check
+/// cannot redirect them; files are opened first and the open descriptor's
+/// real path (`/proc/self/fd`) is checked before a byte is read. What the
+/// shell cannot pin (a rename's target directory, nested paths in a
+/// removal list, `mkdir -p`) is resolved and checked just before use; the
+/// Python server closes those windows too (see `channel_server.py`).
 const PRELUDE: &str = r#"set -u
 die() { printf '%s\n' "$2" >&2; exit "$1"; }
 root=$(realpath -e -- "$OW_ROOT" 2>/dev/null) || die 44 "the workspace $OW_ROOT does not exist"
 inside() { case "$1" in "$root"|"$root"/*) return 0 ;; *) return 1 ;; esac; }
-# Resolve the parent of $1: sets rd (real parent) and b (last component).
+# Enter the resolved directory $1 (for $2) and check where we really are.
+enter() {
+  cd -P -- "$1" 2>/dev/null || die 44 "$2 does not exist"
+  here=$(pwd -P) && inside "$here" || die 45 "$2 leads outside the workspace"
+}
+# Enter the parent of $1: sets rd (its real path) and b (last component).
 parent_of() {
   b=${1##*/}; d=${1%/*}; [ -n "$d" ] || d=/
   rd=$(realpath -e -- "$d" 2>/dev/null) || die 44 "$d does not exist"
   inside "$rd" || die 45 "$1 leads outside the workspace"
+  enter "$rd" "$1"; rd=$here
+}
+# Check that the file open on descriptor $1 is inside (for $2).
+fd_inside() {
+  r=$(readlink "/proc/self/fd/$1") || die 45 "cannot check where $2 is (is /proc mounted?)"
+  inside "$r" || die 45 "$2 leads outside the workspace"
 }
 exists() { [ -e "$1" ] || [ -L "$1" ]; }
 stat_of() { find "$1" -maxdepth 0 -printf '%y\0%s\0%m\0%T@\0%l\0'; }
@@ -114,7 +134,7 @@ stat_of() { find "$1" -maxdepth 0 -printf '%y\0%s\0%m\0%T@\0%l\0'; }
 
 /// `lstat` of `$1`.
 pub const STAT: &str = r#"p=$1
-if [ "$p" = "$OW_ROOT" ]; then t=$root; else parent_of "$p"; t="$rd/$b"; fi
+if [ "$p" = "$OW_ROOT" ]; then t=$root; else parent_of "$p"; t="./$b"; fi
 exists "$t" || die 44 "$p does not exist"
 stat_of "$t"
 "#;
@@ -123,7 +143,8 @@ stat_of "$t"
 pub const LIST: &str = r#"t=$(realpath -e -- "$1" 2>/dev/null) || die 44 "$1 does not exist"
 inside "$t" || die 45 "$1 leads outside the workspace"
 [ -d "$t" ] || die 46 "$1 is not a directory"
-find "$t" -mindepth 1 -maxdepth 1 -printf '%f\0%y\0%s\0%m\0%T@\0'
+enter "$t" "$1"
+find . -mindepth 1 -maxdepth 1 -printf '%f\0%y\0%s\0%m\0%T@\0'
 "#;
 
 /// Stream file `$1`: its size and a newline on stdout, then its bytes.
@@ -135,12 +156,15 @@ pub const READ: &str = r#"t=$(realpath -e -- "$1" 2>/dev/null) || die 44 "$1 doe
 inside "$t" || die 45 "$1 leads outside the workspace"
 [ -d "$t" ] && die 46 "$1 is a directory"
 [ -f "$t" ] || die 46 "$1 is not a regular file"
-s=$(find "$t" -maxdepth 0 -printf '%D:%i:%s:%T@') || die 46 "cannot read $1"
+exec 3< "$t" || die 46 "cannot read $1"
+fd_inside 3 "$1"
+[ -f /proc/self/fd/3 ] || die 46 "$1 is not a regular file"
+s=$(find -L /proc/self/fd/3 -maxdepth 0 -printf '%D:%i:%s:%T@') || die 46 "cannot read $1"
 n=${s#*:*:}; n=${n%%:*}
 [ -n "${2:-}" ] && [ "$n" -gt "$2" ] && die 49 "$1 is too large for one message"
 printf '%s\n' "$n"
-cat -- "$t" || exit 1
-[ "$(find "$t" -maxdepth 0 -printf '%D:%i:%s:%T@')" = "$s" ] || die 48 "$1 changed while it was read; read it again"
+cat <&3 || exit 1
+[ "$(find -L /proc/self/fd/3 -maxdepth 0 -printf '%D:%i:%s:%T@')" = "$s" ] || die 48 "$1 changed while it was read; read it again"
 "#;
 
 // The write scripts share their arguments: `$1` target, `$2` create
@@ -154,10 +178,10 @@ if [ "$2" = 1 ]; then
   m=$(realpath -m -- "$d") && inside "$m" || die 45 "$p leads outside the workspace"
   mkdir -p -- "$d" 2>/dev/null || die 46 "cannot create the parent of $p"
 fi
-parent_of "$p"; t="$rd/$b"
+parent_of "$p"; t="./$b"
 [ -d "$t" ] && [ ! -L "$t" ] && die 46 "$p is a directory"
 [ "$3" = 1 ] && exists "$t" && die 46 "$p already exists"
-tmp=$(mktemp "$rd/.ow-tmp-XXXXXXXX") || die 46 "cannot create a file in the parent of $p"
+tmp=$(mktemp "./.ow-tmp-XXXXXXXX") || die 46 "cannot create a file in the parent of $p"
 "#;
 
 /// Check the temporary file holds all `$5` bytes (the stream that filled
@@ -180,26 +204,30 @@ stat_of "$t"
 pub const WRITE_WHOLE: &[&str] = &[WRITE_PREPARE, "cat > \"$tmp\" || { rm -f -- \"$tmp\"; exit 1; }\n", WRITE_COMMIT];
 
 /// Start a streamed write: print the temporary file's path (NUL-terminated).
-pub const WRITE_OPEN: &[&str] = &[WRITE_PREPARE, "printf '%s\\0' \"$tmp\"\n"];
+pub const WRITE_OPEN: &[&str] = &[WRITE_PREPARE, "printf '%s/%s\\0' \"$rd\" \"${tmp#./}\"\n"];
 
 /// Append stdin to the temporary file of a streamed write (`$1`).
 pub const WRITE_APPEND: &str = r#"case "$1" in */.ow-tmp-*) ;; *) die 47 "not a write in progress" ;; esac
-[ -f "$1" ] || die 44 "the write in progress was lost"
-cat >> "$1"
+parent_of "$1"
+[ -f "./$b" ] && [ ! -L "./$b" ] || die 44 "the write in progress was lost"
+exec 3>> "./$b" || die 44 "the write in progress was lost"
+fd_inside 3 "$1"
+cat >&3
 "#;
 
 /// Finish a streamed write whose temporary file is `$6`.
 pub const WRITE_FINISH: &[&str] = &[
-    r#"tmp=$6
-case "$tmp" in */.ow-tmp-*) ;; *) die 47 "not a write in progress" ;; esac
-[ -f "$tmp" ] || die 44 "the write in progress was lost"
-parent_of "$1"; t="$rd/$b"; p=$1
+    r#"case "$6" in */.ow-tmp-*) ;; *) die 47 "not a write in progress" ;; esac
+parent_of "$1"; t="./$b"; p=$1
+# The temporary file was made beside the target: look it up there.
+tmp="./${6##*/}"
+[ -f "$tmp" ] && [ ! -L "$tmp" ] || die 44 "the write in progress was lost"
 "#,
     WRITE_COMMIT,
 ];
 
 /// Discard a streamed write's temporary file `$1`.
-pub const WRITE_ABORT: &str = r#"case "$1" in */.ow-tmp-*) rm -f -- "$1" ;; esac
+pub const WRITE_ABORT: &str = r#"case "$1" in */.ow-tmp-*) parent_of "$1"; rm -f -- "./$b" ;; esac
 "#;
 
 /// `mkdir` of `$1`; `$2` = 1 for `-p`.
@@ -208,8 +236,9 @@ if [ "$2" = 1 ]; then
   m=$(realpath -m -- "$p") && inside "$m" || die 45 "$p leads outside the workspace"
   [ -d "$m" ] && exit 0
   mkdir -p -- "$p" 2>/dev/null || die 46 "cannot create $p (a component is not a directory?)"
+  m=$(realpath -e -- "$p") && inside "$m" || die 45 "$p leads outside the workspace"
 else
-  parent_of "$p"; t="$rd/$b"
+  parent_of "$p"; t="./$b"
   exists "$t" && die 46 "$p already exists"
   mkdir -- "$t" || die 46 "cannot create $p"
 fi
@@ -217,7 +246,7 @@ fi
 
 /// Remove `$1`; `$2` = 1 for recursive. Never follows symlinks.
 pub const REMOVE: &str = r#"p=$1
-parent_of "$p"; t="$rd/$b"
+parent_of "$p"; t="./$b"
 exists "$t" || die 44 "$p does not exist"
 if [ -d "$t" ] && [ ! -L "$t" ]; then
   if [ "$2" = 1 ]; then rm -rf -- "$t"; else rmdir -- "$t" 2>/dev/null || die 46 "$p is a non-empty directory; remove it with recursive"; fi
@@ -227,9 +256,9 @@ fi
 "#;
 
 /// Rename `$1` to `$2`.
-pub const RENAME: &str = r#"parent_of "$1"; s="$rd/$b"
+pub const RENAME: &str = r#"parent_of "$2"; t="$rd/$b"
+parent_of "$1"; s="./$b"
 exists "$s" || die 44 "$1 does not exist"
-parent_of "$2"; t="$rd/$b"
 mv -f -T -- "$s" "$t" 2>/dev/null || die 46 "cannot rename $1 to $2"
 "#;
 
@@ -243,7 +272,15 @@ printf '%s\0' "$t"
 pub const CHMOD: &str = r#"[ -L "$1" ] && die 47 "$1 is a symlink; symlinks have no permissions of their own"
 t=$(realpath -e -- "$1" 2>/dev/null) || die 44 "$1 does not exist"
 inside "$t" || die 45 "$1 leads outside the workspace"
-chmod "$2" -- "$t"
+if [ "$t" != "$root" ]; then
+  enter "${t%/*}" "$1"; t="./${t##*/}"
+  [ -L "$t" ] && die 47 "$1 is a symlink; symlinks have no permissions of their own"
+fi
+# Change the inode that was opened and checked, not whatever the name
+# points to a moment later (GNU chmod always follows symlinks).
+exec 3< "$t" 2>/dev/null || die 46 "cannot open $1 to change its mode safely (it is not readable)"
+fd_inside 3 "$1"
+chmod "$2" /proc/self/fd/3
 "#;
 
 /// A tar archive of directory `$1` on stdout; the other arguments are
@@ -251,26 +288,30 @@ chmod "$2" -- "$t"
 pub const EXPORT_TAR: &str = r#"t=$(realpath -e -- "$1" 2>/dev/null) || die 44 "$1 does not exist"
 inside "$t" || die 45 "$1 leads outside the workspace"
 [ -d "$t" ] || die 46 "$1 is not a directory"
+enter "$t" "$1"
 shift
-cd "$t" && exec tar --format=gnu --numeric-owner --no-wildcards-match-slash -cf - "$@" .
+exec tar --format=gnu --numeric-owner --no-wildcards-match-slash -cf - "$@" .
 "#;
 
 /// All paths below directory `$1`, relative, NUL-separated.
 pub const LIST_TREE: &str = r#"t=$(realpath -m -- "$1") && inside "$t" || die 45 "$1 leads outside the workspace"
 [ -d "$t" ] || exit 0
-cd "$t" && find . -mindepth 1 -printf '%P\0'
+enter "$t" "$1"
+find . -mindepth 1 -printf '%P\0'
 "#;
 
 /// Remove the relative paths on stdin (NUL-separated) below `$1`.
 pub const REMOVE_LIST: &str = r#"t=$(realpath -e -- "$1" 2>/dev/null) || die 44 "$1 does not exist"
 inside "$t" || die 45 "$1 leads outside the workspace"
-cd "$t" && xargs -0 -r rm -rf --
+enter "$t" "$1"
+xargs -0 -r rm -rf --
 "#;
 
 /// Unpack the (already checked) tar archive on stdin into `$1`.
 pub const IMPORT_TAR: &str = r#"m=$(realpath -m -- "$1") && inside "$m" || die 45 "$1 leads outside the workspace"
 mkdir -p -- "$1" 2>/dev/null || die 46 "cannot create $1"
-cd "$m" && exec tar --no-same-owner --delay-directory-restore -xpf -
+enter "$m" "$1"
+exec tar --no-same-owner --delay-directory-restore -xpf -
 "#;
 
 /// The operations of the session channel, by name.

@@ -7,3 +7,4 @@ mod gateway;
 mod harness;
 mod polyglot;
 mod session;
+mod toctou;

@@ -1,0 +1,198 @@
+//! Check-then-use races: a process in the sandbox keeps swapping a file and
+//! a directory for symlinks that point outside the workspace while the host
+//! reads, writes, lists, stats, chmods and removes through them. Zero
+//! escapes are allowed: no read returns outside content, no listing or stat
+//! shows outside entries, and nothing outside changes. On the local backend
+//! and on all three OpenShell paths (Python server, shell server, one exec
+//! per operation).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use openshell_testgw::Protocol as Gw;
+use openshell_wasm::backend::openshell::OpenShellBackend;
+use openshell_wasm::backend::openshell::config::{GatewayConfig, SessionChannel};
+use openshell_wasm::backend::{Backend, ExecEvent, ExecRequest, SandboxInfo, SandboxSpec, Stdin, WriteOptions};
+
+use crate::harness::start_gateway;
+
+const SECRET: &str = "TOP-SECRET";
+/// Swap rounds the attacker makes (a few seconds).
+const ROUNDS: u32 = 400;
+
+fn request(sb: &SandboxInfo, script: &str) -> ExecRequest {
+    ExecRequest {
+        argv: vec!["sh".into(), "-c".into(), script.into()],
+        cwd: sb.workdir.clone(),
+        env: Default::default(),
+        stdin: Stdin::Bytes(Bytes::new()),
+        pty: None,
+        timeout: Duration::from_secs(120),
+    }
+}
+
+async fn sh(b: &dyn Backend, sb: &SandboxInfo, script: &str) -> String {
+    let mut s = b.exec(sb, request(sb, script)).await.unwrap();
+    let mut out = Vec::new();
+    while let Some(ev) = s.events.recv().await {
+        match ev {
+            ExecEvent::Stdout(d) => out.extend_from_slice(&d),
+            ExecEvent::Exit(e) => {
+                assert_eq!(e.code, 0, "{script}: {}", String::from_utf8_lossy(&out));
+                return String::from_utf8_lossy(&out).into_owned();
+            }
+            ExecEvent::Failed(e) => panic!("{script}: {e}"),
+            ExecEvent::Stderr(_) => {}
+        }
+    }
+    panic!("{script}: no exit")
+}
+
+async fn read(b: &dyn Backend, sb: &SandboxInfo, path: &str) -> Option<String> {
+    let r = b.read_file(sb, path).await.ok()?;
+    let mut content = r.content;
+    let mut out = Vec::new();
+    while let Some(c) = content.next().await {
+        out.extend_from_slice(&c.ok()?);
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// What the host got away with while the attacker ran.
+#[derive(Debug, Default)]
+struct Tally {
+    attempts: u32,
+    /// Operations that succeeded on the inside file (the race was real).
+    inside: u32,
+    escapes: Vec<String>,
+}
+
+/// Race the host's operations against the attacker in `sb`, whose workspace
+/// `w` holds `f` and `d/s`, swapped for symlinks to `outside`.
+async fn race(b: &dyn Backend, sb: &SandboxInfo, outside: &str) -> Tally {
+    let w = &sb.workdir;
+    let attack = format!(
+        "cd {w} && i=0; while [ $i -lt {ROUNDS} ]; do rm -rf f d; echo inside > f; mkdir d; echo inside > d/s; \
+         rm -rf f d; ln -s {outside}/secret.txt f; ln -s {outside} d; i=$((i+1)); done; \
+         rm -rf f d; echo done"
+    );
+    let mut attacker = b.exec(sb, request(sb, &attack)).await.unwrap();
+    let mut t = Tally::default();
+    let mut done = false;
+    while !done {
+        t.attempts += 1;
+        for path in [format!("{w}/f"), format!("{w}/d/s"), format!("{w}/d/secret.txt")] {
+            match read(b, sb, &path).await {
+                Some(c) if c.contains(SECRET) => t.escapes.push(format!("read {path}")),
+                Some(c) if c.contains("inside") => t.inside += 1,
+                _ => {}
+            }
+        }
+        if let Ok(st) = b.stat(sb, &format!("{w}/d/secret.txt")).await {
+            t.escapes.push(format!("stat d/secret.txt: {st:?}"));
+        }
+        if let Ok(entries) = b.list_dir(sb, &format!("{w}/d")).await
+            && entries.iter().any(|e| e.name == "secret.txt" || e.name == "victim")
+        {
+            t.escapes.push("list d".into());
+        }
+        let opts = WriteOptions { create_parents: false, ..WriteOptions::default() };
+        if let Ok(mut sink) = b.write_file(sb, &format!("{w}/d/planted"), opts).await {
+            let _ = sink.write(Bytes::from_static(b"planted")).await;
+            if sink.finish().await.is_ok() {
+                t.inside += 1;
+            }
+        }
+        let _ = b.chmod(sb, &format!("{w}/d/s"), 0o777).await;
+        let _ = b.chmod(sb, &format!("{w}/f"), 0o777).await;
+        let _ = b.remove(sb, &format!("{w}/d/victim"), true).await;
+        if b.rename(sb, &format!("{w}/d/secret.txt"), &format!("{w}/stolen")).await.is_ok() {
+            t.escapes.push("rename d/secret.txt".into());
+        }
+        // Has the attacker finished?
+        while let Ok(ev) = attacker.events.try_recv() {
+            match ev {
+                ExecEvent::Exit(e) => {
+                    assert_eq!(e.code, 0, "the attacker failed");
+                    done = true;
+                }
+                ExecEvent::Failed(e) => panic!("the attacker failed: {e}"),
+                _ => {}
+            }
+        }
+        if attacker.events.is_closed() && attacker.events.is_empty() {
+            done = true;
+        }
+    }
+    t
+}
+
+/// What is outside must be as it was.
+fn check_outside(listing: &str, t: &Tally, what: &str) {
+    assert!(t.escapes.is_empty(), "{what}: {} escapes: {:?}", t.escapes.len(), t.escapes);
+    assert!(t.inside > 0, "{what}: the race never hit the inside files ({} rounds)", t.attempts);
+    assert!(listing.contains(&format!("secret.txt {SECRET} 644")), "{what}: the secret changed: {listing}");
+    assert!(listing.contains("victim"), "{what}: the victim was removed: {listing}");
+    assert!(!listing.contains("planted"), "{what}: a file was planted outside: {listing}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_paths_never_escape() {
+    for mode in [SessionChannel::Auto, SessionChannel::Shell, SessionChannel::Off] {
+        let state = tempfile::tempdir().unwrap();
+        let gw = start_gateway(Gw::V0_1, state.path(), |_| {}).await;
+        let mut cfg = GatewayConfig::new(format!("http://{}", gw.addr));
+        cfg.session_channel = mode;
+        // The workspace is a subdirectory, so that the sandbox has a
+        // writable, observable place outside it.
+        cfg.workdir = "/sandbox/ws".into();
+        let b = OpenShellBackend::connect(cfg).await.unwrap();
+        let sb = b.create(&SandboxSpec { ready_timeout: Duration::from_secs(30), ..SandboxSpec::default() }).await;
+        let sb = sb.unwrap();
+        let setup = SandboxInfo { workdir: "/sandbox".into(), ..sb.clone() };
+        sh(
+            &b,
+            &setup,
+            &format!(
+                "mkdir -p ws outside/victim && printf {SECRET} > outside/secret.txt && chmod 644 outside/secret.txt"
+            ),
+        )
+        .await;
+        let t = race(&b, &sb, "/sandbox/outside").await;
+        let listing = sh(
+            &b,
+            &setup,
+            "cd outside && for f in *; do printf '%s %s %s\\n' \"$f\" \"$(cat \"$f\" 2>/dev/null)\" \"$(stat -c %a \"$f\")\"; done",
+        )
+        .await;
+        check_outside(&listing, &t, &format!("{mode:?}"));
+        b.delete(&sb.name).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_backend_never_escapes() {
+    use openshell_wasm::backend::local::LocalBackend;
+    let state = tempfile::tempdir().unwrap();
+    // Outside: a directory of the host. The attacker's symlinks name it;
+    // the host resolves them (the sandbox itself cannot even see it).
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.txt"), SECRET).unwrap();
+    std::fs::create_dir(outside.path().join("victim")).unwrap();
+    let b = LocalBackend::new(state.path()).unwrap();
+    let sb = b.create(&SandboxSpec::default()).await.unwrap();
+    let t = race(&b, &sb, &outside.path().display().to_string()).await;
+    let mut listing = String::new();
+    for e in std::fs::read_dir(outside.path()).unwrap() {
+        let e = e.unwrap();
+        let content = std::fs::read_to_string(e.path()).unwrap_or_default();
+        let mode = {
+            use std::os::unix::fs::PermissionsExt;
+            e.metadata().unwrap().permissions().mode() & 0o777
+        };
+        listing.push_str(&format!("{} {content} {mode:o}\n", e.file_name().to_string_lossy()));
+    }
+    check_outside(&listing, &t, "local");
+    b.delete(&sb.name).await.unwrap();
+}
