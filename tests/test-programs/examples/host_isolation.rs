@@ -1,6 +1,7 @@
 //! Looks for anything of the host it should not see: environment
-//! variables, host files, host network. Reports what it found.
-use openshell_sandbox_guest::{Guest, export};
+//! variables, host files, host network, in the guest and in the commands
+//! it runs in the sandbox. Reports what it found.
+use openshell_sandbox_guest::{Command, Guest, Sandbox, export};
 
 struct Isolation;
 
@@ -19,8 +20,16 @@ impl Guest for Isolation {
             },
         };
         let granted = std::fs::read_to_string("/granted/hello.txt").ok();
+        // The sandbox's own environment must not carry the host's either.
+        let sandbox_env = Command::new("env").run(&Sandbox::current()).map(|o| o.stdout_string()).unwrap_or_default();
+        let leaked: Vec<&str> = sandbox_env
+            .lines()
+            .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+            .filter(|k| k.starts_with("OPENSHELL_WASM_") || k.starts_with("CARGO_"))
+            .collect();
         Ok(format!(
-            "env={env:?}\ncanary={canary:?}\netc={etc}\nroot_entries={root:?}\ncwd={cwd:?}\ntcp={tcp}\ngranted={granted:?}"
+            "env={env:?}\ncanary={canary:?}\netc={etc}\nroot_entries={root:?}\ncwd={cwd:?}\ntcp={tcp}\ngranted={granted:?}\nsandbox_env_lines={}\nsandbox_leaked={leaked:?}",
+            sandbox_env.lines().count()
         ))
     }
 }

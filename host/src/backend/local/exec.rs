@@ -215,9 +215,17 @@ async fn handle_input(
                 if let Some(pid) = pid {
                     if sig == Signal::Kill {
                         killed.store(true, Ordering::SeqCst);
-                        let _ = kill_process(pid, RSignal::KILL);
+                        kill_tree(pid);
                     } else {
-                        signal_descendants(pid, sig);
+                        // A command in its first moments has no process
+                        // below bubblewrap's init yet: retry briefly rather
+                        // than lose the signal.
+                        for _ in 0..250 {
+                            if signal_descendants(pid, sig) > 0 || !alive(pid) {
+                                break;
+                            }
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
                     }
                 }
             }
@@ -243,17 +251,17 @@ async fn drive(
         s = child.wait() => s,
         () = &mut deadline => {
             timed_out = true;
-            let _ = child.start_kill();
+            stop(&mut child, pid);
             child.wait().await
         }
         () = ev.closed() => {
             // Nobody is listening any more: stop the command.
-            let _ = child.start_kill();
+            stop(&mut child, pid);
             let _ = child.wait().await;
             return;
         }
         () = deleted(&mut cancel) => {
-            let _ = child.start_kill();
+            stop(&mut child, pid);
             let _ = child.wait().await;
             let _ = ev.send(ExecEvent::Failed(SandboxError::not_found("process.wait", "the sandbox was deleted while the command ran"))).await;
             return;
@@ -292,9 +300,72 @@ async fn deleted(rx: &mut watch::Receiver<bool>) {
     }
 }
 
+/// Kill the command and everything it started.
+fn stop(child: &mut Child, pid: Option<Pid>) {
+    match pid {
+        Some(pid) => kill_tree(pid),
+        None => {
+            let _ = child.start_kill();
+        }
+    }
+}
+
+/// SIGKILL `root` (bubblewrap's monitor) and every process below it.
+///
+/// Killing the monitor alone is not enough: bubblewrap's init inside the
+/// sandbox dies with it only once it has armed its parent-death signal, and
+/// a command killed in its first milliseconds (a guest that spawns and
+/// drops processes in a loop) can leave init and its child running forever.
+/// So the monitor is stopped first (it cannot fork any more), then every
+/// descendant is killed (init's death ends its PID namespace), then the
+/// monitor itself.
+fn kill_tree(root: Pid) {
+    let _ = kill_process(root, RSignal::STOP);
+    // The stop is asynchronous: a fork in progress completes first. Scan
+    // only once the monitor is really stopped (or gone).
+    let stat = format!("/proc/{}/stat", root.as_raw_nonzero());
+    for _ in 0..1000 {
+        match std::fs::read_to_string(&stat) {
+            Ok(s) if !matches!(s.rfind(')').and_then(|i| s[i + 1..].split_whitespace().next()), Some("T" | "t")) => {
+                std::thread::yield_now();
+            }
+            _ => break,
+        }
+    }
+    let parents = process_parents();
+    for pid in descendants(&parents, root.as_raw_nonzero().get()) {
+        if let Some(pid) = Pid::from_raw(pid) {
+            let _ = kill_process(pid, RSignal::KILL);
+        }
+    }
+    let _ = kill_process(root, RSignal::KILL);
+}
+
+/// Every process below `root`, nearest first.
+fn descendants(parents: &std::collections::HashMap<i32, i32>, root: i32) -> Vec<i32> {
+    let mut below: Vec<i32> = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(p) = frontier.pop() {
+        for (&child, &parent) in parents {
+            if parent == p {
+                below.push(child);
+                frontier.push(child);
+            }
+        }
+    }
+    below
+}
+
+/// Whether process `pid` still exists (and is not a zombie).
+fn alive(pid: Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero()))
+        .is_ok_and(|s| !matches!(s.rfind(')').and_then(|i| s[i + 1..].split_whitespace().next()), Some("Z" | "X")))
+}
+
 /// Send `sig` to every process below `root` (bubblewrap's monitor), except
 /// bubblewrap's own init process, which would only forward nothing.
-fn signal_descendants(root: Pid, sig: Signal) {
+/// Returns how many were signalled.
+fn signal_descendants(root: Pid, sig: Signal) -> usize {
     let sig = match sig {
         Signal::Interrupt => RSignal::INT,
         Signal::Terminate => RSignal::TERM,
@@ -303,23 +374,18 @@ fn signal_descendants(root: Pid, sig: Signal) {
     };
     let parents = process_parents();
     let root = root.as_raw_nonzero().get();
-    let mut below: Vec<i32> = Vec::new();
-    let mut frontier = vec![root];
-    while let Some(p) = frontier.pop() {
-        for (&child, &parent) in &parents {
-            if parent == p {
-                below.push(child);
-                frontier.push(child);
-            }
-        }
-    }
+    let below = descendants(&parents, root);
     // The first level is bubblewrap's init (pid 1 inside); skip it.
     let init: Vec<i32> = parents.iter().filter(|&(_, &p)| p == root).map(|(&c, _)| c).collect();
+    let mut sent = 0;
     for pid in below.into_iter().filter(|p| !init.contains(p)) {
-        if let Some(pid) = Pid::from_raw(pid) {
-            let _ = kill_process(pid, sig);
+        if let Some(pid) = Pid::from_raw(pid)
+            && kill_process(pid, sig).is_ok()
+        {
+            sent += 1;
         }
     }
+    sent
 }
 
 /// pid -> parent pid, from `/proc/*/stat`.

@@ -303,6 +303,15 @@ async fn drive(
                     return;
                 }
             }
+            () = tx.closed() => {
+                // The guest dropped the process (or its run ended) while
+                // the command was quiet: stop it, and end the stream, which
+                // makes the gateway end the command too.
+                if let (Mode::Framed, Some(w)) = (mode, &wire_input) {
+                    let _ = w.send(Input::Stdin(Bytes::from_static(b"SKILL\n"))).await;
+                }
+                return;
+            }
             () = &mut timer => {
                 if let (Mode::Framed, Some(w)) = (mode, &wire_input) {
                     let _ = w.send(Input::Stdin(Bytes::from_static(b"SKILL\n"))).await;

@@ -13,6 +13,7 @@ macro_rules! component_suite {
 
         use crate::archives;
         use crate::harness::{Target, field, fixture, policy};
+        use super::processes_with_arg;
 
         const TARGET: Target = $target;
 
@@ -296,6 +297,35 @@ macro_rules! component_suite {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn limits_spawn_flood() {
+            let f = fixture(TARGET, short_limits()).await;
+            // A sandbox that outlives the run, to prove it still works after.
+            let spec = openshell_wasm::backend::SandboxSpec { ready_timeout: Duration::from_secs(30), ..Default::default() };
+            let sb = f.backend.create(&spec).await.unwrap();
+            // A `sleep` argument no other test uses, to find its processes.
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+            let marker = format!("7777.{nanos:09}");
+            let err = f.run_request(guests::LIMITS_SPAWN_FLOOD, RunRequest::new(&marker).attach(&sb.name)).await.unwrap_err();
+            assert!(matches!(err.error, RunError::Limit(_)), "{}", err.error);
+            assert!(err.error.to_string().contains("guest."), "the error names the limit: {}", err.error);
+            // Every process it started is gone: dropped ones were killed at
+            // once, the rest when the run ended.
+            let deadline = std::time::Instant::now() + Duration::from_secs(15);
+            loop {
+                let left = processes_with_arg(&marker);
+                if left == 0 {
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "{left} `sleep {marker}` processes outlived the run");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            // And the sandbox still works.
+            let out = f.run_request(guests::SMOKE_ECHO, RunRequest::new("still here").attach(&sb.name)).await.unwrap();
+            assert_eq!(out.result.unwrap(), "still here\n");
+            f.backend.delete(&sb.name).await.unwrap();
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn limits_output_flood() {
             let f = fixture(TARGET, short_limits()).await;
             let o = f.run(guests::LIMITS_OUTPUT_FLOOD, "500").await.unwrap();
@@ -377,6 +407,12 @@ macro_rules! component_suite {
             let r = f.ok(guests::HOST_ISOLATION, &addr.to_string()).await;
             assert_eq!(field(&r, "env"), "[]", "{r}");
             assert_eq!(field(&r, "canary"), "None", "{r}");
+            // Commands in the sandbox get no host variables either (the
+            // test process has CARGO_* set by cargo, and
+            // OPENSHELL_WASM_CANARY when run by scripts/test.sh).
+            assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+            assert_ne!(field(&r, "sandbox_env_lines"), "0", "{r}");
+            assert_eq!(field(&r, "sandbox_leaked"), "[]", "{r}");
             assert_eq!(field(&r, "etc"), "false", "{r}");
             assert!(field(&r, "tcp").starts_with("refused"), "{r}");
             // Granted explicitly, each becomes visible.
@@ -416,6 +452,23 @@ macro_rules! component_suite {
             assert!(f.leftovers().await.is_empty());
         }
     };
+}
+
+/// Host processes whose argv holds `arg` (sandboxed processes of both
+/// backends are host processes in their own PID namespaces).
+pub fn processes_with_arg(arg: &str) -> usize {
+    let needle = format!("\0{arg}\0");
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+                .filter(|c| {
+                    let mut c = c.clone();
+                    c.insert(0, 0);
+                    String::from_utf8_lossy(&c).contains(&needle)
+                })
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 mod local {
