@@ -79,6 +79,92 @@ macro_rules! component_suite {
             assert!(f.host.snapshots().list().unwrap().is_empty(), "the snapshot must be deleted");
         }
 
+        /// Random binary files of every boundary size (up to 64 MiB) with
+        /// hostile names, written in random pieces and read back identical.
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn files_survive_any_size_and_name() {
+            use crate::integrity::{Rng, boundary_sizes, read, sha, write};
+            let f = fixture(TARGET, Default::default()).await;
+            let spec = openshell_wasm::backend::SandboxSpec { ready_timeout: Duration::from_secs(30), ..Default::default() };
+            let sb = f.backend.create(&spec).await.unwrap();
+            let b = &*f.backend;
+            let mut rng = Rng::new();
+            let mut sizes = boundary_sizes();
+            sizes.extend((0..6).map(|_| rng.below(3 << 20) as usize));
+            let dir = format!("{}/odd dir/é", sb.workdir);
+            for (i, size) in sizes.iter().enumerate() {
+                let name = rng.name(i);
+                let path = format!("{dir}/{name}");
+                let data = rng.bytes(*size);
+                write(b, &sb, &path, &data, 0o640, &mut rng).await;
+                let back = read(b, &sb, &path).await;
+                assert!(back.len() == data.len() && sha(&back) == sha(&data), "{name:?} ({size} bytes) came back different");
+                let st = b.stat(&sb, &path).await.unwrap();
+                assert_eq!((st.size, st.mode), (*size as u64, 0o640), "{name:?}");
+            }
+            assert_eq!(b.list_dir(&sb, &dir).await.unwrap().len(), sizes.len());
+            b.delete(&sb.name).await.unwrap();
+        }
+
+        /// A random tree (modes, nested and empty directories, symlinks,
+        /// hostile names) persisted, changed in every way, and hydrated
+        /// back exactly.
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn snapshot_restore() {
+            use crate::integrity::{Rng, manifest, run, write};
+            let f = fixture(TARGET, Default::default()).await;
+            let spec = openshell_wasm::backend::SandboxSpec { ready_timeout: Duration::from_secs(30), ..Default::default() };
+            let sb = f.backend.create(&spec).await.unwrap();
+            let b = &*f.backend;
+            let root = format!("{}/tree", sb.workdir);
+            let mut rng = Rng::new();
+            let mut files = Vec::new();
+            for i in 0..24 {
+                let depth = rng.below(3);
+                let dir: Vec<String> = (0..depth).map(|_| format!("d{}", rng.below(3))).collect();
+                let name = rng.name(i);
+                let path = if dir.is_empty() { format!("{root}/{name}") } else { format!("{root}/{}/{name}", dir.join("/")) };
+                let mode = [0o644, 0o600, 0o755, 0o640][rng.below(4) as usize];
+                let size = rng.below(200_000) as usize;
+                write(b, &sb, &path, &rng.bytes(size), mode, &mut rng).await;
+                files.push(path);
+            }
+            b.mkdir(&sb, &format!("{root}/empty dir"), true).await.unwrap();
+            run(b, &sb, &["ln", "-s", "d0", &format!("{root}/link to d0")]).await;
+            run(b, &sb, &["ln", "-s", "missing-target", &format!("{root}/dangling")]).await;
+            let before = manifest(b, &sb, &root).await;
+            assert!(before.len() > 25, "{before:?}");
+
+            let run_guest = |input: String| {
+                let f = &f;
+                let sb = &sb;
+                async move {
+                    let r = f.run_request(guests::SNAPSHOT_RESTORE, RunRequest::new(input).attach(&sb.name)).await;
+                    r.unwrap().result.unwrap()
+                }
+            };
+            let id = run_guest("persist tree".into()).await;
+
+            // Change it every way: remove, rewrite, chmod, add, and turn a
+            // directory into a file.
+            b.remove(&sb, &files[0], false).await.unwrap();
+            write(b, &sb, &files[1], b"rewritten", 0o600, &mut rng).await;
+            b.chmod(&sb, &files[2], 0o700).await.unwrap();
+            write(b, &sb, &format!("{root}/new file"), b"new", 0o644, &mut rng).await;
+            b.remove(&sb, &format!("{root}/empty dir"), true).await.unwrap();
+            write(b, &sb, &format!("{root}/empty dir"), b"now a file", 0o644, &mut rng).await;
+            b.remove(&sb, &format!("{root}/link to d0"), false).await.unwrap();
+            assert_ne!(manifest(b, &sb, &root).await, before);
+
+            assert_eq!(run_guest(format!("hydrate {id} tree")).await, "restored");
+            let after = manifest(b, &sb, &root).await;
+            for (path, entry) in &before {
+                assert_eq!(after.get(path), Some(entry), "{path:?} was not restored");
+            }
+            assert_eq!(after.len(), before.len(), "extra entries: {after:?}");
+            b.delete(&sb.name).await.unwrap();
+        }
+
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn process_run_report() {
             let f = fixture(TARGET, Default::default()).await;

@@ -5,6 +5,7 @@ mod components;
 mod engine;
 mod gateway;
 mod harness;
+mod integrity;
 mod polyglot;
 mod session;
 mod toctou;

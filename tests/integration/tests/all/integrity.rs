@@ -1,0 +1,148 @@
+//! Data integrity helpers for the component suite: seeded random files and
+//! trees, written through a backend and compared byte for byte (SHA-256)
+//! with what comes back. The seed is fixed so a failure reproduces; set
+//! `OPENSHELL_WASM_INTEGRITY_SEED` to explore others.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use openshell_wasm::backend::{Backend, ExecEvent, ExecRequest, FileKind, SandboxInfo, Stdin, WriteOptions};
+use sha2::{Digest, Sha256};
+
+/// A small deterministic generator (xorshift64*).
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new() -> Rng {
+        let seed = std::env::var("OPENSHELL_WASM_INTEGRITY_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed);
+        Rng(seed | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+        let mut v = Vec::with_capacity(len + 8);
+        while v.len() < len {
+            v.extend_from_slice(&self.next().to_le_bytes());
+        }
+        v.truncate(len);
+        v
+    }
+    /// A file name with the characters that break naive shell code.
+    pub fn name(&mut self, i: usize) -> String {
+        const PARTS: &[&str] = &[
+            "plain",
+            "with space",
+            "it's",
+            "\"quoted\"",
+            "new\nline",
+            "tab\there",
+            "é-ü-漢字",
+            "-dash",
+            "$(x)",
+            "*?[",
+            ".ow-tmp-look",
+            "back\\slash",
+            "semi;colon",
+            "🦀",
+        ];
+        let a = PARTS[self.below(PARTS.len() as u64) as usize];
+        let b = PARTS[self.below(PARTS.len() as u64) as usize];
+        format!("{a}{i}{b}")
+    }
+}
+
+/// Sizes at and around every boundary the transports use, plus 64 MiB.
+pub fn boundary_sizes() -> Vec<usize> {
+    let mut v = vec![0, 1, 2, 4095, 4096, 4097, 65535, 65536, 65537];
+    for edge in [960 << 10, 1 << 20] {
+        v.extend([edge - 1, edge, edge + 1]);
+    }
+    v.extend([(3 << 20) + 17, 64 << 20]);
+    v
+}
+
+pub fn sha(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// Write `data` in randomly sized pieces.
+pub async fn write(b: &dyn Backend, sb: &SandboxInfo, path: &str, data: &[u8], mode: u32, rng: &mut Rng) {
+    let opts = WriteOptions { create_parents: true, mode, ..WriteOptions::default() };
+    let mut sink = b.write_file(sb, path, opts).await.unwrap_or_else(|e| panic!("open {path:?}: {e}"));
+    let mut at = 0;
+    while at < data.len() {
+        let n = (1 + rng.below(2 << 20) as usize).min(data.len() - at);
+        sink.write(Bytes::copy_from_slice(&data[at..at + n])).await.unwrap_or_else(|e| panic!("write {path:?}: {e}"));
+        at += n;
+    }
+    let st = sink.finish().await.unwrap_or_else(|e| panic!("finish {path:?}: {e}"));
+    assert_eq!((st.kind, st.size), (FileKind::File, data.len() as u64), "{path:?}");
+}
+
+pub async fn read(b: &dyn Backend, sb: &SandboxInfo, path: &str) -> Vec<u8> {
+    let r = b.read_file(sb, path).await.unwrap_or_else(|e| panic!("read {path:?}: {e}"));
+    let mut out = Vec::with_capacity(r.size as usize);
+    let mut content = r.content;
+    while let Some(c) = content.next().await {
+        out.extend_from_slice(&c.unwrap_or_else(|e| panic!("read {path:?}: {e}")));
+    }
+    assert_eq!(out.len() as u64, r.size, "{path:?}: announced size");
+    out
+}
+
+/// Run argv (no shell) and require success.
+pub async fn run(b: &dyn Backend, sb: &SandboxInfo, argv: &[&str]) {
+    let req = ExecRequest {
+        argv: argv.iter().map(|s| s.to_string()).collect(),
+        cwd: sb.workdir.clone(),
+        env: Default::default(),
+        stdin: Stdin::Bytes(Bytes::new()),
+        pty: None,
+        timeout: std::time::Duration::from_secs(60),
+    };
+    let mut s = b.exec(sb, req).await.unwrap();
+    while let Some(ev) = s.events.recv().await {
+        match ev {
+            ExecEvent::Exit(e) => {
+                assert_eq!(e.code, 0, "{argv:?}");
+                return;
+            }
+            ExecEvent::Failed(e) => panic!("{argv:?}: {e}"),
+            _ => {}
+        }
+    }
+}
+
+/// Everything below `root`: relative path -> (kind, mode, size, content
+/// SHA-256 or symlink target), read through the backend's own API.
+pub async fn manifest(b: &dyn Backend, sb: &SandboxInfo, root: &str) -> BTreeMap<String, (FileKind, u32, u64, String)> {
+    let mut out = BTreeMap::new();
+    let mut dirs = vec![String::new()];
+    while let Some(rel) = dirs.pop() {
+        let dir = if rel.is_empty() { root.to_string() } else { format!("{root}/{rel}") };
+        for e in b.list_dir(sb, &dir).await.unwrap_or_else(|e| panic!("list {dir:?}: {e}")) {
+            let r = if rel.is_empty() { e.name.clone() } else { format!("{rel}/{}", e.name) };
+            let full = format!("{root}/{r}");
+            let what = match e.kind {
+                FileKind::File => sha(&read(b, sb, &full).await),
+                FileKind::Symlink => b.stat(sb, &full).await.unwrap().symlink_target.unwrap_or_default(),
+                FileKind::Directory => {
+                    dirs.push(r.clone());
+                    String::new()
+                }
+                FileKind::Other => String::new(),
+            };
+            let size = if e.kind == FileKind::File { e.size } else { 0 };
+            out.insert(r, (e.kind, e.mode, size, what));
+        }
+    }
+    out
+}
