@@ -348,12 +348,16 @@ impl SignalSeen {
 }
 
 /// Cancel `token` on SIGINT or SIGTERM; the run then cleans up and returns.
+/// The handlers are installed before this returns (not in the task), so a
+/// signal that arrives once the run has started is never the default
+/// action, which would exit without cleaning up.
 fn watch_signals(token: CancellationToken) -> SignalSeen {
+    use tokio::signal::unix::{SignalKind, signal};
     let seen = Arc::new(std::sync::Mutex::new(None));
     let s = seen.clone();
+    let handlers = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()));
     tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        let (Ok(mut int), Ok(mut term)) = handlers else {
             return;
         };
         let code = tokio::select! {

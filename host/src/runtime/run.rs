@@ -357,7 +357,8 @@ impl Host {
             Ok(b) => b,
             Err(e) if cancel.is_cancelled() => {
                 let _ = e;
-                return Err(fail(RunError::Interrupted, None, stats, Vec::new()));
+                let cleanup_errors = self.delete_unbound(&request, &run_id).await;
+                return Err(fail(RunError::Interrupted, None, stats, cleanup_errors));
             }
             Err(e) => return Err(fail(RunError::Sandbox(e), None, stats, Vec::new())),
         };
@@ -393,6 +394,37 @@ impl Host {
             }),
             Err(e) => Err(fail(e, Some(sandbox), stats, cleanup_errors)),
         }
+    }
+
+    /// After an interruption dropped the creation of the run's sandbox (the
+    /// create may already have reached the backend, and no [`Cleanup`]
+    /// knows the sandbox's name yet): delete whatever carries this run's
+    /// label. Returns the cleanup errors.
+    async fn delete_unbound(&self, request: &RunRequest, run_id: &str) -> Vec<String> {
+        if request.keep || !matches!(request.sandbox, SandboxTarget::Ephemeral(_)) {
+            return Vec::new();
+        }
+        let found = match self.backend.list(&[(RUN_LABEL.to_string(), run_id.to_string())]).await {
+            Ok(found) => found,
+            Err(e) => {
+                return vec![format!(
+                    "could not look for the sandbox this interrupted run was creating ({RUN_LABEL}={run_id}): {e}; \
+                     remove it with `openshell-wasm sandbox sweep`"
+                )];
+            }
+        };
+        let mut errors = Vec::new();
+        for s in found {
+            let name = s.name;
+            match delete_with_retry(&*self.backend, &name).await {
+                Ok(()) => tracing::debug!(sandbox = %name, "deleted the sandbox of an interrupted creation"),
+                Err(e) => errors.push(format!(
+                    "could not delete sandbox `{name}`: {e}; remove it with `openshell-wasm sandbox delete {name}` \
+                     or `sandbox sweep`"
+                )),
+            }
+        }
+        errors
     }
 
     async fn bind_sandbox(&self, target: &SandboxTarget, run_id: &str) -> Result<(SandboxInfo, bool), SandboxError> {

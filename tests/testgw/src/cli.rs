@@ -41,6 +41,14 @@ pub struct Args {
     /// READY sandboxes go to ERROR after this many milliseconds.
     #[arg(long)]
     pub error_after_ms: Option<u64>,
+    /// End interactive exec streams with UNAVAILABLE once the client has
+    /// sent more than N bytes of stdin (a relay dropping mid-upload).
+    #[arg(long, value_name = "N")]
+    pub drop_exec_after_input_bytes: Option<u64>,
+    /// End a sandbox's running exec streams when it leaves READY (with
+    /// --error-after-ms: the relays die with the main process).
+    #[arg(long)]
+    pub error_ends_execs: bool,
     /// Sleep before each exec starts, in milliseconds (a real gateway's
     /// relay and login shell cost about 17).
     #[arg(long, default_value_t = 0)]
@@ -76,6 +84,8 @@ impl Args {
             drop_exec_after: self.drop_exec_after,
             never_ready: self.never_ready,
             error_after: self.error_after_ms.map(Duration::from_millis),
+            drop_exec_after_input: self.drop_exec_after_input_bytes,
+            error_ends_execs: self.error_ends_execs,
         };
         config.exec_setup_cost = Duration::from_millis(self.exec_setup_ms);
         config.ready_delay = Duration::from_millis(self.ready_delay_ms);

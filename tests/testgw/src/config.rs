@@ -67,6 +67,17 @@ pub struct Faults {
     /// READY sandboxes go to ERROR this long after becoming READY, as when
     /// their main process exits.
     pub error_after: Option<Duration>,
+    /// Interactive exec streams end with the same UNAVAILABLE as
+    /// `drop_exec_after` once the client has sent more than N bytes of
+    /// stdin, and the command is killed: a relay that drops in the middle
+    /// of an upload (which `drop_exec_after` cannot reach, since an upload
+    /// produces no output events until it ends).
+    pub drop_exec_after_input: Option<u64>,
+    /// When a sandbox leaves READY (goes to ERROR under `error_after`, or
+    /// is stopped or deleted), its running exec streams end with that
+    /// UNAVAILABLE and their commands are killed, as when the relays die
+    /// with the main process. Off, commands already running finish.
+    pub error_ends_execs: bool,
 }
 
 /// Certificate files for TLS. With `client_ca`, clients must present a

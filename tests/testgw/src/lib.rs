@@ -37,15 +37,19 @@
 //! - `v0_0`, `v0_1`: one adapter per wire generation, converting messages
 //!   to and from the gateway core.
 //! - [`cli`]: the `openshell-testgw` command line.
+//! - [`Instance`]: a gateway on a runtime of its own, which a test can kill
+//!   like a crashed process and restart on the same address and state.
 
 pub mod cli;
 pub mod config;
 mod gate;
 mod gateway;
+mod instance;
 mod server;
 mod v0_0;
 mod v0_1;
 mod wire;
 
 pub use config::{Config, Faults, Protocol, Stats, TlsFiles};
+pub use instance::Instance;
 pub use server::{MAX_INBOUND_MESSAGE, serve};

@@ -17,6 +17,10 @@ pub fn to_error(op: &str, s: &Status) -> SandboxError {
         Code::AlreadyExists | Code::Aborted => ErrorCode::Conflict,
         Code::FailedPrecondition if s.message().contains("not ready") => ErrorCode::Unavailable,
         Code::FailedPrecondition => ErrorCode::Conflict,
+        // tonic reports its own deadline (the grpc-timeout we set) as
+        // CANCELLED "Timeout expired": a timeout, not something to retry
+        // (a create that timed out may still complete).
+        Code::Cancelled if s.message().contains("Timeout expired") => ErrorCode::Timeout,
         Code::Unavailable | Code::ResourceExhausted | Code::Cancelled => ErrorCode::Unavailable,
         Code::DeadlineExceeded => ErrorCode::Timeout,
         Code::Unimplemented => ErrorCode::Unsupported,
@@ -78,6 +82,9 @@ mod tests {
         assert_eq!(to_error("x", &Status::already_exists("dup")).code, ErrorCode::Conflict);
         assert_eq!(to_error("x", &Status::out_of_range("too big")).code, ErrorCode::TooLarge);
         assert_eq!(to_error("x", &Status::unknown("transport error: connection refused")).code, ErrorCode::Unavailable);
+        let t = to_error("x", &Status::cancelled("Timeout expired"));
+        assert!(t.code == ErrorCode::Timeout && !t.retryable, "a deadline is not retried: {t}");
+        assert_eq!(to_error("x", &Status::cancelled("client went away")).code, ErrorCode::Unavailable);
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 mod archives;
 mod components;
 mod engine;
+mod faults;
 mod gateway;
 mod harness;
 mod integrity;

@@ -6,6 +6,7 @@
 //! its output in events of at most 4096 bytes, then exactly one exit event.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -79,6 +80,8 @@ type Frames = Pin<Box<dyn Stream<Item = Result<ClientFrame, Status>> + Send>>;
 /// A validated exec, ready to run.
 #[derive(Debug)]
 struct Prepared {
+    /// The gateway's id of the sandbox (for the `error_ends_execs` fault).
+    sandbox_id: String,
     local_name: String,
     argv: Vec<String>,
     pty: Option<TermSize>,
@@ -135,6 +138,7 @@ impl Gateway {
             (false, cols, rows) => term_size(cols, rows),
         });
         Ok(Prepared {
+            sandbox_id: sandbox.id,
             local_name: sandbox.local_name,
             argv: vec!["/bin/bash".into(), flag.into(), line],
             pty,
@@ -170,6 +174,8 @@ impl Gateway {
         let mut relay = Relay { tx, sent: 0, drop_after: self.config().faults.drop_exec_after };
         let stopping = self.stopping();
         tokio::pin!(stopping);
+        let sandbox_died = self.left_ready(&p.sandbox_id);
+        tokio::pin!(sandbox_died);
         self.config().stats.count_exec();
         let setup = self.config().exec_setup_cost;
         if !setup.is_zero() {
@@ -182,7 +188,8 @@ impl Gateway {
         let (mut half_closed, _forwarder) = match frames {
             Some(frames) => {
                 let (closed_tx, closed_rx) = oneshot::channel();
-                let task = tokio::spawn(forward_input(frames, input.clone(), p.pty.is_some(), closed_tx));
+                let limit = self.config().faults.drop_exec_after_input;
+                let task = tokio::spawn(forward_input(frames, input.clone(), p.pty.is_some(), limit, closed_tx));
                 (Some(closed_rx), Some(AbortOnDrop(task)))
             }
             None => (None, None),
@@ -216,6 +223,30 @@ impl Gateway {
                 () = sleep_until(grace) => return relay.fail(Status::unavailable(RELAY_CLOSED)).await,
                 () = relay.tx.closed() => return,
                 () = &mut stopping => return relay.fail(Status::unavailable("gateway is shutting down")).await,
+                () = &mut sandbox_died => return relay.fail(Status::unavailable(RELAY_CLOSED)).await,
+            }
+        }
+    }
+
+    /// Resolves once sandbox `id` is no longer READY, under the
+    /// `error_ends_execs` fault; never without it (commands outlive their
+    /// sandbox's phase changes, as before the fault existed).
+    fn left_ready(&self, id: &str) -> impl Future<Output = ()> + Send + 'static {
+        let enabled = self.config().faults.error_ends_execs;
+        let mut changes = self.inner.changes.subscribe();
+        let (this, id) = (self.clone(), id.to_string());
+        async move {
+            if !enabled {
+                return std::future::pending().await;
+            }
+            loop {
+                let ready = this.read(|reg| reg.sandboxes.get(&id).is_some_and(|s| s.phase == Phase::Ready));
+                if !ready {
+                    return;
+                }
+                if changes.changed().await.is_err() {
+                    return std::future::pending().await;
+                }
             }
         }
     }
@@ -244,16 +275,28 @@ async fn next_close(rx: &mut Option<oneshot::Receiver<ClientEnd>>) -> ClientEnd 
 
 /// Feeds interactive client messages to the command: stdin frames, resize
 /// (only with a PTY), a later `start` ignored. At the end of the client's
-/// stream, stdin is closed and `closed` says how the stream ended.
+/// stream, stdin is closed and `closed` says how the stream ended. Past
+/// `input_limit` bytes of stdin (the `drop_exec_after_input` fault) the
+/// relay "drops": `closed` gets the relay's UNAVAILABLE and the frame that
+/// crossed the limit is not delivered.
 async fn forward_input(
     mut frames: Frames,
     input: mpsc::Sender<ExecInput>,
     pty: bool,
+    input_limit: Option<u64>,
     closed: oneshot::Sender<ClientEnd>,
 ) {
+    let mut received = 0u64;
     while let Some(frame) = frames.next().await {
         let sent = match frame {
-            Ok(ClientFrame::Stdin(data)) => input.send(ExecInput::Stdin(data)).await,
+            Ok(ClientFrame::Stdin(data)) => {
+                received = received.saturating_add(data.len() as u64);
+                if input_limit.is_some_and(|limit| received > limit) {
+                    let _ = closed.send(Err(Status::unavailable(RELAY_CLOSED)));
+                    return;
+                }
+                input.send(ExecInput::Stdin(data)).await
+            }
             Ok(ClientFrame::Resize { cols, rows }) if pty => input.send(ExecInput::Resize(term_size(cols, rows))).await,
             Ok(ClientFrame::Resize { .. } | ClientFrame::Start) => Ok(()),
             Err(status) => {

@@ -153,3 +153,91 @@ async fn exec_setup_cost_is_paid_per_exec() {
     assert!(started.elapsed() >= Duration::from_millis(150));
     gw.stop().await;
 }
+
+/// An interactive exec `cat` fed `frames` on a request stream kept open
+/// until the response ends (so only the fault, never a half-close, can end
+/// it), bounded by 20 s.
+async fn interactive_cat(gw: &Gw, id: &str, frames: &[&[u8]]) -> crate::common::Output {
+    use pb::exec_sandbox_input::Payload;
+    let mut c = client(gw).await;
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tx.send(pb::ExecSandboxInput { payload: Some(Payload::Start(request(id, &["cat"]))) }).await.unwrap();
+    for data in frames {
+        tx.send(pb::ExecSandboxInput { payload: Some(Payload::Stdin(data.to_vec())) }).await.unwrap();
+    }
+    let stream = c.exec_sandbox_interactive(tokio_stream::wrappers::ReceiverStream::new(rx)).await.unwrap();
+    let out =
+        tokio::time::timeout(Duration::from_secs(20), crate::common::collect(stream.into_inner(), crate::v0_0::view))
+            .await
+            .expect("the stream ends (no hang)");
+    drop(tx);
+    out
+}
+
+#[tokio::test]
+async fn interactive_exec_relay_drops_after_n_input_bytes() {
+    let gw = Gw::start_with(Protocol::V0_0, |c| c.faults.drop_exec_after_input = Some(10)).await;
+    let mut c = client(&gw).await;
+    let id = ready(&mut c, "upload").await;
+    // 5 + 7 bytes: the second frame crosses the limit and is not delivered.
+    let out = interactive_cat(&gw, &id, &[b"hello", b"world!!"]).await;
+    assert_eq!(out.exit, None, "the command never reports an exit: {:?}", out.stdout());
+    assert!(!out.stdout().contains("world"), "the frame over the limit reached the command: {:?}", out.stdout());
+    assert_status(out.end, Code::Unavailable, "exec relay closed before the command reported an exit status");
+    // Plain exec stdin is not an upload through the relay: not counted.
+    let mut req = request(&id, &["wc", "-c"]);
+    req.stdin = vec![b'x'; 100];
+    assert_eq!(exec(&mut c, req).await.stdout().trim(), "100");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn running_execs_end_when_the_sandbox_errors_only_under_error_ends_execs() {
+    for ends in [false, true] {
+        let gw = Gw::start_with(Protocol::V0_0, |c| {
+            c.faults.error_after = Some(Duration::from_millis(500));
+            c.faults.error_ends_execs = ends;
+        })
+        .await;
+        let mut c = client(&gw).await;
+        let id = ready(&mut c, "dying").await;
+        let started = Instant::now();
+        let out = exec(&mut c, request(&id, &["sh", "-c", "sleep 2; echo survived"])).await;
+        if ends {
+            assert_eq!(out.exit, None, "{:?}", out.stdout());
+            assert_status(out.end, Code::Unavailable, "exec relay closed");
+            assert!(
+                started.elapsed() < Duration::from_millis(1900),
+                "cut at ERROR, not at the end: {:?}",
+                started.elapsed()
+            );
+        } else {
+            // The default: a command already running outlives the phase change.
+            assert_eq!((out.exit_ok(), out.stdout().as_str()), (0, "survived\n"));
+        }
+        gw.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_killed_instance_cuts_streams_and_restarts_on_the_same_port() {
+    let state = tempfile::tempdir().unwrap();
+    let config = openshell_testgw::Config::new(Protocol::V0_0, state.path());
+    let gw = openshell_testgw::Instance::start("127.0.0.1:0".parse().unwrap(), config.clone()).await.unwrap();
+    let addr = gw.addr();
+    let url = format!("http://{addr}");
+    let mut c = pb::open_shell_client::OpenShellClient::connect(url.clone()).await.unwrap();
+    let id = ready(&mut c, "survivor").await;
+    exec(&mut c, request(&id, &["sh", "-c", "echo kept > note.txt"])).await.exit_ok();
+    let mut long = c.exec_sandbox(request(&id, &["sleep", "60"])).await.unwrap().into_inner();
+    gw.kill();
+    let end = tokio::time::timeout(Duration::from_secs(10), long.message()).await.expect("the stream ends at once");
+    let status = end.expect_err("a killed gateway sends no exit");
+    assert!(!status.message().contains("shutting down"), "a crash is not a polite shutdown: {status:?}");
+
+    let gw = openshell_testgw::Instance::start(addr, config).await.unwrap();
+    assert_eq!(gw.addr(), addr);
+    let mut c = pb::open_shell_client::OpenShellClient::connect(url).await.unwrap();
+    assert_eq!(exec(&mut c, request(&id, &["cat", "note.txt"])).await.stdout(), "kept\n");
+    gw.stop().await.unwrap();
+}

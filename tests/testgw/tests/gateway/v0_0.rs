@@ -17,7 +17,7 @@ pub async fn client(gw: &Gw) -> Client {
     Client::new(gw.channel().await)
 }
 
-fn view(event: pb::ExecSandboxEvent) -> Event {
+pub fn view(event: pb::ExecSandboxEvent) -> Event {
     use pb::exec_sandbox_event::Payload;
     match event.payload {
         Some(Payload::Stdout(o)) => Event::Stdout(o.data),
