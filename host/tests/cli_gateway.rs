@@ -12,24 +12,15 @@ use test_artifacts as guests;
 struct Setup {
     dir: tempfile::TempDir,
     addr: std::net::SocketAddr,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    _gateway: openshell_testgw::testing::Running,
 }
 
 impl Setup {
     async fn new(protocol: openshell_testgw::Protocol) -> Setup {
         let dir = tempfile::tempdir().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let config = openshell_testgw::Config::new(protocol, dir.path().join("gateway"));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            openshell_testgw::serve(listener, config, async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-        });
-        Setup { dir, addr, _stop: tx }
+        let gateway = openshell_testgw::testing::Running::start(config).await;
+        Setup { dir, addr: gateway.addr, _gateway: gateway }
     }
 
     fn path(&self, p: &str) -> PathBuf {

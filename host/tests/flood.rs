@@ -74,21 +74,12 @@ fn gigabytes_of_output_on_the_local_backend() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gigabytes_of_output_through_the_gateway() {
     let home = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let config = openshell_testgw::Config::new(openshell_testgw::Protocol::V0_1, home.path().join("gateway"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        openshell_testgw::serve(listener, config, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
-    let gateway = format!("http://{addr}");
+    let gw = openshell_testgw::testing::Running::start(config).await;
+    let gateway = gw.url(false);
     let a = args(&["--backend", "openshell", "--gateway", &gateway], 1_000_000_000);
     let dir = home.path().to_path_buf();
     let (out, rss) = tokio::task::spawn_blocking(move || run_measured(&a, &dir)).await.unwrap();
     check(&out, rss, "gateway");
-    let _ = stop.send(());
+    drop(gw);
 }

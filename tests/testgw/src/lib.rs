@@ -39,6 +39,7 @@
 //! - [`cli`]: the `openshell-testgw` command line.
 //! - [`Instance`]: a gateway on a runtime of its own, which a test can kill
 //!   like a crashed process and restart on the same address and state.
+//! - [`testing`]: a gateway in the test's own runtime, and certificates.
 
 pub mod cli;
 pub mod config;
@@ -46,6 +47,7 @@ mod gate;
 mod gateway;
 mod instance;
 mod server;
+pub mod testing;
 mod v0_0;
 mod v0_1;
 mod wire;

@@ -232,33 +232,17 @@ async fn bearer_tokens_are_sent_and_never_shown() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutual_tls() {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
     let dir = tempfile::tempdir().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let server_key = KeyPair::generate().unwrap();
-    let server = CertificateParams::new(vec!["localhost".to_string()]).unwrap().signed_by(&server_key, &ca).unwrap();
-    let client_key = KeyPair::generate().unwrap();
-    let client = CertificateParams::new(vec!["client".to_string()]).unwrap().signed_by(&client_key, &ca).unwrap();
-    let write = |n: &str, s: String| {
-        let p = dir.path().join(n);
-        std::fs::write(&p, s).unwrap();
-        p
-    };
-    let tls = openshell_testgw::TlsFiles {
-        cert: write("server.crt", server.pem()),
-        key: write("server.key", server_key.serialize_pem()),
-        client_ca: Some(write("ca.crt", ca.pem())),
-    };
+    let pki = openshell_testgw::testing::Pki::generate(dir.path());
+    let tls = pki.server.clone();
     let gw = start_gateway(Gw::V0_1, &dir.path().join("state"), |c| c.tls = Some(tls)).await;
     let mut c = GatewayConfig::new(format!("https://localhost:{}", gw.addr.port()));
     c.rpc_timeout = Duration::from_secs(5);
-    c.tls.ca_pem = Some(ca.pem().into_bytes());
+    c.tls.ca_pem = Some(pki.ca_pem.clone().into_bytes());
     // Without a client certificate the handshake is refused.
     assert!(OpenShellBackend::connect(c.clone()).await.is_err());
-    c.tls.cert_pem = Some(client.pem().into_bytes());
-    c.tls.key_pem = Some(Secret::new(client_key.serialize_pem()));
+    c.tls.cert_pem = Some(pki.client_cert_pem.clone().into_bytes());
+    c.tls.key_pem = Some(Secret::new(pki.client_key_pem.clone()));
     let b = OpenShellBackend::connect(c).await.unwrap();
     assert_eq!(b.protocol(), Protocol::V0_1);
     assert!(b.list(&[]).await.unwrap().is_empty());

@@ -35,18 +35,7 @@ impl Target {
 }
 
 /// A test gateway serving on 127.0.0.1:0 until dropped.
-pub struct Gateway {
-    pub addr: std::net::SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
+pub type Gateway = openshell_testgw::testing::Running;
 
 /// Start a test gateway; `tweak` adjusts its configuration (faults, TLS).
 pub async fn start_gateway(
@@ -54,21 +43,9 @@ pub async fn start_gateway(
     state: &std::path::Path,
     tweak: impl FnOnce(&mut openshell_testgw::Config),
 ) -> Gateway {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let mut config = openshell_testgw::Config::new(protocol, state);
     tweak(&mut config);
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        if let Err(e) = openshell_testgw::serve(listener, config, async {
-            let _ = rx.await;
-        })
-        .await
-        {
-            panic!("the test gateway failed: {e:#}");
-        }
-    });
-    Gateway { addr, stop: Some(tx) }
+    Gateway::start(config).await
 }
 
 /// One test's host and the directories it owns.
