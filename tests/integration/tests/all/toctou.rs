@@ -196,3 +196,42 @@ async fn local_backend_never_escapes() {
     check_outside(&listing, &t, "local");
     b.delete(&sb.name).await.unwrap();
 }
+
+/// A checked archive holding only `pl/x` (no entry for `pl` itself).
+fn archive_through_planted_link() -> openshell_wasm::backend::ByteStream {
+    let mut raw = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(5);
+    h.set_mode(0o644);
+    h.set_entry_type(tar::EntryType::Regular);
+    raw.append_data(&mut h, "pl/x", &b"owned"[..]).unwrap();
+    let raw = raw.into_inner().unwrap();
+    let mut clean = Vec::new();
+    openshell_wasm::archive::sanitize(std::io::Cursor::new(raw), &Default::default(), Some(&mut clean)).unwrap();
+    Box::pin(futures::stream::once(async move { Ok(Bytes::from(clean)) }))
+}
+
+/// A symlink planted where an archive has a directory is replaced, never
+/// written through (GNU tar follows an existing symlink to a directory
+/// unless the archive names the directory itself, which the checked copy
+/// always does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extraction_replaces_planted_symlinks() {
+    for mode in [SessionChannel::Auto, SessionChannel::Off] {
+        let state = tempfile::tempdir().unwrap();
+        let gw = start_gateway(Gw::V0_1, state.path(), |_| {}).await;
+        let mut cfg = GatewayConfig::new(format!("http://{}", gw.addr));
+        cfg.session_channel = mode;
+        cfg.workdir = "/sandbox/ws".into();
+        let b = OpenShellBackend::connect(cfg).await.unwrap();
+        let sb = b.create(&SandboxSpec { ready_timeout: Duration::from_secs(30), ..SandboxSpec::default() }).await;
+        let sb = sb.unwrap();
+        let setup = SandboxInfo { workdir: "/sandbox".into(), ..sb.clone() };
+        sh(&b, &setup, "mkdir -p ws outside && ln -s /sandbox/outside ws/pl").await;
+        b.import_tar(&sb, "/sandbox/ws", archive_through_planted_link(), None).await.unwrap();
+        let seen = sh(&b, &setup, "ls outside; echo; ls -l ws | grep -c '^l' || true; cat ws/pl/x").await;
+        assert!(!seen.starts_with('x'), "{mode:?}: the archive wrote through the planted link: {seen:?}");
+        assert!(seen.ends_with("owned"), "{mode:?}: {seen:?}");
+        b.delete(&sb.name).await.unwrap();
+    }
+}
