@@ -1,6 +1,7 @@
 //! Prints `idle`, then sleeps for the input's number of milliseconds in a
 //! host call (a WASI clock wait) without touching the sandbox: an idle
 //! agent, for measuring what each one costs the host.
+#![allow(clippy::print_stdout, reason = "the line tells the benchmark the agent is up and idle")]
 use openshell_sandbox_guest::{Guest, export};
 
 struct Idle;
