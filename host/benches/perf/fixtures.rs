@@ -13,7 +13,7 @@ use openshell_proto::v0_1::openshell::datamodel::v1::{WorkspaceSelector, workspa
 use openshell_proto::v0_1::openshell::v1 as pb;
 use openshell_wasm::backend::openshell::OpenShellBackend;
 use openshell_wasm::backend::openshell::config::{GatewayConfig, SessionChannel};
-use openshell_wasm::backend::{Backend, ExecEvent, ExecRequest, SandboxInfo, SandboxSpec, Stdin};
+use openshell_wasm::backend::{Backend, ExecEvent, ExecRequest, SandboxInfo, SandboxSpec};
 use openshell_wasm::policy::Policy;
 use openshell_wasm::runtime::{Host, Pooling};
 use pb::open_shell_client::OpenShellClient;
@@ -209,14 +209,7 @@ impl Raw {
 
 /// Run a command through our backend and return (exit code, stdout).
 pub async fn exec(backend: &dyn Backend, sb: &SandboxInfo, argv: &[&str]) -> (i32, Vec<u8>) {
-    let req = ExecRequest {
-        argv: argv.iter().map(|s| s.to_string()).collect(),
-        cwd: sb.workdir.clone(),
-        env: Default::default(),
-        stdin: Stdin::Bytes(Bytes::new()),
-        pty: None,
-        timeout: Duration::from_secs(300),
-    };
+    let req = ExecRequest::new(argv, sb.workdir.clone(), Duration::from_secs(300));
     let mut s = backend.exec(sb, req).await.expect("exec");
     let mut out = Vec::new();
     while let Some(ev) = s.events.recv().await {

@@ -151,6 +151,21 @@ pub struct ExecRequest {
     pub timeout: Duration,
 }
 
+impl ExecRequest {
+    /// `argv` in `cwd`, stopped after `timeout`: no extra environment, empty
+    /// stdin, no terminal (set the fields for more).
+    pub fn new(argv: impl IntoIterator<Item = impl AsRef<str>>, cwd: impl Into<String>, timeout: Duration) -> Self {
+        ExecRequest {
+            argv: argv.into_iter().map(|a| a.as_ref().to_owned()).collect(),
+            cwd: cwd.into(),
+            env: BTreeMap::new(),
+            stdin: Stdin::Bytes(Bytes::new()),
+            pty: None,
+            timeout,
+        }
+    }
+}
+
 /// Something sent to a running command.
 #[derive(Debug, Clone)]
 pub enum ExecInput {

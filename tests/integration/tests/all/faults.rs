@@ -73,7 +73,7 @@ use openshell_wasm::backend::local::LocalBackend;
 use openshell_wasm::backend::openshell::OpenShellBackend;
 use openshell_wasm::backend::openshell::config::GatewayConfig;
 use openshell_wasm::backend::{
-    Backend, ByteStream, ExecEvent, ExecRequest, OWNER_LABEL, OWNER_VALUE, Phase, SandboxInfo, SandboxSpec, Stdin,
+    Backend, ByteStream, ExecEvent, ExecRequest, OWNER_LABEL, OWNER_VALUE, Phase, SandboxInfo, SandboxSpec,
     WriteOptions,
 };
 use openshell_wasm::error::{ErrorCode, SandboxError};
@@ -507,17 +507,7 @@ impl Lab {
     /// A clean gateway, a connected backend, a READY sandbox with its
     /// session channel open, and the files `op` needs.
     async fn new(protocol: Gw, op: Op) -> Lab {
-        let dir = tempfile::tempdir().unwrap();
-        let mut gw = GatewayCtl {
-            protocol,
-            state: dir.path().join("gateway"),
-            addr: "127.0.0.1:0".parse().unwrap(),
-            instance: None,
-        };
-        gw.start(None).await;
-        let mut cfg = GatewayConfig::new(format!("http://{}", gw.addr));
-        cfg.rpc_timeout = RPC_TIMEOUT;
-        let backend = OpenShellBackend::connect(cfg).await.unwrap();
+        let (dir, gw, backend) = connected(protocol, None).await;
         let spec = SandboxSpec {
             labels: BTreeMap::from([(OWNER_LABEL.to_string(), OWNER_VALUE.to_string())]),
             ready_timeout: Duration::from_secs(30),
@@ -625,14 +615,7 @@ async fn exec(
     striker: &mut Striker<'_>,
 ) -> Result<Done, SandboxError> {
     disk.remove(GO).await;
-    let req = ExecRequest {
-        argv: vec!["sh".into(), "-c".into(), EXEC_SCRIPT.into()],
-        cwd: sb.workdir.clone(),
-        env: BTreeMap::new(),
-        stdin: Stdin::Bytes(Bytes::new()),
-        pty: None,
-        timeout: Duration::from_secs(30),
-    };
+    let req = ExecRequest::new(["sh", "-c", EXEC_SCRIPT], sb.workdir.clone(), Duration::from_secs(30));
     let mut s = b.exec(sb, req).await?;
     let mut out = Vec::new();
     let mut released = false;

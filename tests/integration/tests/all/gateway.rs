@@ -3,7 +3,6 @@
 //! authentication, TLS, large and odd data, network policy, and injected
 //! faults (each ends in a retry that works or a clear error, never a hang).
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -155,14 +154,7 @@ async fn a_dropped_exec_stream_is_an_error_not_a_hang() {
     let gw = start_gateway(Gw::V0_0, state.path(), |c| c.faults.drop_exec_after = Some(3)).await;
     let b = OpenShellBackend::connect(cfg(gw.addr)).await.unwrap();
     let sb = b.create(&SandboxSpec { ready_timeout: Duration::from_secs(30), ..SandboxSpec::default() }).await.unwrap();
-    let req = ExecRequest {
-        argv: vec!["seq".into(), "1".into(), "200000".into()],
-        cwd: sb.workdir.clone(),
-        env: BTreeMap::new(),
-        stdin: Stdin::Bytes(Bytes::new()),
-        pty: None,
-        timeout: Duration::from_secs(30),
-    };
+    let req = ExecRequest::new(["seq", "1", "200000"], sb.workdir.clone(), Duration::from_secs(30));
     let mut s = b.exec(&sb, req).await.unwrap();
     let failure = loop {
         match tokio::time::timeout(Duration::from_secs(20), s.events.recv()).await.expect("no hang") {
@@ -198,14 +190,7 @@ async fn a_sandbox_going_to_error_is_reported_with_its_reason() {
     let info = b.get(&sb.name).await.unwrap();
     assert_eq!(info.phase, Phase::Error);
     assert!(info.message.contains("MainProcessExited"), "{}", info.message);
-    let req = ExecRequest {
-        argv: vec!["true".into()],
-        cwd: sb.workdir.clone(),
-        env: BTreeMap::new(),
-        stdin: Stdin::Bytes(Bytes::new()),
-        pty: None,
-        timeout: Duration::from_secs(5),
-    };
+    let req = ExecRequest::new(["true"], sb.workdir.clone(), Duration::from_secs(5));
     let e = b.exec(&sb, req).await.map(|_| ()).unwrap_err();
     assert!(e.message.contains("not ready"), "{e}");
     b.delete(&sb.name).await.unwrap();
@@ -320,14 +305,7 @@ async fn timeouts_are_told_apart_from_exit_124() {
     let b = OpenShellBackend::connect(cfg(gw.addr)).await.unwrap();
     let sb = b.create(&SandboxSpec { ready_timeout: Duration::from_secs(30), ..SandboxSpec::default() }).await.unwrap();
     for (argv, timed_out) in [(vec!["sleep", "30"], true), (vec!["sh", "-c", "exit 124"], false)] {
-        let req = ExecRequest {
-            argv: argv.iter().map(|s| s.to_string()).collect(),
-            cwd: sb.workdir.clone(),
-            env: BTreeMap::new(),
-            stdin: Stdin::Bytes(Bytes::new()),
-            pty: None,
-            timeout: Duration::from_millis(1500),
-        };
+        let req = ExecRequest::new(&argv, sb.workdir.clone(), Duration::from_millis(1500));
         let mut s = b.exec(&sb, req).await.unwrap();
         let exit = loop {
             match tokio::time::timeout(Duration::from_secs(30), s.events.recv()).await.unwrap() {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use openshell_wasm::backend::{Backend, ExecEvent, ExecRequest, FileKind, SandboxInfo, Stdin, WriteOptions};
+use openshell_wasm::backend::{Backend, ExecEvent, ExecRequest, FileKind, SandboxInfo, WriteOptions};
 use sha2::{Digest, Sha256};
 
 /// A small deterministic generator (xorshift64*).
@@ -100,14 +100,7 @@ pub async fn read(b: &dyn Backend, sb: &SandboxInfo, path: &str) -> Vec<u8> {
 
 /// Run argv (no shell) and require success.
 pub async fn run(b: &dyn Backend, sb: &SandboxInfo, argv: &[&str]) {
-    let req = ExecRequest {
-        argv: argv.iter().map(|s| s.to_string()).collect(),
-        cwd: sb.workdir.clone(),
-        env: Default::default(),
-        stdin: Stdin::Bytes(Bytes::new()),
-        pty: None,
-        timeout: std::time::Duration::from_secs(60),
-    };
+    let req = ExecRequest::new(argv, sb.workdir.clone(), std::time::Duration::from_secs(60));
     let mut s = b.exec(sb, req).await.unwrap();
     while let Some(ev) = s.events.recv().await {
         match ev {

@@ -13,23 +13,16 @@ use futures::StreamExt;
 use openshell_testgw::Protocol as Gw;
 use openshell_wasm::backend::openshell::OpenShellBackend;
 use openshell_wasm::backend::openshell::config::{GatewayConfig, SessionChannel};
-use openshell_wasm::backend::{Backend, ExecEvent, ExecRequest, SandboxInfo, SandboxSpec, Stdin, WriteOptions};
+use openshell_wasm::backend::{Backend, ExecEvent, ExecRequest, SandboxInfo, SandboxSpec, WriteOptions};
 
-use crate::harness::start_gateway;
+use crate::harness::{Gateway, start_gateway};
 
 const SECRET: &str = "TOP-SECRET";
 /// Swap rounds the attacker makes (a few seconds).
 const ROUNDS: u32 = 400;
 
 fn request(sb: &SandboxInfo, script: &str) -> ExecRequest {
-    ExecRequest {
-        argv: vec!["sh".into(), "-c".into(), script.into()],
-        cwd: sb.workdir.clone(),
-        env: Default::default(),
-        stdin: Stdin::Bytes(Bytes::new()),
-        pty: None,
-        timeout: Duration::from_secs(120),
-    }
+    ExecRequest::new(["sh", "-c", script], sb.workdir.clone(), Duration::from_secs(120))
 }
 
 async fn sh(b: &dyn Backend, sb: &SandboxInfo, script: &str) -> String {
@@ -137,20 +130,28 @@ fn check_outside(listing: &str, t: &Tally, what: &str) {
     assert!(!listing.contains("planted"), "{what}: a file was planted outside: {listing}");
 }
 
+/// A test gateway and a sandbox whose workspace is `/sandbox/ws`, so that
+/// the sandbox has a writable, observable place outside it; with the
+/// sandbox as seen from `/sandbox` (for setting up and inspecting).
+async fn workspace_below_sandbox(
+    mode: SessionChannel,
+) -> (tempfile::TempDir, Gateway, OpenShellBackend, SandboxInfo, SandboxInfo) {
+    let state = tempfile::tempdir().unwrap();
+    let gw = start_gateway(Gw::V0_1, state.path(), |_| {}).await;
+    let mut cfg = GatewayConfig::new(format!("http://{}", gw.addr));
+    cfg.session_channel = mode;
+    cfg.workdir = "/sandbox/ws".into();
+    let b = OpenShellBackend::connect(cfg).await.unwrap();
+    let sb = b.create(&SandboxSpec { ready_timeout: Duration::from_secs(30), ..SandboxSpec::default() }).await;
+    let sb = sb.unwrap();
+    let setup = SandboxInfo { workdir: "/sandbox".into(), ..sb.clone() };
+    (state, gw, b, sb, setup)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_paths_never_escape() {
     for mode in [SessionChannel::Auto, SessionChannel::Shell, SessionChannel::Off] {
-        let state = tempfile::tempdir().unwrap();
-        let gw = start_gateway(Gw::V0_1, state.path(), |_| {}).await;
-        let mut cfg = GatewayConfig::new(format!("http://{}", gw.addr));
-        cfg.session_channel = mode;
-        // The workspace is a subdirectory, so that the sandbox has a
-        // writable, observable place outside it.
-        cfg.workdir = "/sandbox/ws".into();
-        let b = OpenShellBackend::connect(cfg).await.unwrap();
-        let sb = b.create(&SandboxSpec { ready_timeout: Duration::from_secs(30), ..SandboxSpec::default() }).await;
-        let sb = sb.unwrap();
-        let setup = SandboxInfo { workdir: "/sandbox".into(), ..sb.clone() };
+        let (_state, _gw, b, sb, setup) = workspace_below_sandbox(mode).await;
         sh(
             &b,
             &setup,
@@ -218,15 +219,7 @@ fn archive_through_planted_link() -> openshell_wasm::backend::ByteStream {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn extraction_replaces_planted_symlinks() {
     for mode in [SessionChannel::Auto, SessionChannel::Off] {
-        let state = tempfile::tempdir().unwrap();
-        let gw = start_gateway(Gw::V0_1, state.path(), |_| {}).await;
-        let mut cfg = GatewayConfig::new(format!("http://{}", gw.addr));
-        cfg.session_channel = mode;
-        cfg.workdir = "/sandbox/ws".into();
-        let b = OpenShellBackend::connect(cfg).await.unwrap();
-        let sb = b.create(&SandboxSpec { ready_timeout: Duration::from_secs(30), ..SandboxSpec::default() }).await;
-        let sb = sb.unwrap();
-        let setup = SandboxInfo { workdir: "/sandbox".into(), ..sb.clone() };
+        let (_state, _gw, b, sb, setup) = workspace_below_sandbox(mode).await;
         sh(&b, &setup, "mkdir -p ws outside && ln -s /sandbox/outside ws/pl").await;
         b.import_tar(&sb, "/sandbox/ws", archive_through_planted_link(), None).await.unwrap();
         let seen = sh(&b, &setup, "ls outside; echo; ls -l ws | grep -c '^l' || true; cat ws/pl/x").await;
