@@ -217,6 +217,33 @@ pub fn configured() -> Option<String> {
 /// active gateway's files (see the module docs). `name` picks a gateway by
 /// name instead of the active one.
 pub fn discover(explicit: Option<&str>, name: Option<&str>) -> Result<GatewayConfig, SandboxError> {
+    let cfg = locate(explicit, name)?;
+    refuse_insecure(&cfg, std::env::var("OPENSHELL_GATEWAY_INSECURE").ok().as_deref())?;
+    Ok(cfg)
+}
+
+/// OpenShell's CLI skips TLS verification when
+/// `$OPENSHELL_GATEWAY_INSECURE` is set; we never do (a guest's commands and
+/// files would go to whoever answers). Ignoring the variable would only
+/// trade the user's intent for a puzzling certificate error, so say so.
+fn refuse_insecure(cfg: &GatewayConfig, insecure: Option<&str>) -> Result<(), SandboxError> {
+    let set = insecure.is_some_and(|v| !matches!(v.trim().to_ascii_lowercase().as_str(), "" | "0" | "false" | "no"));
+    if set && cfg.is_tls() {
+        return Err(SandboxError::invalid(
+            "gateway.discover",
+            format!(
+                "$OPENSHELL_GATEWAY_INSECURE is set, but openshell-wasm always verifies the TLS certificate of {} ({}): \
+                 put the gateway's CA certificate in gateways/<name>/mtls/ca.crt under the OpenShell config directory, \
+                 then unset $OPENSHELL_GATEWAY_INSECURE",
+                cfg.endpoint, cfg.source
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// [`discover`] without the insecure-transport check.
+fn locate(explicit: Option<&str>, name: Option<&str>) -> Result<GatewayConfig, SandboxError> {
     let op = "gateway.discover";
     if let Some(url) = explicit {
         let cfg = GatewayConfig::new(url);
@@ -436,6 +463,20 @@ mod tests {
             r#"{"gateway_endpoint":"https://x:1","auth_mode":"cloudflare_jwt"}"#,
         );
         assert!(load_named(root.path(), "edge", "test").is_err());
+    }
+
+    #[test]
+    fn skipping_tls_verification_is_refused_not_ignored() {
+        let tls = GatewayConfig::new("https://gw.example:17670");
+        let plain = GatewayConfig::new("http://127.0.0.1:1");
+        for on in ["1", "true", "YES"] {
+            let e = refuse_insecure(&tls, Some(on)).unwrap_err();
+            assert!(e.message.contains("OPENSHELL_GATEWAY_INSECURE") && e.message.contains("ca.crt"), "{e}");
+            assert!(refuse_insecure(&plain, Some(on)).is_ok(), "plaintext has nothing to verify");
+        }
+        for off in [None, Some(""), Some("0"), Some("false")] {
+            assert!(refuse_insecure(&tls, off).is_ok(), "{off:?}");
+        }
     }
 
     #[test]
