@@ -121,7 +121,9 @@ pub fn component(data: &[u8]) {
     static HOST: OnceLock<(tokio::runtime::Runtime, crate::runtime::Host)> = OnceLock::new();
     let (rt, host) = HOST.get_or_init(|| {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-        let state = std::env::temp_dir().join(format!("openshell-wasm-fuzz-{}", std::process::id()));
+        // Loading never touches the backend, so its (empty) state lives in
+        // one fixed place that every run reuses, instead of one per process.
+        let state = std::env::temp_dir().join("openshell-wasm-fuzz");
         let backend = crate::backend::local::LocalBackend::new(state.join("local"));
         let backend: std::sync::Arc<dyn crate::backend::Backend> = match backend {
             Ok(b) => std::sync::Arc::new(b),

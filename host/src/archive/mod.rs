@@ -152,6 +152,12 @@ pub fn normalize_member(raw: &[u8]) -> Result<Option<String>, ArchiveError> {
     if name.starts_with('/') {
         return Err(ArchiveError::Refused(format!("absolute member name `{name}`")));
     }
+    // A PAX or GNU long name can carry NUL bytes, which a plain header
+    // cannot: the tar writer refuses them, so the clean copy would fail half
+    // way after the check had passed (and no file system takes them).
+    if name.contains('\0') {
+        return Err(ArchiveError::Refused(format!("member name {name:?} contains a NUL byte")));
+    }
     let mut parts = Vec::new();
     for part in name.split('/') {
         match part {
@@ -180,6 +186,10 @@ pub(crate) fn check_symlink_target(link: &str, target: &[u8]) -> Result<String, 
     }
     if t.starts_with('/') {
         return Err(ArchiveError::Refused(format!("symlink `{link}` -> `{t}` is absolute")));
+    }
+    // Likewise a PAX link path: the clean copy could not carry a NUL.
+    if t.contains('\0') {
+        return Err(ArchiveError::Refused(format!("symlink `{link}` target {t:?} contains a NUL byte")));
     }
     let depth = link.split('/').count() - 1; // directories above the link
     let mut ups = 0usize;
@@ -220,7 +230,7 @@ mod tests {
 
     #[test]
     fn traversal_and_absolute_names_are_refused() {
-        for bad in [&b"../x"[..], b"a/../../x", b"/etc/passwd", b"\xff"] {
+        for bad in [&b"../x"[..], b"a/../../x", b"/etc/passwd", b"\xff", b"a\0b"] {
             assert!(normalize_member(bad).is_err(), "{bad:?}");
         }
         // A backslash is just a character on Linux, not a separator.
@@ -238,5 +248,24 @@ mod tests {
         assert!(check_symlink_target("a/link", b"b/../..").is_err());
         assert!(check_symlink_target("a/link", b"b/..").is_err());
         assert!(check_symlink_target("a/link", b"").is_err());
+        assert!(check_symlink_target("a/link", b"b\0c").is_err());
+    }
+
+    /// Found by fuzzing (fuzz/corpus/archive/regression-pax-nul-name): a PAX
+    /// `path` with a NUL byte passed the check, then writing the clean copy
+    /// failed half way, after the caller had been told the archive was fine.
+    #[test]
+    fn a_nul_in_a_pax_name_is_refused_by_the_check() {
+        let mut pax = Vec::new();
+        let mut b = tar::Builder::new(&mut pax);
+        b.append_pax_extensions([("path", &b"a\0b"[..])]).unwrap();
+        let mut h = tar::Header::new_ustar();
+        h.set_path("a").unwrap();
+        h.set_size(0);
+        h.set_cksum();
+        b.append(&h, std::io::empty()).unwrap();
+        b.into_inner().unwrap();
+        let err = sanitize(std::io::Cursor::new(&pax), &Limits::default(), None).unwrap_err();
+        assert!(err.to_string().contains("NUL byte"), "{err}");
     }
 }
