@@ -106,7 +106,10 @@ impl SnapshotStore {
             .tempfile_in(&self.dir)
             .map_err(|e| SandboxError::backend(op, "io", format!("cannot create a file in the snapshot store: {e}")))?;
         let (file, tmp_path) = tmp.into_parts();
-        let mut file = tokio::fs::File::from_std(file);
+        // Exec output arrives in small events (4 KiB on OpenShell); each
+        // write of a tokio file is a trip to the blocking pool, so gather
+        // them first.
+        let mut file = tokio::io::BufWriter::with_capacity(1 << 20, tokio::fs::File::from_std(file));
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         while let Some(chunk) = stream.next().await {
@@ -125,20 +128,30 @@ impl SnapshotStore {
                 .await
                 .map_err(|e| SandboxError::backend(op, "io", format!("writing the snapshot failed: {e}")))?;
         }
-        let file = file.into_std().await;
+        tokio::io::AsyncWriteExt::flush(&mut file)
+            .await
+            .map_err(|e| SandboxError::backend(op, "io", format!("writing the snapshot failed: {e}")))?;
+        let file = file.into_inner().into_std().await;
         let sha256 = hex::encode(hasher.finalize());
+        // The archive must be on disk before it is reported as taken, and
+        // restorable: the sync and the check (reading it back from the page
+        // cache) run side by side.
+        let synced = tokio::task::spawn_blocking(move || file.sync_all());
         let check_path = tmp_path.to_path_buf();
-        let entries = tokio::task::spawn_blocking(move || -> Result<u64> {
-            file.sync_all().map_err(|e| SandboxError::backend(op, "io", e.to_string()))?;
+        let checked = tokio::task::spawn_blocking(move || -> Result<u64> {
             let reader =
                 std::fs::File::open(&check_path).map_err(|e| SandboxError::backend(op, "io", e.to_string()))?;
             let limits = Limits { max_members: u64::MAX, max_total_bytes: u64::MAX, max_file_bytes: u64::MAX };
             archive::sanitize(std::io::BufReader::new(reader), &limits, None).map(|s| s.members()).map_err(|e| {
                 e.into_sandbox_error(op).context("the sandbox produced an archive that could not be restored")
             })
-        })
-        .await
-        .map_err(|e| SandboxError::backend(op, "internal", e.to_string()))??;
+        });
+        let (synced, checked) = tokio::join!(synced, checked);
+        let internal = |e: tokio::task::JoinError| SandboxError::backend(op, "internal", e.to_string());
+        synced
+            .map_err(internal)?
+            .map_err(|e| SandboxError::backend(op, "io", format!("syncing the snapshot failed: {e}")))?;
+        let entries = checked.map_err(internal)??;
         let meta = SnapshotMeta {
             id: id.clone(),
             sha256,

@@ -10,6 +10,7 @@
 //! which side goes first and the medians are compared.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use openshell_wasm::backend::Backend;
@@ -50,16 +51,41 @@ fn chunks(data: &[u8]) -> Vec<Bytes> {
     data.chunks(960 << 10).map(Bytes::copy_from_slice).collect()
 }
 
-async fn raw_cycle(raw: &Raw, sandbox: &str) {
-    let (code, _, tar) = raw.exec(sandbox, &["tar", "-C", "/sandbox", "-cf", "-", "ws"], true).await;
+/// `tar c` down, then `tar x` up: how long each took.
+async fn raw_cycle(raw: &Raw, sandbox: &str) -> (Duration, Duration) {
+    let (down, (code, _, tar)) = time(raw.exec(sandbox, &["tar", "-C", "/sandbox", "-cf", "-", "ws"], true)).await;
     assert_eq!(code, 0);
-    let code = raw.exec_stdin(sandbox, &format!("head -c {} | tar -C /sandbox -xf -", tar.len()), &chunks(&tar)).await;
+    let script = format!("head -c {} | tar -C /sandbox -xf -", tar.len());
+    let (up, code) = time(raw.exec_stdin(sandbox, &script, &chunks(&tar))).await;
     assert_eq!(code, 0);
+    (down, up)
+}
+
+/// One side's samples: the whole cycle and its two halves.
+#[derive(Default)]
+struct Cycle {
+    total: Samples,
+    out: Samples,
+    back: Samples,
+}
+
+impl Cycle {
+    fn push(&mut self, out: Duration, back: Duration) {
+        self.total.push(out + back);
+        self.out.push(out);
+        self.back.push(back);
+    }
+
+    /// "T ms (A ms `first` + B ms `second`)", medians.
+    fn describe(&self, first: &str, second: &str) -> String {
+        let (t, o, b) = (ms(self.total.median()), ms(self.out.median()), ms(self.back.median()));
+        format!("{t:.0} ms ({o:.0} ms {first} + {b:.0} ms {second})")
+    }
 }
 
 pub async fn run(opts: &Options) -> Vec<Figure> {
     let (files, total) = if opts.quick { (1000, 20 << 20) } else { (5000, 100 << 20) };
-    let gw = Gateway::start(std::time::Duration::ZERO);
+    let gw = Gateway::start(Duration::ZERO);
     let backend = Arc::new(gw.backend(SessionChannel::Auto).await);
     let raw = gw.raw().await;
     let sb = fixtures::sandbox(&*backend).await;
@@ -80,33 +106,34 @@ pub async fn run(opts: &Options) -> Vec<Figure> {
     let rounds = if opts.quick { 2 } else { 6 };
     let mut figures = Vec::new();
     for (id, mode, input) in [("4a", "merge", "ws merge"), ("4b", "replace", "ws")] {
-        let (mut ours, mut whole, mut base) = (Samples::default(), Samples::default(), Samples::default());
+        let (mut ours, mut whole, mut base) = (Cycle::default(), Samples::default(), Cycle::default());
         let (mut entries, mut size) = (String::new(), String::new());
         for round in 0..rounds {
             if round % 2 == 1 {
-                base.push(time(raw_cycle(&raw, &sb.name)).await.0);
+                let (down, up) = raw_cycle(&raw, &sb.name).await;
+                base.push(down, up);
             }
             let (d, out) = time(host.run(&agent, RunRequest::new(input).attach(&sb.name))).await;
             let report = out.expect("the snapshot run").result.expect("the snapshot guest");
-            let us = field(&report, "persist_us").parse::<u64>().unwrap_or(0)
-                + field(&report, "hydrate_us").parse::<u64>().unwrap_or(0);
-            ours.push(std::time::Duration::from_micros(us));
+            let us = |key| Duration::from_micros(field(&report, key).parse::<u64>().unwrap_or(0));
+            ours.push(us("persist_us"), us("hydrate_us"));
             whole.push(d);
             entries = field(&report, "entries").to_string();
             size = field(&report, "size").to_string();
             if round % 2 == 0 {
-                base.push(time(raw_cycle(&raw, &sb.name)).await.0);
+                let (down, up) = raw_cycle(&raw, &sb.name).await;
+                base.push(down, up);
             }
         }
-        let (o, w, b) = (ours.median(), whole.median(), base.median());
+        let (o, w, b) = (ours.total.median(), whole.median(), base.total.median());
         figures.push(Figure::new(
             id,
             &format!(
                 "persist+hydrate ({mode}), {files} files / {} MiB ({entries} entries, {size} bytes): snapshot vs raw tar c | tar x",
                 total >> 20
             ),
-            format!("{:.0} ms (whole guest run {:.0} ms)", ms(o), ms(w)),
-            format!("{:.0} ms", ms(b)),
+            format!("{}; whole guest run {:.0} ms", ours.describe("persist", "hydrate"), ms(w)),
+            base.describe("tar c", "tar x"),
             o.as_secs_f64() / b.as_secs_f64(),
             "ours / raw",
             if id == "4a" { Goal::AtMost(1.5) } else { Goal::Report },
