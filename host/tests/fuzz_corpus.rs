@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use openshell_wasm::fuzzing;
 
-/// Feed up to `cap` files of `fuzz/corpus/<target>` (smallest first) to
-/// `entry`. A missing or empty folder fails: the corpus is the test.
-fn replay(target: &str, entry: fn(&[u8]), cap: usize) {
+/// Feed every file of `fuzz/corpus/<target>` (smallest first) to `entry`.
+/// A missing or empty folder fails: the corpus is the test.
+fn replay(target: &str, entry: fn(&[u8])) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target);
     let listing = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let mut files: Vec<(u64, PathBuf)> = listing
@@ -21,7 +21,7 @@ fn replay(target: &str, entry: fn(&[u8]), cap: usize) {
         .collect();
     assert!(!files.is_empty(), "{} holds no inputs", dir.display());
     files.sort();
-    for (_, path) in files.iter().take(cap) {
+    for (_, path) in &files {
         let data = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         // Name the input that failed; the entry point's own message says why.
         if catch_unwind(AssertUnwindSafe(|| entry(&data))).is_err() {
@@ -30,42 +30,14 @@ fn replay(target: &str, entry: fn(&[u8]), cap: usize) {
     }
 }
 
-#[test]
-fn archive() {
-    replay("archive", fuzzing::archive, usize::MAX);
+/// One test per fuzz target, named after it.
+macro_rules! replay_tests {
+    ($($target:ident),* $(,)?) => {$(
+        #[test]
+        fn $target() {
+            replay(stringify!($target), fuzzing::$target);
+        }
+    )*};
 }
 
-#[test]
-fn member_name() {
-    replay("member_name", fuzzing::member_name, usize::MAX);
-}
-
-#[test]
-fn guest_path() {
-    replay("guest_path", fuzzing::guest_path, usize::MAX);
-}
-
-#[test]
-fn policy() {
-    replay("policy", fuzzing::policy, usize::MAX);
-}
-
-#[test]
-fn session_replies() {
-    replay("session_replies", fuzzing::session_replies, usize::MAX);
-}
-
-#[test]
-fn session_request() {
-    replay("session_request", fuzzing::session_request, usize::MAX);
-}
-
-#[test]
-fn exec_output() {
-    replay("exec_output", fuzzing::exec_output, usize::MAX);
-}
-
-#[test]
-fn component() {
-    replay("component", fuzzing::component, usize::MAX);
-}
+replay_tests!(archive, member_name, guest_path, policy, session_replies, session_request, exec_output, component);
