@@ -86,6 +86,11 @@ minimize() {
     # Reproducers of fixed bugs (regression-*) stay, whatever their coverage.
     local keep
     keep=$(mktemp -d)
+    # Put them back however this ends (a failed build or cmin included).
+    local back
+    back=$(printf 'find %q -maxdepth 1 -type f -exec mv {} %q/ \\; ; rmdir %q' "$keep" "fuzz/corpus/$target" "$keep")
+    # shellcheck disable=SC2064 # expanded now, on purpose
+    trap "$back" EXIT
     find "fuzz/corpus/$target" -maxdepth 1 -type f -name 'regression-*' -exec mv {} "$keep"/ \;
     say "minimizing fuzz/corpus/$target ($(find "fuzz/corpus/$target" -type f | wc -l) files)"
     # Keep one input per covered edge, not per hit count: the checked-in
@@ -100,8 +105,10 @@ minimize() {
         total=$((total + size))
         [ "$total" -le $((1 << 20)) ] || rm -f -- "$file"
     done < <(find "fuzz/corpus/$target" -maxdepth 1 -type f -printf '%s %p\n' | sort -n)
+    # Restore the reproducers now (the trap does it on failure).
     find "$keep" -maxdepth 1 -type f -exec mv {} "fuzz/corpus/$target"/ \;
     rmdir "$keep"
+    trap - EXIT
     say "fuzz/corpus/$target: $(find "fuzz/corpus/$target" -type f | wc -l) files, $(du -sh "fuzz/corpus/$target" | cut -f1)"
 }
 
@@ -116,7 +123,10 @@ case "$command" in
         ;;
     cmin)
         ensure_cargo_fuzz
-        for t in $(select_targets "${2:-all}"); do minimize "$t"; done
+        # An assignment, not a loop over $(...): an unknown name must stop
+        # the script (set -e), not leave it looping over nothing.
+        targets=$(select_targets "${2:-all}")
+        for t in $targets; do minimize "$t"; done
         ;;
     *)
         ensure_cargo_fuzz
@@ -128,6 +138,7 @@ case "$command" in
         fi
         [ $# -eq 0 ] || [ "$1" != -- ] || shift
         case "$seconds" in '' | *[!0-9]*) die "SECONDS must be a whole number, not '$seconds'" ;; esac
-        for t in $(select_targets "$command"); do fuzz "$t" "$seconds" "$@"; done
+        targets=$(select_targets "$command")
+        for t in $targets; do fuzz "$t" "$seconds" "$@"; done
         ;;
 esac
