@@ -146,7 +146,7 @@ pub fn decompress<'a>(format: Format, mut input: impl Read + Send + 'a) -> std::
 /// components. Returns `None` for the archive root itself (`.` or `./`).
 /// A backslash is an ordinary character (archives are only ever extracted
 /// on Linux), so a sandbox file named `a\b` can be snapshotted.
-pub fn normalize_member(raw: &[u8]) -> Result<Option<String>, ArchiveError> {
+pub(crate) fn normalize_member(raw: &[u8]) -> Result<Option<String>, ArchiveError> {
     let name = std::str::from_utf8(raw)
         .map_err(|_| ArchiveError::Refused(format!("member name is not UTF-8: {:?}", String::from_utf8_lossy(raw))))?;
     if name.starts_with('/') {

@@ -52,7 +52,9 @@ pub fn sanitize(input: impl Read, limits: &Limits, out: Option<&mut dyn Write>) 
         let kind = header.entry_type();
         if let Some(b) = builder.as_mut() {
             for dir in ancestors(&path) {
-                if dirs.insert(dir.to_string()) {
+                // Look before inserting: most members share their parents.
+                if !dirs.contains(dir) {
+                    dirs.insert(dir.to_owned());
                     let mut h = clean_header(EntryType::Directory, 0o755, mtime, 0);
                     b.append_data(&mut h, dir, io::empty()).map_err(ArchiveError::Io)?;
                 }
@@ -86,8 +88,8 @@ pub fn sanitize(input: impl Read, limits: &Limits, out: Option<&mut dyn Write>) 
             }
             EntryType::Directory => {
                 summary.directories += 1;
-                dirs.insert(path.clone());
                 if let Some(b) = builder.as_mut() {
+                    dirs.insert(path.clone());
                     let mut h = clean_header(EntryType::Directory, mode | 0o700, mtime, 0);
                     b.append_data(&mut h, &path, io::empty()).map_err(ArchiveError::Io)?;
                 }

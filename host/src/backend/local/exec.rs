@@ -267,7 +267,6 @@ async fn drive(
             return;
         }
     };
-    let _ = pid;
     // The PID namespace is gone, so every pipe writer is gone and the
     // readers reach EOF promptly; the bound is a guard, not the norm.
     for r in readers {
@@ -323,12 +322,9 @@ fn kill_tree(root: Pid) {
     let _ = kill_process(root, RSignal::STOP);
     // The stop is asynchronous: a fork in progress completes first. Scan
     // only once the monitor is really stopped (or gone).
-    let stat = format!("/proc/{}/stat", root.as_raw_nonzero());
     for _ in 0..1000 {
-        match std::fs::read_to_string(&stat) {
-            Ok(s) if !matches!(s.rfind(')').and_then(|i| s[i + 1..].split_whitespace().next()), Some("T" | "t")) => {
-                std::thread::yield_now();
-            }
+        match proc_state(root.as_raw_nonzero().get()) {
+            Some(state) if !matches!(state, 'T' | 't') => std::thread::yield_now(),
             _ => break,
         }
     }
@@ -358,8 +354,19 @@ fn descendants(parents: &std::collections::HashMap<i32, i32>, root: i32) -> Vec<
 
 /// Whether process `pid` still exists (and is not a zombie).
 fn alive(pid: Pid) -> bool {
-    std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero()))
-        .is_ok_and(|s| !matches!(s.rfind(')').and_then(|i| s[i + 1..].split_whitespace().next()), Some("Z" | "X")))
+    proc_state(pid.as_raw_nonzero().get()).is_some_and(|state| !matches!(state, 'Z' | 'X'))
+}
+
+/// The fields of `/proc/<pid>/stat` after `(comm)` (state, ppid, ...):
+/// comm may contain spaces and `)`, so split at the last `)`.
+fn stat_fields(stat: &str) -> Option<std::str::SplitWhitespace<'_>> {
+    stat.rfind(')').map(|i| stat[i + 1..].split_whitespace())
+}
+
+/// Process `pid`'s state letter, or `None` once it is gone.
+fn proc_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat_fields(&stat)?.next()?.chars().next()
 }
 
 /// Send `sig` to every process below `root` (bubblewrap's monitor), except
@@ -395,10 +402,7 @@ fn process_parents() -> std::collections::HashMap<i32, i32> {
     for entry in dir.flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        // Format: pid (comm) state ppid ... ; comm may contain spaces or ')'.
-        if let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..])
-            && let Some(ppid) = rest.split_whitespace().nth(1).and_then(|s| s.parse().ok())
-        {
+        if let Some(ppid) = stat_fields(&stat).and_then(|mut f| f.nth(1)).and_then(|s| s.parse().ok()) {
             map.insert(pid, ppid);
         }
     }

@@ -132,7 +132,7 @@ def kind(mode):
 
 def mtime(st):
     ns = st.st_mtime_ns
-    return b"%d.%09d0" % (ns // 1_000_000_000, ns % 1_000_000_000)
+    return b"%d.%09d0" % (ns // 10**9, ns % 10**9)
 
 
 def stat_fields(st):

@@ -256,6 +256,14 @@ async fn forward_input(
     }
 }
 
+/// Tell the framed wrapper to kill the command (the other modes have no
+/// channel for it; ending the stream is all they get).
+async fn skill(mode: Mode, wire_input: &Option<mpsc::Sender<Input>>) {
+    if let (Mode::Framed, Some(w)) = (mode, wire_input) {
+        let _ = w.send(Input::Stdin(Bytes::from_static(b"SKILL\n"))).await;
+    }
+}
+
 /// Relay the gateway's events, enforce the timeout, and send exactly one
 /// exit (or failure) event.
 #[allow(clippy::too_many_arguments, reason = "one task's whole state, passed once")]
@@ -297,9 +305,7 @@ async fn drive(
                 };
                 if tx.send(out).await.is_err() {
                     // The guest dropped the process: stop it where we can.
-                    if let (Mode::Framed, Some(w)) = (mode, &wire_input) {
-                        let _ = w.send(Input::Stdin(Bytes::from_static(b"SKILL\n"))).await;
-                    }
+                    skill(mode, &wire_input).await;
                     return;
                 }
             }
@@ -307,15 +313,11 @@ async fn drive(
                 // The guest dropped the process (or its run ended) while
                 // the command was quiet: stop it, and end the stream, which
                 // makes the gateway end the command too.
-                if let (Mode::Framed, Some(w)) = (mode, &wire_input) {
-                    let _ = w.send(Input::Stdin(Bytes::from_static(b"SKILL\n"))).await;
-                }
+                skill(mode, &wire_input).await;
                 return;
             }
             () = &mut timer => {
-                if let (Mode::Framed, Some(w)) = (mode, &wire_input) {
-                    let _ = w.send(Input::Stdin(Bytes::from_static(b"SKILL\n"))).await;
-                }
+                skill(mode, &wire_input).await;
                 let _ = tx.send(ExecEvent::Exit(ExitInfo { code: 124, timed_out: true, killed: false })).await;
                 return;
             }

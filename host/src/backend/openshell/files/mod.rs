@@ -207,11 +207,7 @@ async fn collect(mut events: mpsc::Receiver<ExecEvent>, op: &str) -> Result<Outp
                 }
                 stdout.extend_from_slice(&b);
             }
-            ExecEvent::Stderr(b) => {
-                if stderr.len() < 64 * 1024 {
-                    stderr.extend_from_slice(&b);
-                }
-            }
+            ExecEvent::Stderr(b) => keep_stderr(&mut stderr, &b),
             ExecEvent::Exit(e) => {
                 return Ok(Output {
                     code: e.code,

@@ -13,7 +13,8 @@ use crate::error::{Result, SandboxError};
 
 impl Files {
     /// Open a file for reading: its size comes first, then its bytes, and
-    /// the stream's last step checks length and SHA-256.
+    /// the stream's last step checks that every byte arrived and that the
+    /// file did not change while it was read.
     pub async fn read(&self, path: &str) -> Result<FileRead> {
         let op = "fs.read-file";
         let max = channel::MAX_READ.to_string();

@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::super::exec::MAX_FRAME;
-use super::{Files, collect, exec, script, script_error, split_nul};
+use super::{Files, collect, exec, keep_stderr, script, script_error, split_nul};
 use crate::archive::Excludes;
 use crate::backend::{ByteStream, ExecEvent, ExecInput, Stdin};
 use crate::error::{Result, SandboxError};
@@ -30,7 +30,8 @@ impl Files {
         let mut events = session.events;
         let (tx, rx) = mpsc::channel::<Result<Bytes>>(8);
         tokio::spawn(async move {
-            let mut stderr = String::new();
+            // Bounded: a sandbox can write to stderr without end.
+            let mut stderr = Vec::new();
             while let Some(ev) = events.recv().await {
                 match ev {
                     ExecEvent::Stdout(b) => {
@@ -38,9 +39,10 @@ impl Files {
                             return;
                         }
                     }
-                    ExecEvent::Stderr(b) => stderr.push_str(&String::from_utf8_lossy(&b)),
+                    ExecEvent::Stderr(b) => keep_stderr(&mut stderr, &b),
                     ExecEvent::Exit(e) => {
                         if e.code != 0 {
+                            let stderr = String::from_utf8_lossy(&stderr);
                             let _ = tx.send(Err(script_error(op, e.code, &stderr))).await;
                         }
                         return;

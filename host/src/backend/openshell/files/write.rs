@@ -34,7 +34,8 @@ const UPLOAD_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// A file being written over exec: small files in one operation at
 /// `finish`; larger ones streamed into a temporary file through one
-/// interactive exec, committed at `finish` after the checksum matches.
+/// interactive exec, committed at `finish` once the temporary file holds
+/// every byte sent.
 pub struct OpenShellSink {
     files: Files,
     path: String,
