@@ -73,7 +73,7 @@ pub async fn run(opts: &Options) -> Vec<Figure> {
         ),
     ];
 
-    // 5b: the CLI twice with a fresh cache.
+    // 5c: the CLI twice with a fresh cache.
     let cache = tempfile::tempdir().expect("temporary directory");
     let cli = || {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_openshell-wasm"));

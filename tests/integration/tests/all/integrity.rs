@@ -112,6 +112,7 @@ pub async fn run(b: &dyn Backend, sb: &SandboxInfo, argv: &[&str]) {
             _ => {}
         }
     }
+    panic!("{argv:?}: the stream ended without an exit status")
 }
 
 /// Everything below `root`: relative path -> (kind, mode, size, content
