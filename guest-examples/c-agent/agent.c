@@ -9,7 +9,8 @@
 // 6. changes the project (edits, deletes, adds files);
 // 7. hydrates the snapshot back and checks every file is as it was;
 // 8. reads its network policy (or notes that the backend has none);
-// 9. logs each step to the host;
+// 9. asks a model for a one-word reply, if the policy defines one;
+// 10. logs each step to the host;
 //
 // and returns one JSON report.
 //
@@ -74,6 +75,10 @@ static void json_quote(buf_t *b, const char *s, size_t len) {
     else if (c == '\n') buf_puts(b, "\\n");
     else if (c == '\r') buf_puts(b, "\\r");
     else if (c == '\t') buf_puts(b, "\\t");
+    // The short forms serde_json, Python's json and JSON.stringify write,
+    // so the four example agents' reports stay identical.
+    else if (c == '\b') buf_puts(b, "\\b");
+    else if (c == '\f') buf_puts(b, "\\f");
     else if (c < 0x20) {
       char esc[8];
       snprintf(esc, sizeof esc, "\\u%04x", c);
@@ -129,17 +134,20 @@ static agent_string_t str(const char *s) {
 
 static bool bytes_eq(const uint8_t *p, size_t len, const char *s) { return len == strlen(s) && memcmp(p, s, len) == 0; }
 
-static const char *code_name(const openshell_sandbox_types_error_code_t *code) {
+// Append `not-found`, ..., `backend:http-500`.
+static void put_code(buf_t *b, const openshell_sandbox_types_error_code_t *code) {
   switch (code->tag) {
-    case OPENSHELL_SANDBOX_TYPES_ERROR_CODE_NOT_FOUND: return "not-found";
-    case OPENSHELL_SANDBOX_TYPES_ERROR_CODE_PERMISSION_DENIED: return "permission-denied";
-    case OPENSHELL_SANDBOX_TYPES_ERROR_CODE_TIMEOUT: return "timeout";
-    case OPENSHELL_SANDBOX_TYPES_ERROR_CODE_TOO_LARGE: return "too-large";
-    case OPENSHELL_SANDBOX_TYPES_ERROR_CODE_INVALID_ARGUMENT: return "invalid-argument";
-    case OPENSHELL_SANDBOX_TYPES_ERROR_CODE_UNAVAILABLE: return "unavailable";
-    case OPENSHELL_SANDBOX_TYPES_ERROR_CODE_CONFLICT: return "conflict";
-    case OPENSHELL_SANDBOX_TYPES_ERROR_CODE_UNSUPPORTED: return "unsupported";
-    default: return "backend";
+    case OPENSHELL_SANDBOX_TYPES_ERROR_CODE_NOT_FOUND: buf_puts(b, "not-found"); break;
+    case OPENSHELL_SANDBOX_TYPES_ERROR_CODE_PERMISSION_DENIED: buf_puts(b, "permission-denied"); break;
+    case OPENSHELL_SANDBOX_TYPES_ERROR_CODE_TIMEOUT: buf_puts(b, "timeout"); break;
+    case OPENSHELL_SANDBOX_TYPES_ERROR_CODE_TOO_LARGE: buf_puts(b, "too-large"); break;
+    case OPENSHELL_SANDBOX_TYPES_ERROR_CODE_INVALID_ARGUMENT: buf_puts(b, "invalid-argument"); break;
+    case OPENSHELL_SANDBOX_TYPES_ERROR_CODE_UNAVAILABLE: buf_puts(b, "unavailable"); break;
+    case OPENSHELL_SANDBOX_TYPES_ERROR_CODE_CONFLICT: buf_puts(b, "conflict"); break;
+    case OPENSHELL_SANDBOX_TYPES_ERROR_CODE_UNSUPPORTED: buf_puts(b, "unsupported"); break;
+    default:
+      buf_puts(b, "backend:");
+      buf_put(b, code->val.backend.ptr, code->val.backend.len);
   }
 }
 
@@ -149,11 +157,7 @@ static bool failed(agent_string_t *out, error_t_ *e) {
   buf_t b = {0};
   buf_put(&b, e->operation.ptr, e->operation.len);
   buf_puts(&b, " failed (");
-  buf_puts(&b, code_name(&e->code));
-  if (e->code.tag == OPENSHELL_SANDBOX_TYPES_ERROR_CODE_BACKEND) {
-    buf_puts(&b, ":");
-    buf_put(&b, e->code.val.backend.ptr, e->code.val.backend.len);
-  }
+  put_code(&b, &e->code);
   buf_puts(&b, "): ");
   buf_put(&b, e->message.ptr, e->message.len);
   openshell_sandbox_types_error_free(e);
@@ -205,6 +209,48 @@ static bool file_is(sandbox_t sb, const char *path, const char *text, bool *is, 
 static bool exists(sandbox_t sb, const char *path, bool *yes, error_t_ *error) {
   agent_string_t p = str(path);
   return openshell_sandbox_fs_exists(sb, &p, yes, error);
+}
+
+static bool is_trimmed(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+// Append the model step's report value to `*out`: `none` when the policy
+// defines no model, else the default model's reply to a one-word prompt,
+// or `error: <code>`. C has no HTTP client here; the host makes the request.
+static void ask_model(buf_t *out) {
+  agent_list_string_t aliases;
+  openshell_sandbox_model_aliases(&aliases);
+  size_t count = aliases.len;
+  agent_list_string_free(&aliases);
+  if (count == 0) {
+    buf_puts(out, "none");
+    return;
+  }
+  openshell_sandbox_model_message_t messages[] = {
+      {.role = OPENSHELL_SANDBOX_MODEL_ROLE_SYSTEM, .content = {.is_some = true, .val = str("You are terse.")}},
+      {.role = OPENSHELL_SANDBOX_MODEL_ROLE_USER, .content = {.is_some = true, .val = str("Reply with one word: pong")}},
+  };
+  // Zeroed: model "" (the policy's default alias), no tools, no options.
+  openshell_sandbox_model_request_t request = {0};
+  request.messages = (openshell_sandbox_model_list_message_t){messages, 2};
+  openshell_sandbox_model_completion_t answer;
+  error_t_ error;
+  if (!openshell_sandbox_model_complete(&request, &answer, &error)) {
+    buf_puts(out, "error: ");
+    put_code(out, &error.code);
+    openshell_sandbox_types_error_free(&error);
+    return;
+  }
+  // Only ASCII whitespace, so that the four example agents trim alike.
+  const char *text = "";
+  size_t start = 0, end = 0;
+  if (answer.message.content.is_some) {
+    text = (const char *)answer.message.content.val.ptr;
+    end = answer.message.content.val.len;
+  }
+  while (start < end && is_trimmed(text[start])) start++;
+  while (end > start && is_trimmed(text[end - 1])) end--;
+  buf_put(out, text + start, end - start);
+  openshell_sandbox_model_completion_free(&answer);
 }
 
 static int compare_names(const void *a, const void *b) {
@@ -423,6 +469,13 @@ bool exports_agent_run(agent_string_t *input, agent_string_t *ret, agent_string_
   put_bool(&o, "ok", true);
   put_str(&o, "policy", policy, strlen(policy));
   obj_end(&o);
+
+  // 9. A model.
+  buf_t reply = {0};
+  ask_model(&reply);
+  put_str(&report, "model", reply.ptr, reply.len);
+  free(reply.ptr);
+  step("model", true);
 
   put_bool(&report, "ok", exec_ok && stream_ok && files_ok && changed && hydrate_ok);
   obj_end(&report);

@@ -11,7 +11,8 @@
  * 6. changes the project (edits, deletes, adds files);
  * 7. hydrates the snapshot back and checks every file is as it was;
  * 8. reads its network policy (or notes that the backend has none);
- * 9. logs each step to the host;
+ * 9. asks a model for a one-word reply, if the policy defines one;
+ * 10. logs each step to the host;
  *
  * and returns one JSON report.
  *
@@ -20,15 +21,16 @@
  * editor checks this file against them (`// @ts-check`).
  */
 
-import { current } from 'openshell:sandbox/lifecycle@0.1.0';
-import { run as runCommand, spawn } from 'openshell:sandbox/process@0.1.0';
-import { writeFile, readFile, openWrite, listDir, exists, remove } from 'openshell:sandbox/fs@0.1.0';
-import { persist, hydrate, delete as deleteSnapshot } from 'openshell:sandbox/snapshot@0.1.0';
-import { getPolicy } from 'openshell:sandbox/network@0.1.0';
-import { log } from 'openshell:sandbox/log@0.1.0';
+import { current } from 'openshell:sandbox/lifecycle@0.1.1';
+import { run as runCommand, spawn } from 'openshell:sandbox/process@0.1.1';
+import { writeFile, readFile, openWrite, listDir, exists, remove } from 'openshell:sandbox/fs@0.1.1';
+import { persist, hydrate, delete as deleteSnapshot } from 'openshell:sandbox/snapshot@0.1.1';
+import { getPolicy } from 'openshell:sandbox/network@0.1.1';
+import { log } from 'openshell:sandbox/log@0.1.1';
+import { aliases, complete } from 'openshell:sandbox/model@0.1.1';
 
-/** @typedef {import('openshell:sandbox/types@0.1.0').Sandbox} Sandbox */
-/** @typedef {import('openshell:sandbox/types@0.1.0').Error} SandboxError */
+/** @typedef {import('openshell:sandbox/types@0.1.1').Sandbox} Sandbox */
+/** @typedef {import('openshell:sandbox/types@0.1.1').Error} SandboxError */
 
 /**
  * The `error` record of a failed import call. Imports whose WIT result is
@@ -48,8 +50,15 @@ function sandboxError(thrown) {
  * @param {SandboxError} error
  */
 function describe(error) {
-  const code = error.code.tag === 'backend' ? `backend:${error.code.val}` : error.code.tag;
-  return `${error.operation} failed (${code}): ${error.message}`;
+  return `${error.operation} failed (${codeName(error.code)}): ${error.message}`;
+}
+
+/**
+ * `not-found`, ..., `backend:http-500`.
+ * @param {SandboxError['code']} code
+ */
+function codeName(code) {
+  return code.tag === 'backend' ? `backend:${code.val}` : code.tag;
 }
 
 /**
@@ -113,6 +122,36 @@ function write(sb, path, text) {
  */
 function readText(sb, path) {
   return utf8.decode(readFile(sb, path, undefined));
+}
+
+/**
+ * The model step's report value: `none` when the policy defines no model,
+ * else the default model's reply to a one-word prompt, or `error: <code>`.
+ * QuickJS has no `fetch`; the host makes the request.
+ * @returns {string}
+ */
+function askModel() {
+  if (aliases().length === 0) return 'none';
+  /**
+   * @param {'system' | 'user'} role
+   * @param {string} content
+   */
+  const say = (role, content) => ({ role, content, toolCalls: [], toolCallId: undefined });
+  let answer;
+  try {
+    answer = complete({
+      model: '', // the policy's default alias
+      messages: [say('system', 'You are terse.'), say('user', 'Reply with one word: pong')],
+      tools: [],
+      stop: [],
+    });
+  } catch (thrown) {
+    const error = sandboxError(thrown);
+    if (!error) throw thrown;
+    return `error: ${codeName(error.code)}`;
+  }
+  // Only ASCII whitespace, so that the four example agents trim alike.
+  return (answer.message.content ?? '').replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
 }
 
 /**
@@ -242,6 +281,10 @@ function agent(input) {
   }
   step('network', true);
   report.network = { ok: true, policy };
+
+  // 9. A model.
+  report.model = askModel();
+  step('model', true);
 
   report.ok = execOk && streamOk && filesOk && changed && hydrateOk;
   sb[Symbol.dispose]();

@@ -9,7 +9,8 @@
 6. changes the project (edits, deletes, adds files);
 7. hydrates the snapshot back and checks every file is as it was;
 8. reads its network policy (or notes that the backend has none);
-9. logs each step to the host;
+9. asks a model for a one-word reply, if the policy defines one;
+10. logs each step to the host;
 
 and returns one JSON report.
 
@@ -22,7 +23,7 @@ import json
 
 import wit_world
 from componentize_py_types import Err
-from wit_world.imports import fs, lifecycle, log, network, process, snapshot, types
+from wit_world.imports import fs, lifecycle, log, model, network, process, snapshot, types
 
 # Text for each error code, as the Rust guest SDK prints them.
 _CODES = {
@@ -37,11 +38,14 @@ _CODES = {
 }
 
 
+def code_name(code: types.ErrorCode) -> str:
+    """`not-found`, ..., `backend:http-500`"""
+    return f"backend:{code.value}" if isinstance(code, types.ErrorCode_Backend) else _CODES[type(code)]
+
+
 def describe(error: types.Error) -> str:
     """`fs.write-file failed (not-found): ...`"""
-    code = error.code
-    text = f"backend:{code.value}" if isinstance(code, types.ErrorCode_Backend) else _CODES[type(code)]
-    return f"{error.operation} failed ({text}): {error.message}"
+    return f"{error.operation} failed ({code_name(error.code)}): {error.message}"
 
 
 def step(name: str, ok: bool) -> None:
@@ -55,6 +59,34 @@ def write(sb: types.Sandbox, path: str, data: bytes) -> fs.FileStat:
 
 def read_text(sb: types.Sandbox, path: str) -> str:
     return fs.read_file(sb, path, None).decode("utf-8", "replace")
+
+
+def ask_model() -> str:
+    """The model step's report value: `none` when the policy defines no
+    model, else the default model's reply to a one-word prompt, or
+    `error: <code>`."""
+    if not model.aliases():
+        return "none"
+
+    def say(role: model.Role, text: str) -> model.Message:
+        return model.Message(role=role, content=text, tool_calls=[], tool_call_id=None)
+
+    request = model.Request(
+        model="",  # the policy's default alias
+        messages=[say(model.Role.SYSTEM, "You are terse."), say(model.Role.USER, "Reply with one word: pong")],
+        tools=[],
+        tool_choice=None,
+        temperature=None,
+        max_tokens=None,
+        stop=[],
+        extra=None,
+    )
+    try:
+        answer = model.complete(request)
+    except Err as e:
+        return f"error: {code_name(e.value.code)}"
+    # Only ASCII whitespace, so that the four example agents trim alike.
+    return (answer.message.content or "").strip(" \t\r\n")
 
 
 class WitWorld(wit_world.WitWorld):
@@ -173,6 +205,10 @@ def agent(input: str) -> str:
                 raise
         step("network", True)
         report["network"] = {"ok": True, "policy": policy}
+
+        # 9. A model.
+        report["model"] = ask_model()
+        step("model", True)
 
         report["ok"] = exec_ok and stream_ok and files_ok and changed and hydrate_ok
         return json.dumps(report, separators=(",", ":"), ensure_ascii=False)

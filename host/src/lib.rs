@@ -53,6 +53,9 @@
 //! - [`runtime`]: engine, cache, limits, the host and a run's flow.
 //! - [`interfaces`]: the WIT interfaces, implemented on a borrowed view.
 //! - [`backend`]: the backend trait and the backends.
+//! - [`egress`]: outgoing HTTP for guests and model calls: rules, address
+//!   checks, credentials, limits.
+//! - [`model`]: model calls through the host, with budgets.
 //! - [`archive`]: safe handling of untrusted tar archives.
 //! - [`policy`]: the policy file.
 //! - [`snapshot_store`]: where snapshots are kept.
@@ -63,11 +66,13 @@
 pub mod archive;
 pub mod backend;
 pub mod cli;
+pub mod egress;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod glob;
 pub mod interfaces;
+pub mod model;
 pub mod policy;
 pub mod runtime;
 pub mod snapshot_store;

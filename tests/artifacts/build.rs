@@ -21,7 +21,14 @@ fn main() {
         .map(|p| if p.is_absolute() { p } else { root.join(p) })
         .unwrap_or_else(|| root.join("target"))
         .join("guest");
-    for dir in ["wit", "guest-sdk/rust", "tests/test-programs", "tests/command-program", "guest-examples/rust-agent"] {
+    for dir in [
+        "wit",
+        "guest-sdk/rust",
+        "tests/test-programs",
+        "tests/command-program",
+        "guest-examples/rust-agent",
+        "guest-examples/coding-agent",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     // Only the sources of the other guests: their folders also hold what
@@ -41,8 +48,11 @@ fn main() {
     // (package, build args) per cargo invocation. The command program needs
     // its own invocation: it binds the imports-only world, and cargo would
     // unify features across packages built together.
-    let builds: [&[&str]; 3] =
-        [&["-p", "test-programs", "--examples"], &["-p", "command-program"], &["-p", "rust-agent"]];
+    let builds: [&[&str]; 3] = [
+        &["-p", "test-programs", "--examples"],
+        &["-p", "command-program"],
+        &["-p", "rust-agent", "-p", "coding-agent"],
+    ];
     for args in builds {
         cargo_build(&root, &target, args);
     }
@@ -66,7 +76,11 @@ fn main() {
         ));
         names.push(name);
     }
-    for (konst, file) in [("COMMAND_ECHO", "command_echo.wasm"), ("RUST_AGENT", "rust_agent.wasm")] {
+    for (konst, file) in [
+        ("COMMAND_ECHO", "command_echo.wasm"),
+        ("RUST_AGENT", "rust_agent.wasm"),
+        ("CODING_AGENT", "coding_agent.wasm"),
+    ] {
         let path = out_dir.join(file);
         assert!(path.is_file(), "{} was not built", path.display());
         consts.push_str(&format!("/// `{file}`.\npub const {konst}: &str = {:?};\n", path.display().to_string()));
@@ -75,7 +89,8 @@ fn main() {
     let polyglot = target.join("polyglot");
     std::fs::create_dir_all(&polyglot).unwrap();
     for (konst, path) in [
-        ("PYTHON_AGENT", build_python(&root, &tools, &polyglot)),
+        ("PYTHON_AGENT", build_python(&root, &tools, &polyglot, "python-agent")),
+        ("PYTHON_CODING_AGENT", build_python(&root, &tools, &polyglot, "python-coding-agent")),
         ("JS_AGENT", build_js(&root, &tools, &polyglot)),
         ("C_AGENT", build_c(&root, &tools, &polyglot)),
     ] {
@@ -150,6 +165,7 @@ fn wasip2_installed() -> bool {
 /// Each polyglot guest's folder and the files its component is built from.
 const POLYGLOT_SOURCES: &[(&str, &[&str])] = &[
     ("guest-examples/python-agent", &["app.py", "build.sh"]),
+    ("guest-examples/python-coding-agent", &["app.py", "logic.py", "build.sh"]),
     (
         "guest-examples/js-agent",
         &["app.js", "build.sh", "jco-preopen.mjs", "jsconfig.json", "package.json", "package-lock.json"],
@@ -247,15 +263,11 @@ fn version_of(tool: &Path) -> Option<String> {
     String::from_utf8_lossy(&out.stdout).lines().next().map(|l| l.trim().to_string())
 }
 
-fn build_python(root: &Path, tools: &Tools, out_dir: &Path) -> PathBuf {
-    let dir = root.join("guest-examples/python-agent");
-    run_build_script(
-        root,
-        &dir,
-        tools,
-        out_dir.join("python_agent.wasm"),
-        &[("COMPONENTIZE_PY", &tools.componentize_py)],
-    )
+/// The Python agent in `guest-examples/<name>`, as `<name>.wasm` with `_`.
+fn build_python(root: &Path, tools: &Tools, out_dir: &Path, name: &str) -> PathBuf {
+    let dir = root.join("guest-examples").join(name);
+    let out = out_dir.join(format!("{}.wasm", name.replace('-', "_")));
+    run_build_script(root, &dir, tools, out, &[("COMPONENTIZE_PY", &tools.componentize_py)])
 }
 
 fn build_js(root: &Path, tools: &Tools, out_dir: &Path) -> PathBuf {

@@ -8,14 +8,16 @@
 //! 6. changes the project (edits, deletes, adds files);
 //! 7. hydrates the snapshot back and checks every file is as it was;
 //! 8. reads its network policy (or notes that the backend has none);
-//! 9. logs each step to the host;
+//! 9. asks a model for a one-word reply, if the policy defines one;
+//! 10. logs each step to the host;
 //!
 //! and returns one JSON report. The Python, JavaScript and C agents do the
 //! same steps and return the same report.
 
 mod json;
 
-use openshell_sandbox_guest::{Command, Event, Guest, HydrateMode, Level, Sandbox, export, log};
+use openshell_sandbox_guest::bindings::openshell::sandbox::model::{self, Message, Request, Role};
+use openshell_sandbox_guest::{Command, ErrorCode, Event, Guest, HydrateMode, Level, Sandbox, export, log};
 
 use json::Obj;
 
@@ -27,6 +29,45 @@ fn step(name: &str, ok: bool) {
         &format!("step {name}"),
         &[("ok", if ok { "true" } else { "false" })],
     );
+}
+
+/// `not-found`, ..., `backend:http-500`.
+fn code_name(code: &ErrorCode) -> String {
+    match code {
+        ErrorCode::NotFound => "not-found".into(),
+        ErrorCode::PermissionDenied => "permission-denied".into(),
+        ErrorCode::Timeout => "timeout".into(),
+        ErrorCode::TooLarge => "too-large".into(),
+        ErrorCode::InvalidArgument => "invalid-argument".into(),
+        ErrorCode::Unavailable => "unavailable".into(),
+        ErrorCode::Conflict => "conflict".into(),
+        ErrorCode::Unsupported => "unsupported".into(),
+        ErrorCode::Backend(kind) => format!("backend:{kind}"),
+    }
+}
+
+/// The model step's report value: `none` when the policy defines no model,
+/// else the default model's reply to a one-word prompt, or `error: <code>`.
+fn ask_model() -> String {
+    if model::aliases().is_empty() {
+        return "none".into();
+    }
+    let say = |role, text: &str| Message { role, content: Some(text.into()), tool_calls: vec![], tool_call_id: None };
+    let request = Request {
+        model: String::new(), // the policy's default alias
+        messages: vec![say(Role::System, "You are terse."), say(Role::User, "Reply with one word: pong")],
+        tools: vec![],
+        tool_choice: None,
+        temperature: None,
+        max_tokens: None,
+        stop: vec![],
+        extra: None,
+    };
+    match model::complete(&request) {
+        // Only ASCII whitespace, so that the four example agents trim alike.
+        Ok(answer) => answer.message.content.unwrap_or_default().trim_matches([' ', '\t', '\r', '\n']).to_string(),
+        Err(err) => format!("error: {}", code_name(&err.code)),
+    }
 }
 
 impl Guest for Agent {
@@ -149,6 +190,10 @@ impl Guest for Agent {
         };
         step("network", true);
         report.obj("network", Obj::new().bool("ok", true).str("policy", &network));
+
+        // 9. A model.
+        report.str("model", &ask_model());
+        step("model", true);
 
         let ok = exec_ok && stream_ok && files_ok && changed && hydrate_ok;
         report.bool("ok", ok);

@@ -3,7 +3,9 @@
 //! This crate wraps the `openshell:sandbox` WIT bindings in a small,
 //! idiomatic API: a [`Command`] builder for processes, a streaming
 //! [`Process`] whose output is an iterator, file helpers on [`Sandbox`],
-//! snapshots, and `Result`s with one [`Error`] type.
+//! snapshots, language models through the host ([`Model`] and
+//! [`ChatRequest`], with tool calling and streamed answers), and `Result`s
+//! with one [`Error`] type.
 //!
 //! ```ignore
 //! use openshell_sandbox_guest::{Command, Sandbox};
@@ -63,6 +65,7 @@ pub mod bindings {
 mod command;
 mod files;
 mod logging;
+mod model;
 
 use std::fmt;
 
@@ -79,6 +82,10 @@ pub use bindings::openshell::sandbox::types::{Capabilities, ErrorCode, Limits, S
 pub use command::{Command, Event, Process};
 pub use files::{Reader, Writer};
 pub use logging::{Level, log};
+pub use model::{ChatRequest, Model, Stream};
+pub use bindings::openshell::sandbox::model::{
+    Budget, Completion, Delta, FinishReason, Message, Role, Tool, ToolCall, ToolCallDelta, ToolChoice, Usage,
+};
 
 /// Export your agent type (which implements [`Guest`]).
 #[cfg(feature = "agent")]

@@ -37,6 +37,7 @@ mod convert;
 mod fs;
 mod lifecycle;
 mod log;
+mod model;
 mod network;
 mod process;
 mod sandbox;
@@ -50,11 +51,14 @@ use std::sync::{Arc, Mutex};
 use wasmtime::component::{HasData, Linker, ResourceTable, ResourceTableError};
 
 use crate::backend::{Backend, SandboxInfo};
+use crate::egress::Connector;
 use crate::error::SandboxError;
+use crate::model::ModelCtx;
 use crate::policy::{Policy, paths};
 use crate::snapshot_store::SnapshotStore;
 
 pub use self::fs::{ReaderHandle, WriterHandle};
+pub use self::model::ModelStreamHandle;
 pub use self::process::ProcessHandle;
 pub use self::sandbox::SandboxHandle;
 
@@ -64,12 +68,14 @@ pub(crate) mod bindings {
         world: "openshell:sandbox/agent",
         imports: { default: async | trappable | tracing },
         exports: { default: async },
-        additional_derives: [PartialEq, Eq],
+        // Not `Eq`: model requests carry an `f32` temperature.
+        additional_derives: [PartialEq],
         with: {
             "openshell:sandbox/types.sandbox": super::SandboxHandle,
             "openshell:sandbox/process.process": super::ProcessHandle,
             "openshell:sandbox/fs.file-reader": super::ReaderHandle,
             "openshell:sandbox/fs.file-writer": super::WriterHandle,
+            "openshell:sandbox/model.completion-stream": super::ModelStreamHandle,
         },
         trappable_error_type: {
             "openshell:sandbox/types.error" => super::CallError,
@@ -138,6 +144,8 @@ pub struct SandboxCtx {
     pub(crate) next_process_id: u32,
     pub(crate) log_lines: u64,
     pub(crate) log_dropped: u64,
+    /// Model calls: the policy's aliases and the run's budget.
+    pub(crate) model: ModelCtx,
 }
 
 /// Builds a [`SandboxCtx`]. Defaults: the default [`Policy`], the default
@@ -152,6 +160,7 @@ pub struct SandboxCtxBuilder {
     run_id: Option<String>,
     component: String,
     created: Arc<Mutex<Vec<SandboxInfo>>>,
+    connector: Option<Arc<Connector>>,
 }
 
 impl SandboxCtx {
@@ -166,6 +175,7 @@ impl SandboxCtx {
             run_id: None,
             component: "component".into(),
             created: Arc::default(),
+            connector: None,
         }
     }
 
@@ -177,6 +187,11 @@ impl SandboxCtx {
     /// Log lines dropped past the policy's cap.
     pub fn log_dropped(&self) -> u64 {
         self.log_dropped
+    }
+
+    /// The run's model calls so far.
+    pub fn model(&self) -> &ModelCtx {
+        &self.model
     }
 
     /// Normalize `path` against `sb`'s workdir and check it against the
@@ -229,12 +244,19 @@ impl SandboxCtxBuilder {
         self.created = created;
         self
     }
+    /// The connector model calls go through (shared by a host's runs, so
+    /// TLS roots load once); a new one by default.
+    pub fn connector(mut self, connector: Arc<Connector>) -> Self {
+        self.connector = Some(connector);
+        self
+    }
     /// Build the context.
     pub fn build(self) -> Result<SandboxCtx, SandboxError> {
         let snapshots = match self.snapshots {
             Some(s) => s,
             None => SnapshotStore::open(SnapshotStore::default_dir())?,
         };
+        let model = ModelCtx::new(self.policy.clone(), self.connector.unwrap_or_default());
         Ok(SandboxCtx {
             backend: self.backend,
             policy: self.policy,
@@ -250,6 +272,7 @@ impl SandboxCtxBuilder {
             next_process_id: 1,
             log_lines: 0,
             log_dropped: 0,
+            model,
         })
     }
 }

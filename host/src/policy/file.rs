@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::egress::{HttpSection, ModelSection, parse_http, parse_model};
 use super::units::{ByteSize, Span};
 use super::{DirGrant, Policy, PolicyError};
 
@@ -30,6 +31,10 @@ struct PolicyFile {
     network: NetworkSection,
     #[serde(default)]
     snapshot: SnapshotSection,
+    #[serde(default)]
+    http: HttpSection,
+    #[serde(default)]
+    model: ModelSection,
 }
 
 #[derive(Deserialize, Default)]
@@ -279,6 +284,10 @@ pub fn parse(text: &str, file: &str) -> Result<Policy, PolicyError> {
     }
     p.snapshot.max_count = sn.max_count.unwrap_or(p.snapshot.max_count);
 
+    // [http] and [model]
+    p.http = parse_http(doc.http, &err)?;
+    p.model = parse_model(doc.model, &err)?;
+
     Ok(p)
 }
 
@@ -300,7 +309,7 @@ fn check_prefixes(
     Ok(out)
 }
 
-fn is_env_name(s: &str) -> bool {
+pub(super) fn is_env_name(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())

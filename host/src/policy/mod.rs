@@ -9,6 +9,7 @@
 //!
 //! Parsing never panics; every error names the file, line and column.
 
+mod egress;
 mod file;
 pub mod paths;
 pub mod units;
@@ -16,6 +17,9 @@ pub mod units;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use egress::{
+    Credential, CredentialTarget, HostPattern, HttpPolicy, HttpRule, ModelAlias, ModelPolicy, Scheme, SecretSource,
+};
 pub use file::parse;
 use units::{format_duration, format_size};
 
@@ -37,6 +41,10 @@ pub struct Policy {
     pub network: NetworkPolicy,
     /// Snapshots.
     pub snapshot: SnapshotPolicy,
+    /// Outgoing HTTP requests from the guest (`wasi:http`).
+    pub http: HttpPolicy,
+    /// Model calls through the host.
+    pub model: ModelPolicy,
 }
 
 /// Limits on the guest component.
@@ -199,6 +207,8 @@ impl Default for Policy {
                 quota_bytes: 2 << 30,
                 max_count: 100,
             },
+            http: HttpPolicy::default(),
+            model: ModelPolicy::default(),
         }
     }
 }
@@ -264,6 +274,23 @@ impl Policy {
                 self.snapshot.hydrate,
                 format_size(self.snapshot.quota_bytes),
                 self.snapshot.max_count
+            ),
+            format!(
+                "http: {} rules, {} requests and {} per run, bodies up to {} out / {} in, timeout {}",
+                self.http.allow.len(),
+                self.http.max_requests,
+                format_size(self.http.max_bytes),
+                format_size(self.http.max_request_body),
+                format_size(self.http.max_response_body),
+                format_duration(self.http.timeout)
+            ),
+            format!(
+                "models: {:?}, {} calls, {} tokens and {} per run, timeout {}",
+                self.model.aliases.iter().map(|a| format!("{} -> {} at {}", a.name, a.model, a.base_url())).collect::<Vec<_>>(),
+                self.model.max_requests,
+                self.model.max_tokens,
+                format_duration(self.model.max_time),
+                format_duration(self.model.timeout)
             ),
         ];
         out.retain(|l| !l.is_empty());

@@ -182,9 +182,16 @@ pub(crate) fn classify(engine: &Engine, component: &Component) -> Result<AgentKi
 
 /// Whether this host provides an import of this name.
 pub fn provided_import(name: &str) -> bool {
-    const WASI: &[&str] =
-        &["wasi:cli/", "wasi:clocks/", "wasi:filesystem/", "wasi:io/", "wasi:random/", "wasi:sockets/"];
-    const OURS: &[&str] = &["types", "lifecycle", "process", "fs", "snapshot", "network", "log"];
+    const WASI: &[&str] = &[
+        "wasi:cli/",
+        "wasi:clocks/",
+        "wasi:filesystem/",
+        "wasi:http/",
+        "wasi:io/",
+        "wasi:random/",
+        "wasi:sockets/",
+    ];
+    const OURS: &[&str] = &["types", "lifecycle", "process", "fs", "snapshot", "network", "log", "model"];
     if let Some((iface, version)) = name.split_once('@') {
         if WASI.iter().any(|p| iface.starts_with(p)) {
             return version.starts_with("0.2.");
@@ -214,8 +221,7 @@ pub(crate) fn link(
         } else {
             LoadError::MissingImports(format!(
                 "the component imports interfaces this host does not provide: {}. This host provides WASI 0.2 \
-                 (cli, clocks, filesystem, io, random, sockets) and openshell:sandbox@0.1. For JavaScript built with \
-                 componentize-js, disable wasi:http with `-d http`",
+                 (cli, clocks, filesystem, http, io, random, sockets) and openshell:sandbox@0.1",
                 missing.join(", ")
             ))
         }
@@ -230,7 +236,9 @@ mod tests {
     fn provided_imports() {
         assert!(provided_import("wasi:io/streams@0.2.6"));
         assert!(provided_import("openshell:sandbox/fs@0.1.0"));
-        assert!(!provided_import("wasi:http/types@0.2.10"));
+        assert!(provided_import("wasi:http/types@0.2.10"));
+        assert!(provided_import("openshell:sandbox/model@0.1.1"));
+        assert!(!provided_import("wasi:http/types@0.3.0"));
         assert!(!provided_import("openshell:sandbox/fs@0.2.0"));
         assert!(!provided_import("wasi:io/streams@0.3.0"));
         assert!(!provided_import("my:thing/x"));

@@ -35,6 +35,7 @@ pub use run::{Collect, RunError, RunFailure, RunOutcome, RunRequest, RunStats, S
 pub use state::RunState;
 
 use crate::backend::Backend;
+use crate::egress::Connector;
 use crate::error::SandboxError;
 use crate::policy::Policy;
 use crate::snapshot_store::SnapshotStore;
@@ -58,6 +59,8 @@ pub struct Host {
     pub(crate) cache: Option<ComponentCache>,
     pub(crate) pooling: bool,
     pub(crate) clock: Arc<std::sync::atomic::AtomicU64>,
+    /// Opens the connections of guests' HTTP requests and model calls.
+    pub(crate) connector: Arc<Connector>,
     loaded: Mutex<HashMap<String, Arc<AgentInner>>>,
     _ticker: engine::EpochTicker,
 }
@@ -128,6 +131,7 @@ impl HostBuilder {
             engine::build(&options).map_err(|e| HostError(format!("cannot set up wasmtime: {e:#}")))?;
         let mut linker = Linker::new(&engine);
         crate::interfaces::add_to_linker_async(&mut linker)
+            .and_then(|()| wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))
             .map_err(|e| HostError(format!("cannot link host interfaces: {e:#}")))?;
         let snapshots = SnapshotStore::open(self.snapshot_dir.unwrap_or_else(SnapshotStore::default_dir))
             .map_err(|e| HostError(e.message))?;
@@ -151,6 +155,7 @@ impl HostBuilder {
             snapshots,
             cache,
             pooling,
+            connector: Arc::new(Connector::new()),
             loaded: Mutex::default(),
             _ticker: ticker,
         })

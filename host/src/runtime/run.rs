@@ -18,8 +18,10 @@ use super::output::{CapturedOutput, Forward, GuestStream, OutputCapture};
 use super::state::{RunState, wasi_ctx};
 use super::{Host, new_run_id, transfer};
 use crate::backend::{Backend, OWNER_LABEL, OWNER_VALUE, RUN_LABEL, SandboxInfo, SandboxSpec};
+use crate::egress::{DestinationStats, EgressRun, HttpHooks};
 use crate::error::SandboxError;
 use crate::interfaces::{AgentPre, SandboxCtx};
+use crate::model::ModelStats;
 
 /// Which sandbox a run binds.
 #[derive(Debug, Clone)]
@@ -157,6 +159,10 @@ pub struct RunStats {
     pub cpu_ms: u64,
     /// Guest log lines dropped past the cap.
     pub log_lines_dropped: u64,
+    /// The guest's HTTP requests, per destination (never their headers).
+    pub http: Vec<DestinationStats>,
+    /// The guest's model calls: usage and latency (never their text).
+    pub model: ModelStats,
 }
 
 /// A finished run.
@@ -501,13 +507,17 @@ impl Host {
             .component(agent.name())
             .current_owned(owned)
             .created_registry(created)
+            .connector(self.connector.clone())
             .build()?;
+        let egress = EgressRun::new(self.policy.clone(), self.connector.clone());
         let state = RunState {
             wasi,
             table: ResourceTable::new(),
             sandbox: sandbox_ctx,
             limiter: StoreLimiter::new(policy.guest.memory_bytes),
             cpu_ticks: 0,
+            http: wasmtime_wasi_http::WasiHttpCtx::new(),
+            http_hooks: HttpHooks::new(egress.clone()),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -580,6 +590,8 @@ impl Host {
         stats.peak_memory_bytes = data.limiter.peak_memory;
         stats.cpu_ms = data.cpu_ticks * TICK.as_millis() as u64;
         stats.log_lines_dropped = data.sandbox.log_dropped();
+        stats.http = egress.stats();
+        stats.model = data.sandbox.model().stats();
         match outcome {
             Err(_) => Err(RunError::Limit(LimitExceeded::WallTime { limit: wall })),
             Ok(Ok((r, inst_us))) => {

@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::limits::StoreLimiter;
 use super::net::{parse_addr_pattern, use_allowed};
 use super::output::{GuestStream, OutputCapture};
+use crate::egress::HttpHooks;
 use crate::interfaces::{SandboxCtx, SandboxCtxView, SandboxView};
 use crate::policy::Policy;
 
@@ -20,6 +22,9 @@ pub struct RunState {
     pub(crate) limiter: StoreLimiter,
     /// Epoch ticks the guest spent in its own code.
     pub(crate) cpu_ticks: u64,
+    /// `wasi:http` state; requests go out through `http_hooks`.
+    pub(crate) http: WasiHttpCtx,
+    pub(crate) http_hooks: HttpHooks,
 }
 
 impl std::fmt::Debug for RunState {
@@ -34,6 +39,12 @@ impl std::fmt::Debug for RunState {
 impl WasiView for RunState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for RunState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.http_hooks }
     }
 }
 

@@ -8,6 +8,8 @@
 
 pub use openshell_sandbox_guest as sdk;
 
+pub mod http;
+
 use openshell_sandbox_guest::Error;
 
 /// Render an error as `code:operation`, the form host tests match on.

@@ -449,6 +449,82 @@ macro_rules! component_suite {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn http_probe() {
+            // A guest's own HTTP leaves from the host whatever the backend:
+            // what a rule allows arrives, the rest is refused.
+            let server = openshell_test_model::ModelServer::start(Default::default()).await.unwrap();
+            let port = server.addr().port();
+            let text = format!("[[http.allow]]\nscheme = \"http\"\nhost = \"127.0.0.1\"\nport = {port}\n");
+            let f = fixture(TARGET, policy(&text)).await;
+            let requests = serde_json::json!([
+                {"method": "GET", "url": format!("http://127.0.0.1:{port}/bytes/3")},
+                {"method": "GET", "url": "http://127.0.0.2:9/"},
+            ]);
+            let v: serde_json::Value = serde_json::from_str(&f.ok(guests::HTTP_PROBE, &requests.to_string()).await).unwrap();
+            assert_eq!(v[0]["bytes"], 3, "{v}");
+            assert_eq!(v[1]["error"], "http-request-denied", "{v}");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn model_probe() {
+            use openshell_test_model::{Expect, ModelServer, Reply, Script, Step};
+            let reply = Reply::Message { content: Some("pong".into()), tool_calls: vec![], finish_reason: None, usage: None };
+            let server = ModelServer::start(Script { steps: vec![Step { expect: Expect::default(), reply }] }).await.unwrap();
+            let text = format!("[model.aliases.m]\nurl = \"{}\"\nmodel = \"x\"\n", server.base_url());
+            let f = fixture(TARGET, policy(&text)).await;
+            let v: serde_json::Value = serde_json::from_str(&f.ok(guests::MODEL_PROBE, "[{\"user\": \"ping\"}]").await).unwrap();
+            assert_eq!(v["calls"][0]["content"], "pong", "{v}");
+            assert_eq!(v["calls"][0]["usage"][2], true, "no usage reported: estimated: {v}");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn secret_hunt() {
+            use openshell_test_model::{Expect, ModelServer, Reply, Script, Step};
+            let key = format!("sk-hunt-{}", openshell_wasm::runtime::new_run_id());
+            // A provider that quotes the key it was sent in its error.
+            let quoted = format!("{{\"error\":{{\"message\":\"Incorrect API key provided: {key}\"}}}}");
+            let steps = (0..2)
+                .map(|_| Step { expect: Expect::default(), reply: Reply::Status { status: 401, retry_after: None, body: quoted.clone() } })
+                .collect();
+            let server = ModelServer::start(Script { steps }).await.unwrap();
+            let port = server.addr().port();
+            let dir = tempfile::tempdir().unwrap();
+            let key_file = dir.path().join("key");
+            std::fs::write(&key_file, &key).unwrap();
+            let cred = format!("credentials = [{{ header = \"authorization\", prefix = \"Bearer \", file = {:?} }}]", key_file.display().to_string());
+            let text = format!(
+                "[[http.allow]]\nscheme = \"http\"\nhost = \"127.0.0.1\"\nport = {port}\npaths = [\"/bytes/*\"]\n{cred}\n\
+                 [model.aliases.m]\nurl = \"{}\"\nmodel = \"x\"\n{cred}\n",
+                server.base_url()
+            );
+            let f = fixture(TARGET, policy(&text)).await;
+            let mask = |s: &str| s.bytes().map(|b| format!("{:02x}", b ^ 0x5a)).collect::<String>();
+            let input = serde_json::json!({
+                "allowed": format!("http://127.0.0.1:{port}/bytes/4"),
+                "denied": format!("http://127.0.0.1:{port}/headers"),
+                "masked": mask(&key),
+                "canary": mask("canary-0123456789"),
+            });
+            let out = f.run(guests::SECRET_HUNT, &input.to_string()).await.unwrap();
+            let report = out.result.clone().unwrap();
+            let v: serde_json::Value = serde_json::from_str(&report).unwrap();
+            assert!(v["canary_hits"].as_u64().unwrap() >= 1, "the memory scan works: {v}");
+            assert_eq!(v["memory_hits"], 0, "the key never reached guest memory");
+            assert!(!report.contains(&key), "the guest learned the key: {report}");
+            assert!(report.contains("[redacted]"), "the provider's quote of the key is scrubbed: {report}");
+            let everything = format!(
+                "{report}{}{}{}",
+                String::from_utf8_lossy(&out.output.stdout),
+                String::from_utf8_lossy(&out.output.stderr),
+                serde_json::to_string(&out.stats).unwrap()
+            );
+            assert!(!everything.contains(&key), "the key leaked into the run's output or stats");
+            // It was used: the server received it, from the host.
+            let sent: Vec<String> = server.requests().iter().filter_map(|r| r.header("authorization")).collect();
+            assert!(sent.iter().all(|a| *a == format!("Bearer {key}")) && sent.len() >= 2, "{sent:?}");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn policy_denied() {
             let f = fixture(TARGET, policy("[exec]\nallow = [\"echo\"]\n[snapshot]\npersist = false\n")).await;
             let r = f.ok(guests::POLICY_DENIED, "").await;

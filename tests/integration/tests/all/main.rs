@@ -2,11 +2,13 @@
 
 mod archives;
 mod components;
+mod egress;
 mod engine;
 mod faults;
 mod gateway;
 mod harness;
 mod integrity;
+mod models;
 mod polyglot;
 mod session;
 mod toctou;
