@@ -51,12 +51,14 @@ class WitWorld(wit_world.WitWorld):
             settings = logic.parse_input(input)
         except logic.InputError as e:
             raise Err(f"input: {e}")
-        try:
-            with lifecycle.current() as sb:
-                return Agent(sb, settings).run()
-        except Err as e:
-            # The sandbox failed before the loop started (its `info`).
-            raise Err(describe(e.value))
+        with lifecycle.current() as sb:
+            try:
+                workdir = sb.info().workdir
+            except Err as e:
+                # The workdir only goes into the system prompt, but a sandbox
+                # that cannot describe itself will not run tools either.
+                return Tally().report(False, "error", describe(e.value))
+            return Agent(sb, settings, workdir).run()
 
 
 def message(role: model.Role, content: str, call_id: Optional[str] = None) -> model.Message:
@@ -66,12 +68,12 @@ def message(role: model.Role, content: str, call_id: Optional[str] = None) -> mo
 class Agent:
     """One run: the conversation, the tools and the tally."""
 
-    def __init__(self, sb: types.Sandbox, settings: Settings) -> None:
+    def __init__(self, sb: types.Sandbox, settings: Settings, workdir: str) -> None:
         self.sb = sb
         self.settings = settings
         self.tally = Tally()
         self.messages: List[model.Message] = [
-            message(model.Role.SYSTEM, logic.system_prompt(sb.info().workdir)),
+            message(model.Role.SYSTEM, logic.system_prompt(workdir)),
             message(model.Role.USER, settings.task),
         ]
         # Each tool but `finish` (which `call` handles): given the arguments,
@@ -188,7 +190,7 @@ class Agent:
 
     def edit_file(self, args: Arguments) -> str:
         path, old, new = args.string("path"), args.string("old"), args.string("new")
-        text = logic.lossy(fs.read_file(self.sb, path, None))
+        text = logic.utf8(fs.read_file(self.sb, path, None), path)
         self.write(path, logic.edit(text, old, new, path).encode())
         return f"edited {path}"
 

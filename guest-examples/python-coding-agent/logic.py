@@ -81,62 +81,57 @@ def _is_int(value: Any) -> bool:
 
 
 def system_prompt(workdir: str) -> str:
+    # The Rust agent's wording, so the two can be compared on one task.
     return (
         f"You are a coding agent working in a sandbox whose working directory is {workdir}. "
-        "Use the tools to look at files, change them and run commands; paths are relative "
-        "to the working directory. When the task is done, call finish with a short summary "
-        "of what you did."
+        "Use the tools to look at the project, run commands such as its tests, and change files; "
+        "paths are relative to the working directory. Read a file before you edit it, and check "
+        "your change by running the tests. When the task is done, call `finish` with a short "
+        "summary of what you did."
     )
 
 
 # ---------------------------------------------------------------------------
 # The tools the model may call: name, description, JSON Schema of the
-# arguments.
-
-
-def _schema(properties: Dict[str, Tuple[str, str]], required: List[str]) -> str:
-    """A JSON Schema object from `{name: (type, description)}`."""
-    props = {name: {"type": kind, "description": text} for name, (kind, text) in properties.items()}
-    return json.dumps({"type": "object", "properties": props, "required": required}, separators=(",", ":"))
-
-
-_PATH = ("string", "A path relative to the working directory.")
+# arguments. The same text, byte for byte, as the Rust agent's
+# (`../coding-agent/src/tools.rs`): change them in both or neither.
 
 TOOLS: List[Tuple[str, str, str]] = [
     (
         "run_command",
-        "Run a shell command (sh -c) in the working directory; returns its exit code, stdout and stderr.",
-        _schema(
-            {
-                "command": ("string", "The command line, as for sh -c."),
-                "timeout_s": ("integer", f"Seconds before the command is stopped (default {DEFAULT_TIMEOUT_S})."),
-            },
-            ["command"],
-        ),
+        "Run a shell command (sh -c) in the working directory. Returns the exit code, stdout and stderr; "
+        "long output is cut in the middle.",
+        '{"type":"object","properties":{"command":{"type":"string","description":"The shell command."},'
+        '"timeout_s":{"type":"integer","description":"Seconds before the command is killed (default 60)."}},'
+        '"required":["command"]}',
     ),
-    ("read_file", "Read a text file.", _schema({"path": _PATH}, ["path"])),
+    (
+        "read_file",
+        "Read a text file (at most its first 16000 bytes).",
+        '{"type":"object","properties":{"path":{"type":"string"}},"required":["path"]}',
+    ),
     (
         "write_file",
-        "Write a whole file, replacing it if it exists and creating its parent directories.",
-        _schema({"path": _PATH, "content": ("string", "The file's new text.")}, ["path", "content"]),
+        "Create or overwrite a file with the given content; parent directories are created.",
+        '{"type":"object","properties":{"path":{"type":"string"},"content":{"type":"string"}},'
+        '"required":["path","content"]}',
     ),
     (
         "list_dir",
-        "List a directory: one name per line, directories with a trailing /.",
-        _schema({"path": ("string", "A directory relative to the working directory (default: .).")}, []),
+        "List a directory, one name per line; directories end with /.",
+        '{"type":"object","properties":{"path":{"type":"string","description":"Default: the working directory."}}}',
     ),
     (
         "edit_file",
-        "Replace one occurrence of some text in a file. The old text must occur exactly once.",
-        _schema(
-            {"path": _PATH, "old": ("string", "The text to replace."), "new": ("string", "The text to put instead.")},
-            ["path", "old", "new"],
-        ),
+        "Replace one occurrence of `old` in a file with `new`. `old` must match the file exactly "
+        "(whitespace included) and occur exactly once; include surrounding lines to make it unique.",
+        '{"type":"object","properties":{"path":{"type":"string"},"old":{"type":"string"},"new":{"type":"string"}},'
+        '"required":["path","old","new"]}',
     ),
     (
         "finish",
-        "End the task, with a short summary of what was done.",
-        _schema({"summary": ("string", "What was done.")}, ["summary"]),
+        "Call when the task is done, with a short summary of what you did.",
+        '{"type":"object","properties":{"summary":{"type":"string"}},"required":["summary"]}',
     ),
 ]
 
@@ -222,6 +217,15 @@ def listing(entries: Iterable[Tuple[str, bool]]) -> str:
     """`list_dir`'s result from `(name, is_directory)` pairs: sorted by
     name, one a line, directories marked with a trailing `/`."""
     return "\n".join(name + "/" if is_dir else name for name, is_dir in sorted(entries))
+
+
+def utf8(data: bytes, path: str) -> str:
+    """A file's text for `edit_file`. Not lossy: writing back a lossy
+    decoding would corrupt the file's other bytes."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ToolError(f"{path} is not UTF-8 text; use write_file") from None
 
 
 def edit(text: str, old: str, new: str, path: str) -> str:

@@ -47,7 +47,7 @@ class Tools(unittest.TestCase):
     def test_schemas(self):
         names = [name for name, _, _ in logic.TOOLS]
         self.assertEqual(names, ["run_command", "read_file", "write_file", "list_dir", "edit_file", "finish"])
-        required = {name: json.loads(schema)["required"] for name, _, schema in logic.TOOLS}
+        required = {name: json.loads(schema).get("required", []) for name, _, schema in logic.TOOLS}
         self.assertEqual(
             required,
             {
@@ -133,6 +133,12 @@ class Results(unittest.TestCase):
         with self.assertRaises(ToolError) as caught:
             logic.edit("x = 1\nx = 1\nx = 1\n", "x = 1", "x = 2", "f.txt")
         self.assertEqual(str(caught.exception), "old text occurs 3 times in f.txt; give more context")
+
+    def test_edit_needs_utf8(self):
+        self.assertEqual(logic.utf8("é".encode(), "f.txt"), "é")
+        with self.assertRaises(ToolError) as caught:
+            logic.utf8(b"\xff", "f.bin")
+        self.assertEqual(str(caught.exception), "f.bin is not UTF-8 text; use write_file")
 
     def test_system_prompt_names_the_workdir(self):
         self.assertIn("/sandbox", logic.system_prompt("/sandbox"))

@@ -87,7 +87,7 @@ fn system_prompt(workdir: &str) -> String {
 
 fn tool_names(calls: &[ToolCall]) -> String {
     if calls.is_empty() {
-        return "(no tool calls)".into();
+        return "answer".into();
     }
     calls.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
 }
@@ -119,8 +119,7 @@ mod tests {
         fn run(&mut self, command: &str, _timeout: Duration) -> Result<RunOutput> {
             assert_eq!(command, "python3 test_calc.py");
             let fixed = self.files["calc.py"].contains("a + b");
-            let (code, out, err) =
-                if fixed { (0, "OK\n", "") } else { (1, "", "Traceback ...\nAssertionError\n") };
+            let (code, out, err) = if fixed { (0, "OK\n", "") } else { (1, "", "Traceback ...\nAssertionError\n") };
             Ok(RunOutput {
                 exit_code: code,
                 stdout: out.into(),
@@ -132,7 +131,10 @@ mod tests {
             })
         }
         fn read(&mut self, path: &str) -> Result<Vec<u8>> {
-            self.files.get(path).map(|t| t.clone().into_bytes()).ok_or_else(|| error(ErrorCode::NotFound, "no such file"))
+            self.files
+                .get(path)
+                .map(|t| t.clone().into_bytes())
+                .ok_or_else(|| error(ErrorCode::NotFound, "no such file"))
         }
         fn write(&mut self, path: &str, data: &[u8]) -> Result<()> {
             self.files.insert(path.into(), String::from_utf8(data.to_vec()).unwrap());
@@ -217,7 +219,7 @@ mod tests {
         fake.turns = VecDeque::from([
             (vec![], Ok(call("read_file", r#"{"path":"nope.py"}"#))),
             (vec!["error: model.complete failed (not-found): no such file"], Ok(call("edit_file", "{"))),
-            (vec!["error: arguments are not valid JSON"], Ok(call("delete", "{}"))),
+            (vec!["error: the arguments are not valid JSON"], Ok(call("delete", "{}"))),
             (vec!["error: unknown tool \"delete\""], Ok(call("finish", "{}"))),
             (vec!["error: missing required argument \"summary\""], Ok(call("finish", r#"{"summary":"gave up"}"#))),
         ]);
@@ -240,7 +242,10 @@ mod tests {
         let mut fake = calc_project();
         fake.turns = VecDeque::from([(vec![], Err(error(ErrorCode::TooLarge, "model.max-requests (40) spent")))]);
         let report = run(&mut fake, "task", "/w", 30);
-        assert_eq!((report.ok, report.stopped, report.summary.as_str()), (false, Stopped::Budget, "model.max-requests (40) spent"));
+        assert_eq!(
+            (report.ok, report.stopped, report.summary.as_str()),
+            (false, Stopped::Budget, "model.max-requests (40) spent")
+        );
 
         let mut fake = calc_project();
         fake.turns = VecDeque::from([(vec![], Err(error(ErrorCode::Timeout, "too slow")))]);

@@ -58,13 +58,21 @@ struct Task {
     stream: bool,
 }
 
-/// The JSON form of the input. Absent and `null` members take the defaults.
+/// The JSON form of the input. Absent members take the defaults; a `null`
+/// is an error, except for `task`, whose own check says what is wrong.
 #[derive(Deserialize)]
 struct JsonInput {
     task: Option<String>,
-    model: Option<String>,
-    max_steps: Option<u32>,
-    stream: Option<bool>,
+    #[serde(default)]
+    model: String,
+    #[serde(default = "default_max_steps")]
+    max_steps: u32,
+    #[serde(default)]
+    stream: bool,
+}
+
+fn default_max_steps() -> u32 {
+    DEFAULT_MAX_STEPS
 }
 
 impl Task {
@@ -72,21 +80,21 @@ impl Task {
     /// with at least `task` (a task that happens to start with `{` would be
     /// ambiguous, so it is JSON or an error).
     fn parse(input: &str) -> Result<Task, String> {
-        let task = if input.trim_start().starts_with('{') {
-            let json: JsonInput = serde_json::from_str(input).map_err(|e| format!("input: {e}"))?;
-            Task {
-                task: json.task.ok_or("input: missing \"task\"")?,
-                model: json.model.unwrap_or_default(),
-                max_steps: json.max_steps.unwrap_or(DEFAULT_MAX_STEPS),
-                stream: json.stream.unwrap_or(false),
+        if !input.trim_start().starts_with('{') {
+            let task = input.trim();
+            if task.is_empty() {
+                return Err("input: no task given".into());
             }
-        } else {
-            Task { task: input.to_string(), model: String::new(), max_steps: DEFAULT_MAX_STEPS, stream: false }
-        };
-        if task.task.trim().is_empty() {
-            return Err("input: the task is empty".into());
+            return Ok(Task { task: task.into(), model: String::new(), max_steps: DEFAULT_MAX_STEPS, stream: false });
         }
-        Ok(task)
+        let json: JsonInput = serde_json::from_str(input).map_err(|e| format!("input: {e}"))?;
+        let task = json.task.filter(|t| !t.trim().is_empty());
+        Ok(Task {
+            task: task.ok_or("input: \"task\" must be a non-empty string")?,
+            model: json.model,
+            max_steps: json.max_steps,
+            stream: json.stream,
+        })
     }
 }
 
@@ -97,7 +105,7 @@ mod tests {
     #[test]
     fn plain_text_is_the_task() {
         assert_eq!(
-            Task::parse("make the failing test pass"),
+            Task::parse(" make the failing test pass\n"),
             Ok(Task { task: "make the failing test pass".into(), model: String::new(), max_steps: 30, stream: false })
         );
     }
@@ -109,7 +117,7 @@ mod tests {
             Ok(Task { task: "t".into(), model: "coder".into(), max_steps: 5, stream: true })
         );
         assert_eq!(
-            Task::parse(r#"{"task":"t","model":null}"#),
+            Task::parse(r#"{"task":"t"}"#),
             Ok(Task { task: "t".into(), model: String::new(), max_steps: 30, stream: false })
         );
     }
@@ -117,8 +125,12 @@ mod tests {
     #[test]
     fn bad_input_is_an_error() {
         assert!(Task::parse("{not json").unwrap_err().starts_with("input: "));
-        assert!(Task::parse(r#"{"task":"t","max_steps":-1}"#).unwrap_err().starts_with("input: "));
-        assert_eq!(Task::parse(r#"{"model":"coder"}"#), Err("input: missing \"task\"".into()));
-        assert_eq!(Task::parse("  \n"), Err("input: the task is empty".into()));
+        for bad in [r#"{"task":"t","max_steps":-1}"#, r#"{"task":"t","model":null}"#, r#"{"task":"t","stream":1}"#] {
+            assert!(Task::parse(bad).unwrap_err().starts_with("input: "), "{bad}");
+        }
+        let no_task = Err("input: \"task\" must be a non-empty string".into());
+        assert_eq!(Task::parse(r#"{"model":"coder"}"#), no_task);
+        assert_eq!(Task::parse(r#"{"task":" "}"#), no_task);
+        assert_eq!(Task::parse("  \n"), Err("input: no task given".into()));
     }
 }

@@ -88,21 +88,12 @@ impl ToolRequest {
     pub(crate) fn parse(name: &str, arguments: &str) -> std::result::Result<Self, String> {
         let mut args = Args::parse(arguments)?;
         Ok(match name {
-            "run_command" => ToolRequest::RunCommand {
-                command: args.string("command")?,
-                timeout_s: args.optional_u64("timeout_s")?.unwrap_or(DEFAULT_TIMEOUT_S),
-            },
+            "run_command" => ToolRequest::RunCommand { command: args.string("command")?, timeout_s: args.timeout_s()? },
             "read_file" => ToolRequest::ReadFile { path: args.string("path")? },
             "write_file" => ToolRequest::WriteFile { path: args.string("path")?, content: args.string("content")? },
             "list_dir" => ToolRequest::ListDir { path: args.optional_string("path")?.unwrap_or_else(|| ".".into()) },
             "edit_file" => {
-                let (path, old, new) = (args.string("path")?, args.string("old")?, args.string("new")?);
-                // An empty `old` "occurs" between every two characters; it
-                // is a mistake, not a request to prepend.
-                if old.is_empty() {
-                    return Err("argument \"old\" must not be empty".into());
-                }
-                ToolRequest::EditFile { path, old, new }
+                ToolRequest::EditFile { path: args.string("path")?, old: args.string("old")?, new: args.string("new")? }
             }
             "finish" => ToolRequest::Finish { summary: args.string("summary")? },
             _ => return Err(format!("unknown tool \"{name}\"")),
@@ -157,8 +148,8 @@ impl Args {
         }
         match serde_json::from_str(arguments) {
             Ok(Value::Object(map)) => Ok(Args(map)),
-            Ok(_) => Err("arguments must be a JSON object".into()),
-            Err(e) => Err(format!("arguments are not valid JSON: {e}")),
+            Ok(_) => Err("the arguments must be a JSON object".into()),
+            Err(e) => Err(format!("the arguments are not valid JSON: {e}")),
         }
     }
 
@@ -174,12 +165,25 @@ impl Args {
         }
     }
 
-    fn optional_u64(&mut self, key: &str) -> std::result::Result<Option<u64>, String> {
-        match self.0.remove(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => v.as_u64().map(Some).ok_or_else(|| format!("argument \"{key}\" must be a non-negative integer")),
-        }
+    /// `run_command`'s `timeout_s`: whole seconds, at least 1.
+    fn timeout_s(&mut self) -> std::result::Result<u64, String> {
+        let seconds = match self.0.remove("timeout_s") {
+            None | Some(Value::Null) => return Ok(DEFAULT_TIMEOUT_S),
+            Some(Value::Number(n)) => n.as_i64().or_else(|| whole(n.as_f64()?)),
+            Some(_) => None,
+        };
+        let seconds = seconds.ok_or("argument \"timeout_s\" must be an integer")?;
+        u64::try_from(seconds)
+            .ok()
+            .filter(|s| *s >= 1)
+            .ok_or_else(|| "argument \"timeout_s\" must be at least 1".into())
     }
+}
+
+/// `x` as an integer if it is one: models often write `30.0` for `30`.
+fn whole(x: f64) -> Option<i64> {
+    // `as` saturates; the range check keeps huge values from passing as i64::MAX.
+    (x.fract() == 0.0 && x.abs() < 1e18).then_some(x as i64)
 }
 
 /// The result of `run_command`.
@@ -199,11 +203,7 @@ pub(crate) fn head_and_tail(bytes: &[u8], keep: usize) -> String {
         return lossy(bytes);
     }
     let omitted = bytes.len() - 2 * keep;
-    format!(
-        "{}\n[... {omitted} bytes omitted ...]\n{}",
-        lossy(&bytes[..keep]),
-        lossy(&bytes[bytes.len() - keep..])
-    )
+    format!("{}\n[... {omitted} bytes omitted ...]\n{}", lossy(&bytes[..keep]), lossy(&bytes[bytes.len() - keep..]))
 }
 
 /// `bytes` as text, cut to its first `limit` bytes when longer.
@@ -280,20 +280,32 @@ mod tests {
             ToolRequest::parse("run_command", r#"{"command":"ls","timeout_s":5}"#),
             Ok(ToolRequest::RunCommand { command: "ls".into(), timeout_s: 5 })
         );
+        assert_eq!(
+            ToolRequest::parse("run_command", r#"{"command":"ls","timeout_s":30.0}"#),
+            Ok(ToolRequest::RunCommand { command: "ls".into(), timeout_s: 30 })
+        );
         assert_eq!(ToolRequest::parse("list_dir", ""), Ok(ToolRequest::ListDir { path: ".".into() }));
         assert_eq!(ToolRequest::parse("list_dir", "{}"), Ok(ToolRequest::ListDir { path: ".".into() }));
-        assert_eq!(ToolRequest::parse("finish", r#"{"summary":"ok"}"#), Ok(ToolRequest::Finish { summary: "ok".into() }));
+        assert_eq!(
+            ToolRequest::parse("finish", r#"{"summary":"ok"}"#),
+            Ok(ToolRequest::Finish { summary: "ok".into() })
+        );
     }
 
     #[test]
     fn rejects_bad_arguments() {
-        let err = |name, args| ToolRequest::parse(name, args).unwrap_err();
+        fn err(name: &str, args: &str) -> String {
+            ToolRequest::parse(name, args).unwrap_err()
+        }
         assert_eq!(err("read_file", "{}"), "missing required argument \"path\"");
         assert_eq!(err("read_file", r#"{"path":3}"#), "argument \"path\" must be a string");
-        assert_eq!(err("read_file", "[]"), "arguments must be a JSON object");
-        assert!(err("read_file", "{nope").starts_with("arguments are not valid JSON: "));
-        assert_eq!(err("run_command", r#"{"command":"x","timeout_s":-1}"#), "argument \"timeout_s\" must be a non-negative integer");
-        assert_eq!(err("edit_file", r#"{"path":"a","old":"","new":"b"}"#), "argument \"old\" must not be empty");
+        assert_eq!(err("read_file", "[]"), "the arguments must be a JSON object");
+        assert!(err("read_file", "{nope").starts_with("the arguments are not valid JSON: "));
+        let timeout = |t: &str| err("run_command", &format!(r#"{{"command":"x","timeout_s":{t}}}"#));
+        assert_eq!(timeout("0"), "argument \"timeout_s\" must be at least 1");
+        assert_eq!(timeout("-1"), "argument \"timeout_s\" must be at least 1");
+        assert_eq!(timeout("1.5"), "argument \"timeout_s\" must be an integer");
+        assert_eq!(timeout("\"10\""), "argument \"timeout_s\" must be an integer");
         assert_eq!(err("rm_rf", "{}"), "unknown tool \"rm_rf\"");
     }
 
@@ -314,7 +326,7 @@ mod tests {
         let text = head_and_tail(long.as_bytes(), OUTPUT_KEEP);
         assert_eq!(text, "x".repeat(4000) + "\n[... 100 bytes omitted ...]\n" + &"z".repeat(4000));
         // A cut through a multi-byte character is shown, not an error.
-        assert_eq!(head_and_tail("é".as_bytes(), 1), "\u{fffd}\n[... 0 bytes omitted ...]\n\u{fffd}");
+        assert_eq!(head_and_tail("éé".as_bytes(), 1), "\u{fffd}\n[... 2 bytes omitted ...]\n\u{fffd}");
     }
 
     #[test]
@@ -343,5 +355,9 @@ mod tests {
             replace_once("aa aa aa", "aa", "b", "f.py"),
             Err("old text occurs 3 times in f.py; give more context".into())
         );
+        // As Python's `str.count` and `str.replace` do: "" occurs between
+        // every two characters, and once in an empty file.
+        assert_eq!(replace_once("abc", "", "x", "f"), Err("old text occurs 4 times in f; give more context".into()));
+        assert_eq!(replace_once("", "", "x", "f"), Ok("x".into()));
     }
 }

@@ -183,7 +183,7 @@ impl Guest for Agent {
         // 8. Network policy.
         let network = match sb.network_policy() {
             Ok(p) => format!("v{}", p.active_version),
-            Err(err) if matches!(err.code(), openshell_sandbox_guest::ErrorCode::Unsupported) => "unsupported".into(),
+            Err(err) if matches!(err.code(), ErrorCode::Unsupported) => "unsupported".into(),
             Err(err) if err.is_denied() => "denied".into(),
             Err(err) if err.is_not_found() => "none".into(),
             Err(err) => return Err(err.to_string()),

@@ -45,6 +45,8 @@ pub mod bindings {
         runtime_path: "openshell_sandbox_guest::__wit_bindgen::rt",
         generate_all,
         additional_derives: [PartialEq, Eq],
+        // `model.request` holds an `f32` (temperature), which has no `Eq`.
+        additional_derives_ignore: ["request"],
     });
 }
 
@@ -59,6 +61,8 @@ pub mod bindings {
         runtime_path: "openshell_sandbox_guest::__wit_bindgen::rt",
         generate_all,
         additional_derives: [PartialEq, Eq],
+        // `model.request` holds an `f32` (temperature), which has no `Eq`.
+        additional_derives_ignore: ["request"],
     });
 }
 
@@ -75,6 +79,9 @@ pub use bindings::openshell::sandbox::fs::{
     ArchiveFormat, DirEntry, ExtractLimits, ExtractSummary, FileKind, FileStat,
 };
 pub use bindings::openshell::sandbox::lifecycle::SandboxSpec;
+pub use bindings::openshell::sandbox::model::{
+    Budget, Completion, Delta, FinishReason, Message, Role, Tool, ToolCall, ToolCallDelta, ToolChoice, Usage,
+};
 pub use bindings::openshell::sandbox::network::{ExposedPort, PolicyStatus};
 pub use bindings::openshell::sandbox::process::{ExitStatus, RunOutput, Signal, TerminalSize};
 pub use bindings::openshell::sandbox::snapshot::{HydrateMode, SnapshotInfo};
@@ -83,9 +90,6 @@ pub use command::{Command, Event, Process};
 pub use files::{Reader, Writer};
 pub use logging::{Level, log};
 pub use model::{ChatRequest, Model, Stream};
-pub use bindings::openshell::sandbox::model::{
-    Budget, Completion, Delta, FinishReason, Message, Role, Tool, ToolCall, ToolCallDelta, ToolChoice, Usage,
-};
 
 /// Export your agent type (which implements [`Guest`]).
 #[cfg(feature = "agent")]

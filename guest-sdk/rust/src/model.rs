@@ -226,7 +226,7 @@ impl Stream {
         Err(Error(types::Error {
             code: ErrorCode::Unavailable,
             operation: "model.completion-stream.next".to_string(),
-            message: "the stream ended without a done delta".to_string(),
+            message: "the answer ended without `done`".to_string(),
             retryable: true,
         }))
     }

@@ -4,8 +4,8 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -82,7 +82,8 @@ where
                         Direction::Sent => "sending the request body",
                         Direction::Received => "receiving the response body",
                     };
-                    let e = EgressError::Timeout(format!("the request's deadline passed while {what} (policy timeout)"));
+                    let e =
+                        EgressError::Timeout(format!("the request's deadline passed while {what} (policy timeout)"));
                     return Poll::Ready(Some(Err(this.fail(e))));
                 }
                 return Poll::Pending;

@@ -167,9 +167,9 @@ impl Connector {
             for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
                 let cert =
                     cert.map_err(|e| EgressError::Tls(format!("the CA file {} is not PEM: {e}", path.display())))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| EgressError::Tls(format!("the CA file {} holds a bad certificate: {e}", path.display())))?;
+                roots.add(cert).map_err(|e| {
+                    EgressError::Tls(format!("the CA file {} holds a bad certificate: {e}", path.display()))
+                })?;
                 n += 1;
             }
             if n == 0 {

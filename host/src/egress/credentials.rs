@@ -42,8 +42,10 @@ pub fn apply_credentials(
             CredentialTarget::Header(name) => {
                 let name = http::HeaderName::from_bytes(name.as_bytes())
                     .map_err(|_| EgressError::Credential(format!("`{name}` is not a header name")))?;
-                let mut value = HeaderValue::from_str(&format!("{}{}", c.prefix, secret.expose_secret()))
-                    .map_err(|_| EgressError::Credential(format!("the credential in {} is not a valid header value", c.source)))?;
+                let mut value =
+                    HeaderValue::from_str(&format!("{}{}", c.prefix, secret.expose_secret())).map_err(|_| {
+                        EgressError::Credential(format!("the credential in {} is not a valid header value", c.source))
+                    })?;
                 value.set_sensitive(true);
                 parts.headers.remove(&name);
                 parts.headers.insert(name, value);

@@ -41,9 +41,7 @@ pub(crate) fn find<'r>(rules: &'r [HttpRule], req: &RequestLine<'_>) -> Result<&
     for_method
         .into_iter()
         .find(|r| r.paths.is_empty() || r.paths.iter().any(|p| path_matches(p, req.path)))
-        .ok_or_else(|| {
-            EgressError::Denied(format!("no [[http.allow]] rule allows {} {dest}{}", req.method, req.path))
-        })
+        .ok_or_else(|| EgressError::Denied(format!("no [[http.allow]] rule allows {} {dest}{}", req.method, req.path)))
 }
 
 /// Whether a path is free of tricks that would let it match one glob and

@@ -88,7 +88,9 @@ async fn send(
 
     let internal_allowed = match &rule.host {
         HostPattern::Ip(ip) => vec![*ip],
-        HostPattern::Name(n) if n == "localhost" => vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)],
+        HostPattern::Name(n) if n == "localhost" => {
+            vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)]
+        }
         _ => Vec::new(),
     };
     let target = Target { scheme, host, port, internal_allowed: Some(internal_allowed), ca: rule.ca.clone() };
@@ -107,7 +109,12 @@ async fn send(
     // The request line the server sees is origin-form: just the path.
     let origin = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     parts.uri = origin.parse().map_err(|_| EgressError::Denied("the request's path is not valid".into()))?;
-    let body = Limited::new(body, Direction::Sent, limits((policy.max_request_body, "http.max-request-body")), counter.clone());
+    let body = Limited::new(
+        body,
+        Direction::Sent,
+        limits((policy.max_request_body, "http.max-request-body")),
+        counter.clone(),
+    );
     let request = http::Request::from_parts(parts, body);
 
     let response = match run.connector.send(&target, request, head_deadline, body_deadline).await {

@@ -125,12 +125,9 @@ fn completion_to(c: m::Completion) -> wit::Completion {
 fn delta_to(d: m::Delta) -> wit::Delta {
     match d {
         m::Delta::Text(t) => wit::Delta::Text(t),
-        m::Delta::ToolCall(c) => wit::Delta::ToolCall(wit::ToolCallDelta {
-            index: c.index,
-            id: c.id,
-            name: c.name,
-            arguments: c.arguments,
-        }),
+        m::Delta::ToolCall(c) => {
+            wit::Delta::ToolCall(wit::ToolCallDelta { index: c.index, id: c.id, name: c.name, arguments: c.arguments })
+        }
         m::Delta::Done(c) => wit::Delta::Done(completion_to(c)),
     }
 }

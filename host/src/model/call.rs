@@ -105,7 +105,8 @@ impl Started {
                 .body(())
                 .map_err(|e| (SandboxError::invalid(self.op, e.to_string()), attempt))?
                 .into_parts();
-            let secrets = apply_credentials(&mut parts, &a.credentials).map_err(|e| (e.to_sandbox(self.op), attempt))?;
+            let secrets =
+                apply_credentials(&mut parts, &a.credentials).map_err(|e| (e.to_sandbox(self.op), attempt))?;
             let request = http::Request::from_parts(parts, Full::new(Bytes::from(self.body.clone())));
             let wait = match self.ctx.connector.send(&target, request, self.deadline, self.deadline).await {
                 Ok(response) if response.status().is_success() => return Ok((response, secrets, attempt)),
@@ -123,13 +124,18 @@ impl Started {
                     if !retryable || attempt > self.ctx.limits.retries {
                         let mut error = error;
                         if retryable {
-                            error = SandboxError::unavailable(self.op, format!("{} (gave up after {attempt} attempts)", error.message));
+                            error = SandboxError::unavailable(
+                                self.op,
+                                format!("{} (gave up after {attempt} attempts)", error.message),
+                            );
                         }
                         return Err((error, attempt));
                     }
                     (retry_after.unwrap_or_else(|| backoff(attempt)), error)
                 }
-                Err(e) if e.transient() && attempt <= self.ctx.limits.retries => (backoff(attempt), e.to_sandbox(self.op)),
+                Err(e) if e.transient() && attempt <= self.ctx.limits.retries => {
+                    (backoff(attempt), e.to_sandbox(self.op))
+                }
                 Err(e) => return Err((e.to_sandbox(self.op), attempt)),
             };
             let (wait, error) = wait;
@@ -137,7 +143,10 @@ impl Started {
                 return Err((
                     SandboxError::unavailable(
                         self.op,
-                        format!("{}; retrying in {wait:?} would pass the call's deadline (policy model.timeout)", error.message),
+                        format!(
+                            "{}; retrying in {wait:?} would pass the call's deadline (policy model.timeout)",
+                            error.message
+                        ),
                     ),
                     attempt,
                 ));
@@ -171,8 +180,15 @@ async fn read_capped(mut body: Incoming, cap: u64, deadline: Instant) -> Result<
     let mut out = Vec::new();
     loop {
         let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
-            Err(_) => return Err(EgressError::Timeout("the answer did not arrive before the call's deadline (policy model.timeout)".into())),
+            Err(_) => {
+                return Err(EgressError::Timeout(
+                    "the answer did not arrive before the call's deadline (policy model.timeout)".into(),
+                ));
+            }
             Ok(None) => return Ok(out),
+            Ok(Some(Err(_))) if Instant::now() >= deadline => {
+                return Err(EgressError::Timeout("the answer did not arrive before the call's deadline (policy model.timeout)".into()));
+            }
             Ok(Some(Err(e))) => return Err(EgressError::Protocol(format!("the answer broke off: {e}"))),
             Ok(Some(Ok(f))) => f,
         };
@@ -194,7 +210,14 @@ pub(crate) async fn complete(ctx: CallCtx, req: ChatRequest, op: &'static str) -
             .await
             .map_err(|e| (e.to_sandbox(op), attempts))?;
         let (mut completion, reported) = openai::parse_completion(&body).map_err(|m| {
-            (SandboxError::backend(op, "bad-answer", redact(&format!("{}: {m}", call.ctx.alias.base_url()), &secrets)), attempts)
+            (
+                SandboxError::backend(
+                    op,
+                    "bad-answer",
+                    redact(&format!("{}: {m}", call.ctx.alias.base_url()), &secrets),
+                ),
+                attempts,
+            )
         })?;
         call.usage(&mut completion, reported);
         Ok((completion, attempts))
@@ -232,7 +255,10 @@ impl CompletionStream {
         let item = match tokio::time::timeout_at(self.deadline + Duration::from_millis(100), self.rx.recv()).await {
             Ok(Some(item)) => item,
             Ok(None) => Err(SandboxError::unavailable(self.op, "the answer ended without its final message")),
-            Err(_) => Err(SandboxError::timeout(self.op, "the answer did not finish before the call's deadline (policy model.timeout)")),
+            Err(_) => Err(SandboxError::timeout(
+                self.op,
+                "the answer did not finish before the call's deadline (policy model.timeout)",
+            )),
         };
         if matches!(item, Ok(Delta::Done(_)) | Err(_)) {
             self.finished = true;
@@ -294,16 +320,24 @@ async fn pump(
         };
         let frame = match next {
             Err(_) => {
-                return Err(SandboxError::timeout(op, "the answer did not finish before the call's deadline (policy model.timeout)"));
+                return Err(SandboxError::timeout(
+                    op,
+                    "the answer did not finish before the call's deadline (policy model.timeout)",
+                ));
             }
             Ok(None) => break,
+            // The connection is closed at the deadline too; say which.
+            Ok(Some(Err(_))) if Instant::now() >= call.deadline => {
+                return Err(SandboxError::timeout(op, "the answer did not finish before the call's deadline (policy model.timeout)"));
+            }
             Ok(Some(Err(e))) => return Err(SandboxError::unavailable(op, format!("the answer broke off: {e}"))),
             Ok(Some(Ok(f))) => f,
         };
         let Some(data) = frame.data_ref() else { continue };
         received += data.len() as u64;
         if received > call.ctx.limits.max_response_bytes {
-            let e = EgressError::ResponseTooLarge { limit: call.ctx.limits.max_response_bytes, key: "model.max-response" };
+            let e =
+                EgressError::ResponseTooLarge { limit: call.ctx.limits.max_response_bytes, key: "model.max-response" };
             return Err(e.to_sandbox(op));
         }
         let events = parser.feed(data).map_err(|m| SandboxError::backend(op, "bad-answer", m))?;

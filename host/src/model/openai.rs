@@ -111,7 +111,11 @@ fn finish_reason(s: Option<&str>) -> FinishReason {
 fn usage(v: &Value) -> Option<Usage> {
     let u = v.get("usage")?.as_object()?;
     let n = |k: &str| u.get(k).and_then(Value::as_u64).map(|n| u32::try_from(n).unwrap_or(u32::MAX));
-    Some(Usage { prompt_tokens: n("prompt_tokens")?, completion_tokens: n("completion_tokens").unwrap_or(0), estimated: false })
+    Some(Usage {
+        prompt_tokens: n("prompt_tokens")?,
+        completion_tokens: n("completion_tokens").unwrap_or(0),
+        estimated: false,
+    })
 }
 
 fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -122,11 +126,8 @@ fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 /// none; the caller estimates it.
 pub(crate) fn parse_completion(body: &[u8]) -> Result<(Completion, bool), String> {
     let v: Value = serde_json::from_slice(body).map_err(|e| format!("the answer is not JSON: {e}"))?;
-    let choice = v
-        .get("choices")
-        .and_then(Value::as_array)
-        .and_then(|c| c.first())
-        .ok_or("the answer has no `choices`")?;
+    let choice =
+        v.get("choices").and_then(Value::as_array).and_then(|c| c.first()).ok_or("the answer has no `choices`")?;
     let m = choice.get("message").ok_or("the answer's choice has no `message`")?;
     let mut tool_calls = Vec::new();
     for c in m.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
@@ -266,9 +267,18 @@ mod tests {
                     tool_calls: vec![ToolCall { id: "c1".into(), name: "ls".into(), arguments: "{}".into() }],
                     tool_call_id: None,
                 },
-                Message { role: Role::Tool, content: Some("a\nb".into()), tool_calls: vec![], tool_call_id: Some("c1".into()) },
+                Message {
+                    role: Role::Tool,
+                    content: Some("a\nb".into()),
+                    tool_calls: vec![],
+                    tool_call_id: Some("c1".into()),
+                },
             ],
-            tools: vec![super::super::Tool { name: "ls".into(), description: "list".into(), parameters: r#"{"type":"object"}"#.into() }],
+            tools: vec![super::super::Tool {
+                name: "ls".into(),
+                description: "list".into(),
+                parameters: r#"{"type":"object"}"#.into(),
+            }],
             tool_choice: Some(ToolChoice::Named("ls".into())),
             temperature: Some(0.5),
             max_tokens: None,

@@ -84,7 +84,8 @@ mod tests {
 
     #[test]
     fn events_split_anywhere() {
-        let text = b": keep-alive\r\ndata: {\"a\":1}\r\n\r\nevent: x\ndata: line1\ndata: line2\n\n: ping\n\ndata: [DONE]";
+        let text =
+            b": keep-alive\r\ndata: {\"a\":1}\r\n\r\nevent: x\ndata: line1\ndata: line2\n\n: ping\n\ndata: [DONE]";
         for cut in 0..text.len() {
             let mut p = SseParser::default();
             let mut events = p.feed(&text[..cut]).unwrap();

@@ -127,10 +127,12 @@ impl HostPattern {
         match self {
             HostPattern::Any => true,
             HostPattern::Name(n) => n == host,
-            HostPattern::Subdomains(d) => host.len() > d.len() + 1 && host.ends_with(d.as_str()) && {
-                let cut = host.len() - d.len() - 1;
-                host.as_bytes()[cut] == b'.'
-            },
+            HostPattern::Subdomains(d) => {
+                host.len() > d.len() + 1 && host.ends_with(d.as_str()) && {
+                    let cut = host.len() - d.len() - 1;
+                    host.as_bytes()[cut] == b'.'
+                }
+            }
             HostPattern::Ip(ip) => host.parse::<IpAddr>().is_ok_and(|h| h == *ip),
         }
     }
@@ -464,7 +466,10 @@ pub(super) fn parse_model(s: ModelSection, err: ErrAt<'_>) -> Result<ModelPolicy
         }
         let (scheme, host, port, path) = parse_base_url(a.url.get_ref()).map_err(|m| err(a.url.span(), m))?;
         if a.model.get_ref().is_empty() {
-            return Err(err(a.model.span(), format!("model alias `{name}`: `model` (the provider's model name) is empty")));
+            return Err(err(
+                a.model.span(),
+                format!("model alias `{name}`: `model` (the provider's model name) is empty"),
+            ));
         }
         let credentials = parse_credentials(a.credentials, err)?;
         if !credentials.is_empty() && scheme == Scheme::Http && !is_loopback_host(&host) {
@@ -555,6 +560,76 @@ mod tests {
         assert!(localhost.names_address("127.0.0.1".parse().unwrap()));
         assert!(!localhost.names_address("10.0.0.1".parse().unwrap()));
         assert!(!sub.names_address("127.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn sections_parse_and_errors_point_at_the_line() {
+        let p = super::super::parse(
+            r#"
+[http]
+max-requests = 5
+max-response-body = "1 MiB"
+timeout = "5s"
+
+[[http.allow]]
+host = "api.github.com"
+methods = ["get", "HEAD"]
+paths = ["/repos/*/contents/**"]
+credentials = [{ header = "Authorization", prefix = "Bearer ", env = "GITHUB_TOKEN" }]
+
+[[http.allow]]
+scheme = "http"
+host = "127.0.0.1"
+port = 8080
+
+[model]
+default-alias = "local"
+max-tokens = 1000
+[model.aliases.cloud]
+url = "https://api.openai.com/v1/"
+model = "gpt-4.1-mini"
+credentials = [{ header = "authorization", prefix = "Bearer ", file = "/run/secrets/openai" }]
+[model.aliases.local]
+url = "http://127.0.0.1:11434/v1"
+model = "qwen3"
+"#,
+            "p.toml",
+        )
+        .unwrap();
+        assert_eq!(p.http.max_requests, 5);
+        assert_eq!(p.http.timeout, Duration::from_secs(5));
+        let gh = &p.http.allow[0];
+        assert_eq!((gh.scheme, gh.port, gh.methods.clone()), (Scheme::Https, 443, vec!["GET".into(), "HEAD".into()]));
+        assert_eq!(gh.credentials[0].target, CredentialTarget::Header("authorization".into()));
+        assert_eq!(p.http.allow[1].host, HostPattern::Ip("127.0.0.1".parse().unwrap()));
+        let names: Vec<&str> = p.model.aliases.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["local", "cloud"], "the default first");
+        assert_eq!(p.model.aliases[1].path, "/v1");
+        assert_eq!(p.model.max_tokens, 1000);
+
+        for (text, line, needle) in [
+            ("[[http.allow]]\nhost = \"bad host\"\n", 2, "not a host"),
+            ("[[http.allow]]\nhost = \"x.com\"\nmethods = [\"G-T\"]\n", 3, "not an HTTP method"),
+            ("[[http.allow]]\nhost = \"x.com\"\npaths = [\"v1\"]\n", 3, "must start with `/`"),
+            (
+                "[[http.allow]]\nscheme = \"http\"\nhost = \"x.com\"\ncredentials = [{ header = \"a\", env = \"K\" }]\n",
+                1,
+                "unencrypted",
+            ),
+            (
+                "[[http.allow]]\nhost = \"x.com\"\ncredentials = [{ header = \"a\" }]\n",
+                3,
+                "exactly one of `env` or `file`",
+            ),
+            ("[model.aliases.a]\nurl = \"ftp://x\"\nmodel = \"m\"\n", 2, "not a base URL"),
+            ("[model]\ndefault-alias = \"nope\"\n", 2, "not one of"),
+            ("[model]\nmax-time = \"0s\"\n", 2, "must be more than 0"),
+            ("[http]\nallowed = []\n", 2, "unknown field"),
+        ] {
+            let e = super::super::parse(text, "p.toml").unwrap_err();
+            assert_eq!(e.line, line, "{text}: {e}");
+            assert!(e.message.contains(needle), "{text}: {e}");
+        }
     }
 
     #[test]

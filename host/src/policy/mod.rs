@@ -286,7 +286,11 @@ impl Policy {
             ),
             format!(
                 "models: {:?}, {} calls, {} tokens and {} per run, timeout {}",
-                self.model.aliases.iter().map(|a| format!("{} -> {} at {}", a.name, a.model, a.base_url())).collect::<Vec<_>>(),
+                self.model
+                    .aliases
+                    .iter()
+                    .map(|a| format!("{} -> {} at {}", a.name, a.model, a.base_url()))
+                    .collect::<Vec<_>>(),
                 self.model.max_requests,
                 self.model.max_tokens,
                 format_duration(self.model.max_time),

@@ -182,15 +182,8 @@ pub(crate) fn classify(engine: &Engine, component: &Component) -> Result<AgentKi
 
 /// Whether this host provides an import of this name.
 pub fn provided_import(name: &str) -> bool {
-    const WASI: &[&str] = &[
-        "wasi:cli/",
-        "wasi:clocks/",
-        "wasi:filesystem/",
-        "wasi:http/",
-        "wasi:io/",
-        "wasi:random/",
-        "wasi:sockets/",
-    ];
+    const WASI: &[&str] =
+        &["wasi:cli/", "wasi:clocks/", "wasi:filesystem/", "wasi:http/", "wasi:io/", "wasi:random/", "wasi:sockets/"];
     const OURS: &[&str] = &["types", "lifecycle", "process", "fs", "snapshot", "network", "log", "model"];
     if let Some((iface, version)) = name.split_once('@') {
         if WASI.iter().any(|p| iface.starts_with(p)) {

@@ -39,8 +39,9 @@
 //! ```json
 //! {"steps": [
 //!   {"expect": {"last_role": "user", "last_contains": ["weather"], "tools": ["get_weather"], "model": "m"},
-//!    "reply": {"message": {"tool_calls": [{"id": "call_1", "name": "get_weather", "arguments": "{\"city\":\"Zürich\"}"}],
-//!                          "usage": {"prompt_tokens": 20, "completion_tokens": 7}}}},
+//!    "reply": {"message": {
+//!      "tool_calls": [{"id": "call_1", "name": "get_weather", "arguments": "{\"city\":\"Zürich\"}"}],
+//!      "usage": {"prompt_tokens": 20, "completion_tokens": 7}}}},
 //!   {"reply": {"status": {"status": 429, "retry_after": "1"}}},
 //!   {"expect": {"last_role": "tool"}, "reply": {"message": {"content": "Sunny.", "finish_reason": "stop"}}},
 //!   {"reply": {"body": {"status": 200, "content_type": "application/json", "body": "{\"choices\": 7}"}}},
@@ -69,6 +70,8 @@
 //! - `wire`: the OpenAI JSON and SSE framing, and how streams are cut.
 //! - `server`: [`ModelServer`], [`Options`], [`ServerHandle`], the records.
 //! - `routes`: one function per route.
+
+#![deny(missing_docs)]
 
 mod routes;
 mod script;

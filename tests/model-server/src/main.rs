@@ -36,7 +36,8 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let text = std::fs::read_to_string(&args.script).with_context(|| format!("cannot read {}", args.script.display()))?;
+    let text =
+        std::fs::read_to_string(&args.script).with_context(|| format!("cannot read {}", args.script.display()))?;
     let script = Script::from_json(&text).with_context(|| format!("in {}", args.script.display()))?;
     let options = Options {
         crlf: args.crlf,

@@ -53,7 +53,8 @@ pub(crate) async fn handle(shared: &Shared, request: http::Request<Incoming>) ->
     shared.record(recorded);
     match (&parts.method, path) {
         (&Method::GET, "/v1/models") => {
-            let model = json!({"id": shared.options.model, "object": "model", "created": now(), "owned_by": "openshell"});
+            let model =
+                json!({"id": shared.options.model, "object": "model", "created": now(), "owned_by": "openshell"});
             json_response(StatusCode::OK, json!({"object": "list", "data": [model]}).to_string())
         }
         (&Method::GET, "/headers") => json_response(StatusCode::OK, headers_json(&parts.headers).to_string()),
@@ -119,9 +120,11 @@ async fn chat(shared: &Shared, mut recorded: RecordedRequest, body: Incoming) ->
             Err(_) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &format!("script step {index}: bad status")),
         },
         Reply::Stall { chunks } if stream => sse(&wire::stalled_chunks(&answer, *chunks), &shared.options, true),
-        Reply::Stall { .. } => {
-            build(StatusCode::OK, &[("content-type", "application/json")], StreamBody::new(stream::pending::<Result<Frame<Bytes>, Infallible>>()))
-        }
+        Reply::Stall { .. } => build(
+            StatusCode::OK,
+            &[("content-type", "application/json")],
+            StreamBody::new(stream::pending::<Result<Frame<Bytes>, Infallible>>()),
+        ),
     }
 }
 
@@ -248,7 +251,10 @@ where
         response = response.header(*name, *value);
     }
     response.body(body.boxed_unsync()).unwrap_or_else(|e| {
-        let body = Full::new(Bytes::from(wire::error(&format!("the script's response is not valid HTTP: {e}"), "server_error")));
+        let body = Full::new(Bytes::from(wire::error(
+            &format!("the script's response is not valid HTTP: {e}"),
+            "server_error",
+        )));
         let mut response = Response::new(body.boxed_unsync());
         *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
         response.headers_mut().insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));

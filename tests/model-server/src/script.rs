@@ -232,17 +232,31 @@ mod tests {
         .unwrap();
         assert_eq!(script.steps.len(), 3);
         assert_eq!(script.steps[0].expect.tools, ["read"]);
-        assert_eq!(script.steps[1].reply, Reply::Status { status: 429, retry_after: Some("1".into()), body: String::new() });
+        assert_eq!(
+            script.steps[1].reply,
+            Reply::Status { status: 429, retry_after: Some("1".into()), body: String::new() }
+        );
         let typo = Script::from_json(r#"{"steps": [{"reply": {"message": {"contents": "hi"}}}]}"#);
         assert!(typo.is_err());
         assert!(Script::from_json(r#"{"steps": [{"expect": {"role": "user"}, "reply": {"stall": {}}}]}"#).is_err());
     }
 
     #[test]
+    fn the_crate_docs_example_parses() {
+        let docs = include_str!("lib.rs");
+        let start = docs.find("//! ```json\n").unwrap() + "//! ```json\n".len();
+        let end = start + docs[start..].find("//! ```").unwrap();
+        let json: String = docs[start..end].lines().map(|line| line.trim_start_matches("//!")).collect();
+        assert_eq!(Script::from_json(&json).unwrap().steps.len(), 5);
+    }
+
+    #[test]
     fn expect_says_what_differed() {
         let request = json!({
             "model": "m",
-            "messages": [{"role": "user", "content": [{"type": "text", "text": "hello "}, {"type": "text", "text": "there"}]}],
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "hello "}, {"type": "text", "text": "there"}]},
+            ],
             "tools": [{"type": "function", "function": {"name": "read"}}],
         });
         let pass = Expect {

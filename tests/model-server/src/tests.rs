@@ -32,7 +32,12 @@ async fn open(server: &ServerHandle, method: &str, path: &str, body: impl Into<B
 }
 
 /// Sends one request and reads the whole response.
-async fn send(server: &ServerHandle, method: &str, path: &str, body: impl Into<Bytes>) -> (StatusCode, HeaderMap, Bytes) {
+async fn send(
+    server: &ServerHandle,
+    method: &str,
+    path: &str,
+    body: impl Into<Bytes>,
+) -> (StatusCode, HeaderMap, Bytes) {
     let response = open(server, method, path, body).await;
     let (parts, body) = response.into_parts();
     let body = tokio::time::timeout(LONG, body.collect()).await.expect("body in time").unwrap().to_bytes();
@@ -67,9 +72,9 @@ fn tool_reply() -> Reply {
 /// The `data:` payloads of an SSE body, whatever its line ends, without
 /// comments.
 fn sse_data(body: &[u8]) -> Vec<String> {
-    let text = String::from_utf8(body.to_vec()).unwrap();
+    let text = String::from_utf8(body.to_vec()).unwrap().replace("\r\n", "\n");
     assert!(text.ends_with("\n\n"), "every event ends with a blank line: {text:?}");
-    text.replace("\r\n", "\n").lines().filter_map(|line| line.strip_prefix("data: ")).map(str::to_string).collect()
+    text.lines().filter_map(|line| line.strip_prefix("data: ")).map(str::to_string).collect()
 }
 
 #[tokio::test]
@@ -86,7 +91,10 @@ async fn a_plain_reply_is_a_chat_completion() {
     assert_eq!(choice["message"]["role"], "assistant");
     assert_eq!(choice["message"]["content"], "Reading it — ünïcode first.");
     let call = &choice["message"]["tool_calls"][1];
-    assert_eq!((&call["id"], &call["type"], &call["function"]["name"]), (&json!("call_b"), &json!("function"), &json!("read_file")));
+    assert_eq!(
+        (&call["id"], &call["type"], &call["function"]["name"]),
+        (&json!("call_b"), &json!("function"), &json!("read_file"))
+    );
     assert_eq!(call["function"]["arguments"], r#"{"path":"C:\\tmp\\x","note":"\u00e9\n"}"#);
     assert_eq!(body["usage"], json!({"prompt_tokens": 12, "completion_tokens": 30, "total_tokens": 42}));
 
@@ -106,7 +114,10 @@ async fn no_usage_and_no_tool_calls_are_left_out() {
     let (_, _, body) = chat(&server, &request(false)).await;
     let body: Value = serde_json::from_slice(&body).unwrap();
     assert!(body.get("usage").is_none() && body["choices"][0]["message"].get("tool_calls").is_none(), "{body}");
-    assert_eq!((&body["choices"][0]["message"]["content"], &body["choices"][0]["finish_reason"]), (&Value::Null, &json!("stop")));
+    assert_eq!(
+        (&body["choices"][0]["message"]["content"], &body["choices"][0]["finish_reason"]),
+        (&Value::Null, &json!("stop"))
+    );
     let (_, _, body) = chat(&server, &request(true)).await;
     let data = sse_data(&body);
     assert!(data.iter().all(|d| !d.contains("usage")), "{data:?}");
@@ -116,7 +127,8 @@ async fn no_usage_and_no_tool_calls_are_left_out() {
 /// call's (id, name, arguments), the finish reason and the usage.
 fn reassemble(data: &[String]) -> (String, Vec<(String, String, String)>, String, Value) {
     assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
-    let (mut content, mut calls, mut finish, mut usage) = (String::new(), Vec::<(String, String, String)>::new(), String::new(), Value::Null);
+    let (mut content, mut calls, mut finish, mut usage) =
+        (String::new(), Vec::<(String, String, String)>::new(), String::new(), Value::Null);
     for chunk in &data[..data.len() - 1] {
         let chunk: Value = serde_json::from_str(chunk).unwrap();
         assert_eq!(chunk["object"], "chat.completion.chunk");
@@ -196,7 +208,10 @@ async fn a_status_step_sends_retry_after_and_the_next_request_moves_on() {
     ]);
     let server = ModelServer::start(script).await.unwrap();
     let (status, headers, body) = chat(&server, &request(true)).await;
-    assert_eq!((status, &headers["retry-after"]), (StatusCode::TOO_MANY_REQUESTS, &"1".parse::<http::HeaderValue>().unwrap()));
+    assert_eq!(
+        (status, &headers["retry-after"]),
+        (StatusCode::TOO_MANY_REQUESTS, &"1".parse::<http::HeaderValue>().unwrap())
+    );
     assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["error"]["type"], "rate_limit_exceeded");
     let (status, headers, _) = chat(&server, &request(false)).await;
     assert!(status == StatusCode::INTERNAL_SERVER_ERROR && headers.get("retry-after").is_none());
@@ -236,7 +251,10 @@ async fn the_script_free_routes() {
     assert_eq!((status, body.as_ref()), (StatusCode::OK, b"3000000".as_ref()));
 
     let (status, headers, _) = send(&server, "GET", "/redirect?to=http%3A%2F%2F10.0.0.1%2Fx%3Fa%3Db", "").await;
-    assert_eq!((status, &headers["location"]), (StatusCode::FOUND, &"http://10.0.0.1/x?a=b".parse::<http::HeaderValue>().unwrap()));
+    assert_eq!(
+        (status, &headers["location"]),
+        (StatusCode::FOUND, &"http://10.0.0.1/x?a=b".parse::<http::HeaderValue>().unwrap())
+    );
     let (_, _, body) = send(&server, "GET", "/headers", "").await;
     assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["authorization"], "Bearer host-secret");
     let (_, _, body) = send(&server, "GET", "/v1/models", "").await;
@@ -279,7 +297,12 @@ async fn a_stall_goes_quiet_until_shutdown() {
 
 fn reassemble_partial(data: &[String]) -> String {
     data.iter()
-        .map(|d| serde_json::from_str::<Value>(d).unwrap()["choices"][0]["delta"]["content"].as_str().unwrap_or("").to_string())
+        .map(|d| {
+            serde_json::from_str::<Value>(d).unwrap()["choices"][0]["delta"]["content"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
         .collect()
 }
 

@@ -52,7 +52,10 @@ pub(crate) fn completion(answer: &Answer<'_>, message: &Message<'_>) -> Value {
         let calls: Vec<Value> = message
             .tool_calls
             .iter()
-            .map(|call| json!({"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}))
+            .map(|call| {
+                let function = json!({"name": call.name, "arguments": call.arguments});
+                json!({"id": call.id, "type": "function", "function": function})
+            })
             .collect();
         body["tool_calls"] = Value::Array(calls);
     }
@@ -100,7 +103,8 @@ pub(crate) fn chunks(answer: &Answer<'_>, message: &Message<'_>) -> Vec<Value> {
         // Even calls start with empty arguments, odd ones with a piece:
         // providers do both.
         let first = if index % 2 == 0 { "" } else { pieces.next().unwrap_or("") };
-        let head = json!({"index": index, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": first}});
+        let function = json!({"name": call.name, "arguments": first});
+        let head = json!({"index": index, "id": call.id, "type": "function", "function": function});
         chunks.push(chunk(json!({"tool_calls": [head]}), None));
         for piece in pieces {
             chunks.push(chunk(json!({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}), None));

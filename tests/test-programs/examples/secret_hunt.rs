@@ -56,7 +56,13 @@ impl Guest for Hunt {
         let headers = Fields::new();
         let _ = headers.append("authorization", b"Bearer guest-made");
         let req = OutgoingRequest::new(headers);
-        seen.push(json!(req.headers().entries().iter().map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned())).collect::<Vec<_>>()));
+        seen.push(json!(
+            req.headers()
+                .entries()
+                .iter()
+                .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
+                .collect::<Vec<_>>()
+        ));
         drop(req);
 
         // 3. Requests: an allowed one (the host adds the credential), one
@@ -71,7 +77,12 @@ impl Guest for Hunt {
         // 4. Model calls: a provider that quotes the key in its error.
         let request = Request {
             model: String::new(),
-            messages: vec![Message { role: Role::User, content: Some("hi".into()), tool_calls: vec![], tool_call_id: None }],
+            messages: vec![Message {
+                role: Role::User,
+                content: Some("hi".into()),
+                tool_calls: vec![],
+                tool_call_id: None,
+            }],
             tools: vec![],
             tool_choice: None,
             temperature: None,

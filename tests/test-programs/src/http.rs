@@ -19,6 +19,8 @@ pub fn request(spec: &Value) -> Value {
 pub fn code_name(e: &ErrorCode) -> String {
     let debug = format!("{e:?}");
     let (name, rest) = debug.split_once('(').map_or((debug.as_str(), ""), |(n, r)| (n, r.trim_end_matches(')')));
+    // `ErrorCode::HttpRequestDenied` -> `HttpRequestDenied`.
+    let name = name.rsplit("::").next().unwrap_or(name);
     let mut kebab = String::new();
     for (i, c) in name.chars().enumerate() {
         if c.is_ascii_uppercase() && i > 0 {
@@ -91,16 +93,14 @@ fn send(spec: &Value) -> Result<Value, String> {
     };
     let response = match response {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => return Err(write_error.unwrap_or_else(|| code_name(&e))),
+        // A body the host stopped shows up as a closed stream; the
+        // response's error says why.
+        Ok(Err(e)) => return Err(write_error.filter(|w| w != "closed").unwrap_or_else(|| code_name(&e))),
         Err(()) => return Err("response taken twice".into()),
     };
     let status = response.status();
-    let resp_headers: Vec<Value> = response
-        .headers()
-        .entries()
-        .into_iter()
-        .map(|(k, v)| json!([k, String::from_utf8_lossy(&v)]))
-        .collect();
+    let resp_headers: Vec<Value> =
+        response.headers().entries().into_iter().map(|(k, v)| json!([k, String::from_utf8_lossy(&v)])).collect();
     let mut received = 0u64;
     let mut text = Vec::new();
     let mut body_error = None;

@@ -520,7 +520,8 @@ macro_rules! component_suite {
             );
             assert!(!everything.contains(&key), "the key leaked into the run's output or stats");
             // It was used: the server received it, from the host.
-            let sent: Vec<String> = server.requests().iter().filter_map(|r| r.header("authorization")).collect();
+            let sent: Vec<String> =
+                server.requests().iter().filter_map(|r| r.header("authorization").map(str::to_string)).collect();
             assert!(sent.iter().all(|a| *a == format!("Bearer {key}")) && sent.len() >= 2, "{sent:?}");
         }
 
