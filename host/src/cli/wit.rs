@@ -15,8 +15,18 @@ pub const WIT_FILES: &[(&str, &str)] = &[
     ("snapshot.wit", include_str!("../../../wit/snapshot.wit")),
     ("network.wit", include_str!("../../../wit/network.wit")),
     ("log.wit", include_str!("../../../wit/log.wit")),
+    ("model.wit", include_str!("../../../wit/model.wit")),
     ("world.wit", include_str!("../../../wit/world.wit")),
 ];
+
+/// `openshell:sandbox@VERSION`, as the package declares itself.
+fn package_name() -> &'static str {
+    WIT_FILES[0]
+        .1
+        .lines()
+        .find_map(|l| l.strip_prefix("package ")?.strip_suffix(';'))
+        .unwrap_or("openshell:sandbox")
+}
 
 /// Arguments of `wit`.
 #[derive(Debug, Args)]
@@ -47,10 +57,31 @@ impl WitArgs {
             }
         }
         out(&format!(
-            "wrote the openshell:sandbox@0.1.0 WIT package ({} files) to {}",
+            "wrote the {} WIT package ({} files) to {}",
+            package_name(),
             WIT_FILES.len(),
             self.dir.display()
         ));
         exit::OK
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_wit_file_is_embedded() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".wit"))
+            .collect();
+        on_disk.sort();
+        let mut embedded: Vec<String> = WIT_FILES.iter().map(|(n, _)| n.to_string()).collect();
+        embedded.sort();
+        assert_eq!(embedded, on_disk);
+        assert!(package_name().starts_with("openshell:sandbox@0."), "{}", package_name());
     }
 }

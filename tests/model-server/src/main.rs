@@ -45,6 +45,9 @@ async fn main() -> anyhow::Result<()> {
         chunk_delay: Duration::from_millis(args.chunk_delay_ms),
         ..Options::default()
     };
+    // Signal handlers first: whoever started us may signal as soon as it
+    // reads the address.
+    let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -56,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
     drop(stdout);
 
     let server = ModelServer::new(script, options);
-    server.serve(listener, shutdown_signal()).await;
+    server.serve(listener, shutdown).await;
     let mut stderr = std::io::stderr().lock();
     for request in server.requests() {
         if let Some(why) = &request.mismatch {
@@ -66,8 +69,12 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Stdin reaching its end, SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// Resolves on stdin reaching its end, SIGINT or SIGTERM; the handlers are
+/// installed before it returns.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     // A plain thread: tokio's stdin read cannot be cancelled and would keep
     // the runtime from shutting down after a signal.
     let (closed, stdin_closed) = tokio::sync::oneshot::channel::<()>();
@@ -75,17 +82,11 @@ async fn shutdown_signal() {
         let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
         let _ = closed.send(());
     });
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                term.recv().await;
-            }
-            Err(_) => std::future::pending().await,
+    Ok(async move {
+        tokio::select! {
+            _ = stdin_closed => {}
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = stdin_closed => {}
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
-    }
+    })
 }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use openshell_test_model::{Expect, ModelServer, Reply, Script, Step};
 use openshell_wasm::backend::Backend;
 use openshell_wasm::runtime::{CodeSource, Host, Pooling};
 use test_artifacts as guests;
@@ -42,7 +43,14 @@ fn note(line: &str) {
 static LOADING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn same_report_everywhere(target: Target) {
-    let f = fixture(target, Default::default()).await;
+    // Each agent asks the model once ("pong"); the JavaScript (QuickJS,
+    // no fetch) and C (no HTTP library) agents through the same host
+    // interface as the others.
+    let pong = Step::new(Reply::text(" pong\n"))
+        .expecting(Expect { last_contains: vec!["pong".into()], ..Expect::default() });
+    let server = ModelServer::start(Script::new(vec![pong; AGENTS.len()])).await.unwrap();
+    let text = format!("[model.aliases.tiny]\nurl = \"{}\"\nmodel = \"scripted\"\n", server.base_url());
+    let f = fixture(target, crate::harness::policy(&text)).await;
     let mut loads = Vec::new();
     {
         let _one_at_a_time = LOADING.lock().await;
@@ -71,6 +79,7 @@ async fn same_report_everywhere(target: Target) {
     for step in ["exec", "stream", "files", "snapshot", "mutate", "hydrate", "network"] {
         assert_eq!(report[step]["ok"], true, "{step}: {report:#}");
     }
+    assert_eq!(report["model"], "pong", "{report:#}");
     assert_eq!(report["sandbox"]["workdir"], target.workdir());
     for (lang, path) in &AGENTS[1..] {
         let other = f.ok(path, input).await;
@@ -83,6 +92,8 @@ async fn same_report_everywhere(target: Target) {
         assert_eq!(other, expected, "{lang}'s report differs from the Rust agent's");
     }
     assert!(f.leftovers().await.is_empty());
+    let strays: Vec<String> = server.requests().into_iter().filter_map(|r| r.mismatch).collect();
+    assert!(strays.is_empty() && server.unused_steps() == 0, "one model call per agent: {strays:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
