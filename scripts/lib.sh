@@ -111,3 +111,19 @@ ensure_sdk_venv() {
         "$dir/bin/pip" install -q --disable-pip-version-check "openshell==$version" || die "pip could not install openshell==$version"
     fi
 }
+
+# A venv .venv-openai with the official `openai` package from PyPI: the
+# tests prove the scripted model server (tests/model-server) speaks the
+# real Chat Completions wire format with it.
+OPENAI_VERSION=3.60.0
+ensure_openai_venv() {
+    local dir=.venv-openai
+    if ! "$dir/bin/python" -c "import openai, sys; sys.exit(openai.__version__ != '$OPENAI_VERSION')" >/dev/null 2>&1; then
+        say "creating $dir with openai==$OPENAI_VERSION from PyPI"
+        command -v python3 >/dev/null 2>&1 || die "python3 is needed for the openai package"
+        rm -rf "$dir"
+        python3 -m venv "$dir" || die "python3 -m venv failed (Debian/Ubuntu: apt-get install python3-venv)"
+        "$dir/bin/pip" install -q --disable-pip-version-check "openai==$OPENAI_VERSION" || die "pip could not install openai==$OPENAI_VERSION"
+    fi
+    export OPENSHELL_TEST_OPENAI_PYTHON="$PWD/$dir/bin/python"
+}

@@ -17,6 +17,9 @@ ensure_guest_tools
 # gateway speaks the protocol (tests/python/sdk_proof.py).
 ensure_sdk_venv 0.0.116 0.0
 ensure_sdk_venv 0.1.5 0.1
+# The official `openai` package, to prove the scripted model server speaks
+# the real wire format (tests/model-server/tests/openai_proof.rs).
+ensure_openai_venv
 
 # A value only the host has: tests prove it never reaches a guest or sandbox.
 export OPENSHELL_WASM_CANARY="canary-$(date +%s)-$$"

@@ -81,3 +81,68 @@ async fn tokens_keys_and_credentials_never_appear_in_output() {
     }
     drop(gw);
 }
+
+/// The credentials of model aliases and HTTP rules, which the host adds to
+/// a guest's requests, never appear in what the host prints: not at trace
+/// level (hyper and rustls included), not in JSON logs, not in `--json`,
+/// not when the provider quotes the key back in an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_and_http_credentials_never_appear_in_output() {
+    use openshell_test_model::{ModelServer, Reply, Script, Step};
+    let home = tempfile::tempdir().unwrap();
+    let key = unique("sk-model");
+    let quoted = format!("{{\"error\":{{\"message\":\"Incorrect API key provided: {key}\"}}}}");
+    let steps = [false, true].iter().flat_map(|_| {
+        [
+            Step::new(Reply::Status { status: 401, retry_after: None, body: quoted.clone() }),
+            Step::new(Reply::text("fine")),
+        ]
+    });
+    let server = ModelServer::start(Script::new(steps)).await.unwrap();
+    let port = server.addr().port();
+    let policy = home.path().join("policy.toml");
+    let cred = "credentials = [{ header = \"authorization\", prefix = \"Bearer \", env = \"OW_TEST_MODEL_KEY\" }]";
+    std::fs::write(
+        &policy,
+        format!(
+            "[[http.allow]]\nscheme = \"http\"\nhost = \"127.0.0.1\"\nport = {port}\n{cred}\n\
+             [model.aliases.m]\nurl = \"{}\"\nmodel = \"x\"\n{cred}\n",
+            server.base_url()
+        ),
+    )
+    .unwrap();
+    let input = format!(
+        "[{{\"method\": \"GET\", \"url\": \"http://127.0.0.1:{port}/bytes/3\"}}, \
+          {{\"method\": \"GET\", \"url\": \"http://127.0.0.1:{port}/bytes/4\", \"headers\": [[\"authorization\", \"guest\"]]}}]"
+    );
+    for json_logs in [false, true] {
+        let run = |component: &str, input: &str| {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_openshell-wasm"));
+            c.arg("-vvv");
+            if json_logs {
+                c.arg("--log-json");
+            }
+            c.args(["run", component, "--backend", "local", "--json", "--input", input])
+                .arg("--policy")
+                .arg(&policy)
+                .env("OW_TEST_MODEL_KEY", &key)
+                .env("XDG_CACHE_HOME", home.path().join("cache"))
+                .env("XDG_DATA_HOME", home.path().join("data"))
+                .env("XDG_STATE_HOME", home.path().join("state"))
+                .env("RUST_LOG", "trace");
+            c.output().unwrap()
+        };
+        let outputs = [
+            ("http", run(guests::HTTP_PROBE, &input)),
+            ("model", run(guests::MODEL_PROBE, "[{\"user\": \"a\"}, {\"user\": \"b\", \"stream\": true}]")),
+        ];
+        for (what, out) in outputs {
+            let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            assert!(out.status.success(), "{what}: {all}");
+            assert!(all.lines().count() > 10, "{what}: trace logging printed almost nothing:\n{all}");
+            assert!(!all.contains(&key), "{what} (json logs {json_logs}): the credential appears in the output");
+        }
+    }
+    let sent: Vec<String> = server.requests().iter().filter_map(|r| r.header("authorization").map(str::to_string)).collect();
+    assert!(sent.len() >= 8 && sent.iter().all(|a| *a == format!("Bearer {key}")), "{sent:?}");
+}

@@ -28,6 +28,7 @@ fn main() {
         "tests/command-program",
         "guest-examples/rust-agent",
         "guest-examples/coding-agent",
+        "tests/compat-program/src",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
@@ -44,6 +45,7 @@ fn main() {
     println!("cargo:rerun-if-changed={}", root.join("Cargo.lock").display());
     // Before the slow Rust builds: say at once if a toolchain is missing.
     let tools = Tools::find(&root);
+    write_wit_0_1_0(&root);
 
     // (package, build args) per cargo invocation. The command program needs
     // its own invocation: it binds the imports-only world, and cargo would
@@ -51,7 +53,7 @@ fn main() {
     let builds: [&[&str]; 3] = [
         &["-p", "test-programs", "--examples"],
         &["-p", "command-program"],
-        &["-p", "rust-agent", "-p", "coding-agent"],
+        &["-p", "rust-agent", "-p", "coding-agent", "-p", "compat-program"],
     ];
     for args in builds {
         cargo_build(&root, &target, args);
@@ -80,6 +82,7 @@ fn main() {
         ("COMMAND_ECHO", "command_echo.wasm"),
         ("RUST_AGENT", "rust_agent.wasm"),
         ("CODING_AGENT", "coding_agent.wasm"),
+        ("COMPAT_V0_1_0", "compat_program.wasm"),
     ] {
         let path = out_dir.join(file);
         assert!(path.is_file(), "{} was not built", path.display());
@@ -117,6 +120,54 @@ fn main() {
     mac.push_str("    };\n}\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("guests.rs");
     std::fs::write(out, format!("{consts}\n{mac}")).unwrap();
+}
+
+/// The WIT package as it was at 0.1.0, for `tests/compat-program`: every
+/// file of `wit/` at version 0.1.0, without the items and files that are
+/// `@since(version = 0.1.1)` or later. Derived, not copied, so the two
+/// cannot drift apart.
+fn write_wit_0_1_0(root: &Path) {
+    let out = root.join("tests/compat-program/wit-0.1.0");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    for entry in std::fs::read_dir(root.join("wit")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let Some(text) = at_0_1_0(&text) else { continue };
+        std::fs::write(out.join(path.file_name().unwrap()), text).unwrap();
+    }
+}
+
+/// One WIT file at 0.1.0: `None` when the whole file is newer.
+fn at_0_1_0(text: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        let t = line.trim();
+        if let Some(version) = t.strip_prefix("@since(version = ").and_then(|v| v.strip_suffix(')'))
+            && version != "0.1.0"
+        {
+            // Skip the gated item: one line, or a block up to its `}`.
+            let item = lines.next().unwrap_or_default();
+            if item.trim_start().starts_with("interface ") && !item.contains('}') {
+                return None;
+            }
+            if item.trim_end().ends_with('{') {
+                let mut depth = 1;
+                for l in lines.by_ref() {
+                    depth += l.matches('{').count();
+                    depth -= l.matches('}').count();
+                    if depth == 0 {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push_str(&line.replace("package openshell:sandbox@0.1.1;", "package openshell:sandbox@0.1.0;"));
+        out.push('\n');
+    }
+    Some(out)
 }
 
 fn cargo_build(root: &Path, target: &Path, args: &[&str]) {

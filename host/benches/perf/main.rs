@@ -9,11 +9,13 @@
 //!
 //! Figures: 1 exec overhead, 2 small ops over the session channel, 3 file
 //! transfer, 4 snapshots, 5 start-up, 6 concurrency and memory, 7 the
-//! official Python SDK as a peer. See each module.
+//! official Python SDK as a peer, 8 egress (guests' HTTP and model calls).
+//! See each module.
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a benchmark's report is its output")]
 
 mod concurrency;
+mod egress;
 mod exec;
 mod figure;
 mod fixtures;
@@ -114,7 +116,7 @@ fn main() {
     let wanted = |n: u32| opts.only.as_ref().is_none_or(|o| o.contains(&n));
     let mut figures: Vec<Figure> = Vec::new();
     rt.block_on(async {
-        let steps: [(u32, &str); 7] = [
+        let steps: [(u32, &str); 8] = [
             (1, "exec overhead"),
             (2, "small operations"),
             (3, "file transfer"),
@@ -122,6 +124,7 @@ fn main() {
             (5, "start-up"),
             (6, "concurrency"),
             (7, "Python SDK peer"),
+            (8, "egress"),
         ];
         for (n, what) in steps {
             if !wanted(n) {
@@ -136,7 +139,8 @@ fn main() {
                 4 => snapshots::run(&opts).await,
                 5 => start::run(&opts).await,
                 6 => concurrency::run(&opts).await,
-                _ => peer::run(&opts).await,
+                7 => peer::run(&opts).await,
+                _ => egress::run(&opts).await,
             };
             eprintln!("perf: figure {n} took {:.1} s", started.elapsed().as_secs_f64());
             figures.extend(got);

@@ -236,6 +236,68 @@ pub(crate) fn is_internal(ip: IpAddr) -> bool {
 mod tests {
     use super::*;
 
+    /// A TLS server on loopback with a certificate from a private CA: it
+    /// answers one request per connection with `200 ok`.
+    async fn tls_server(pki: &openshell_testgw::testing::Pki) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let certs: Vec<_> = rustls_pemfile::certs(&mut std::fs::read(&pki.server.cert).unwrap().as_slice())
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let key = rustls_pemfile::private_key(&mut std::fs::read(&pki.server.key).unwrap().as_slice()).unwrap().unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                    let mut buf = vec![0u8; 4096];
+                    let _ = tls.read(&mut buf).await;
+                    let _ = tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn tls_trusts_the_system_roots_plus_a_rules_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = openshell_testgw::testing::Pki::generate(dir.path());
+        let port = tls_server(&pki).await;
+        let connector = Connector::new();
+        let send = |ca: Option<PathBuf>| {
+            let target =
+                Target { scheme: Scheme::Https, host: "localhost".into(), port, internal_allowed: None, ca };
+            let request = http::Request::get("/")
+                .header(http::header::HOST, "localhost")
+                .body(http_body_util::Empty::<Bytes>::new())
+                .unwrap();
+            let deadline = Instant::now() + std::time::Duration::from_secs(10);
+            let connector = &connector;
+            async move { connector.send(&target, request, deadline, deadline).await }
+        };
+        match send(None).await {
+            Err(EgressError::Tls(m)) => assert!(m.contains("localhost"), "{m}"),
+            other => panic!("a private CA is not trusted by default: {other:?}"),
+        }
+        let response = send(Some(pki.ca_file.clone())).await.unwrap();
+        assert_eq!(response.status(), 200);
+        match send(Some(dir.path().join("missing.pem"))).await {
+            Err(EgressError::Tls(m)) => assert!(m.contains("missing.pem"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn internal_addresses() {
         for ip in [

@@ -35,3 +35,21 @@ async fn pooling_allocator_runs_agents_concurrently() {
         assert!(t.await.unwrap().unwrap().result.is_ok());
     }
 }
+
+/// A component built against `openshell:sandbox@0.1.0` (before `model`)
+/// loads and runs on this host, which provides 0.1.1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn components_of_the_0_1_0_package_run_unchanged() {
+    let f = crate::harness::fixture(crate::harness::Target::Local, Default::default()).await;
+    let component =
+        openshell_wasm::wasmtime::component::Component::from_file(f.host.engine(), test_artifacts::COMPAT_V0_1_0).unwrap();
+    let imports: Vec<String> = component
+        .component_type()
+        .imports(f.host.engine())
+        .map(|(name, _)| name.to_string())
+        .filter(|name| name.starts_with("openshell:sandbox/"))
+        .collect();
+    assert!(!imports.is_empty() && imports.iter().all(|i| i.ends_with("@0.1.0")), "{imports:?}");
+    assert!(!imports.iter().any(|i| i.contains("/model@")), "{imports:?}");
+    assert_eq!(f.ok(test_artifacts::COMPAT_V0_1_0, "still here").await, "still here\n");
+}
