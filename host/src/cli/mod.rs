@@ -76,7 +76,7 @@ enum Command {
     Compile(compile::CompileArgs),
     /// Write the openshell:sandbox WIT package to a directory, for guest authors.
     Wit(wit::WitArgs),
-    /// Start an agent project: `new --lang rust|python|js|c DIR`.
+    /// Start an agent project: `new --lang rust|python|js|c [--template minimal|agent] DIR`.
     New(new::NewArgs),
     /// Manage sandboxes.
     #[command(subcommand)]

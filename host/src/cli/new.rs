@@ -32,10 +32,11 @@ pub enum Lang {
 /// What a new project starts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum Template {
-    /// A minimal agent: it runs one command in its sandbox and returns the output.
+    /// A minimal agent: it counts its input's words with `wc` in its sandbox.
     #[default]
     Minimal,
-    /// A coding agent: a model, called through the host, works on a task with tools (rust, python).
+    /// The coding agent: a model, called through the host, changes and tests code in the sandbox
+    /// (rust and python only).
     Agent,
 }
 
