@@ -143,6 +143,7 @@ async fn model_and_http_credentials_never_appear_in_output() {
             assert!(!all.contains(&key), "{what} (json logs {json_logs}): the credential appears in the output");
         }
     }
-    let sent: Vec<String> = server.requests().iter().filter_map(|r| r.header("authorization").map(str::to_string)).collect();
+    let sent: Vec<String> =
+        server.requests().iter().filter_map(|r| r.header("authorization").map(str::to_string)).collect();
     assert!(sent.len() >= 8 && sent.iter().all(|a| *a == format!("Bearer {key}")), "{sent:?}");
 }

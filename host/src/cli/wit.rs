@@ -21,11 +21,7 @@ pub const WIT_FILES: &[(&str, &str)] = &[
 
 /// `openshell:sandbox@VERSION`, as the package declares itself.
 fn package_name() -> &'static str {
-    WIT_FILES[0]
-        .1
-        .lines()
-        .find_map(|l| l.strip_prefix("package ")?.strip_suffix(';'))
-        .unwrap_or("openshell:sandbox")
+    WIT_FILES[0].1.lines().find_map(|l| l.strip_prefix("package ")?.strip_suffix(';')).unwrap_or("openshell:sandbox")
 }
 
 /// Arguments of `wit`.
@@ -56,12 +52,7 @@ impl WitArgs {
                 return exit::BACKEND;
             }
         }
-        out(&format!(
-            "wrote the {} WIT package ({} files) to {}",
-            package_name(),
-            WIT_FILES.len(),
-            self.dir.display()
-        ));
+        out(&format!("wrote the {} WIT package ({} files) to {}", package_name(), WIT_FILES.len(), self.dir.display()));
         exit::OK
     }
 }

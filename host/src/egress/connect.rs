@@ -243,7 +243,8 @@ mod tests {
         let certs: Vec<_> = rustls_pemfile::certs(&mut std::fs::read(&pki.server.cert).unwrap().as_slice())
             .collect::<Result<_, _>>()
             .unwrap();
-        let key = rustls_pemfile::private_key(&mut std::fs::read(&pki.server.key).unwrap().as_slice()).unwrap().unwrap();
+        let key =
+            rustls_pemfile::private_key(&mut std::fs::read(&pki.server.key).unwrap().as_slice()).unwrap().unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -276,8 +277,7 @@ mod tests {
         let port = tls_server(&pki).await;
         let connector = Connector::new();
         let send = |ca: Option<PathBuf>| {
-            let target =
-                Target { scheme: Scheme::Https, host: "localhost".into(), port, internal_allowed: None, ca };
+            let target = Target { scheme: Scheme::Https, host: "localhost".into(), port, internal_allowed: None, ca };
             let request = http::Request::get("/")
                 .header(http::header::HOST, "localhost")
                 .body(http_body_util::Empty::<Bytes>::new())

@@ -187,7 +187,9 @@ async fn read_capped(mut body: Incoming, cap: u64, deadline: Instant) -> Result<
             }
             Ok(None) => return Ok(out),
             Ok(Some(Err(_))) if Instant::now() >= deadline => {
-                return Err(EgressError::Timeout("the answer did not arrive before the call's deadline (policy model.timeout)".into()));
+                return Err(EgressError::Timeout(
+                    "the answer did not arrive before the call's deadline (policy model.timeout)".into(),
+                ));
             }
             Ok(Some(Err(e))) => return Err(EgressError::Protocol(format!("the answer broke off: {e}"))),
             Ok(Some(Ok(f))) => f,
@@ -328,7 +330,10 @@ async fn pump(
             Ok(None) => break,
             // The connection is closed at the deadline too; say which.
             Ok(Some(Err(_))) if Instant::now() >= call.deadline => {
-                return Err(SandboxError::timeout(op, "the answer did not finish before the call's deadline (policy model.timeout)"));
+                return Err(SandboxError::timeout(
+                    op,
+                    "the answer did not finish before the call's deadline (policy model.timeout)",
+                ));
             }
             Ok(Some(Err(e))) => return Err(SandboxError::unavailable(op, format!("the answer broke off: {e}"))),
             Ok(Some(Ok(f))) => f,

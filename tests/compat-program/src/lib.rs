@@ -18,7 +18,8 @@ struct Compat;
 impl Guest for Compat {
     fn run(input: String) -> Result<String, String> {
         let sandbox = lifecycle::current();
-        let options = process::RunOptions { cwd: None, env: vec![], stdin: None, timeout_ms: None, max_output_bytes: None };
+        let options =
+            process::RunOptions { cwd: None, env: vec![], stdin: None, timeout_ms: None, max_output_bytes: None };
         let out = process::run(&sandbox, &["echo".to_string(), input], &options).map_err(|e| e.message)?;
         let write = fs::WriteOptions { mode: None, create_parents: true, exclusive: false };
         fs::write_file(&sandbox, "compat.txt", &out.stdout, write).map_err(|e| e.message)?;

@@ -42,7 +42,8 @@ async fn pooling_allocator_runs_agents_concurrently() {
 async fn components_of_the_0_1_0_package_run_unchanged() {
     let f = crate::harness::fixture(crate::harness::Target::Local, Default::default()).await;
     let component =
-        openshell_wasm::wasmtime::component::Component::from_file(f.host.engine(), test_artifacts::COMPAT_V0_1_0).unwrap();
+        openshell_wasm::wasmtime::component::Component::from_file(f.host.engine(), test_artifacts::COMPAT_V0_1_0)
+            .unwrap();
     let imports: Vec<String> = component
         .component_type()
         .imports(f.host.engine())

@@ -42,7 +42,7 @@ fn say(text: &str) -> Step {
     }
 }
 
-fn call_tool(name: &str, arguments: Value) -> Step {
+fn call_tool(name: &str, arguments: &Value) -> Step {
     Step {
         expect: Expect::default(),
         reply: Reply::Message {
@@ -70,7 +70,7 @@ async fn whole_and_streamed_answers_agree() {
     for options in [Options::default(), Options { crlf: true, keepalive_comments: true, ..Options::default() }] {
         let args = json!({"path": "src/main.rs", "note": "quote \" backslash \\ é ✓"});
         let script = Script {
-            steps: vec![call_tool("read_file", args.clone()), call_tool("read_file", args.clone()), {
+            steps: vec![call_tool("read_file", &args), call_tool("read_file", &args), {
                 let mut s = say("Hello, streamed world");
                 if let Reply::Message { usage, .. } = &mut s.reply {
                     *usage = None;
@@ -223,11 +223,11 @@ fn fixing_script() -> Script {
         model: Some("scripted-model".into()),
     };
     let mut steps = vec![
-        call_tool("run_command", json!({"command": "python3 -B test_calc.py"})),
-        call_tool("read_file", json!({"path": "calc.py"})),
-        call_tool("edit_file", json!({"path": "calc.py", "old": "return a - b", "new": "return a + b"})),
-        call_tool("run_command", json!({"command": "python3 -B test_calc.py"})),
-        call_tool("finish", json!({"summary": "fixed add() in calc.py"})),
+        call_tool("run_command", &json!({"command": "python3 -B test_calc.py"})),
+        call_tool("read_file", &json!({"path": "calc.py"})),
+        call_tool("edit_file", &json!({"path": "calc.py", "old": "return a - b", "new": "return a + b"})),
+        call_tool("run_command", &json!({"command": "python3 -B test_calc.py"})),
+        call_tool("finish", &json!({"summary": "fixed add() in calc.py"})),
     ];
     let expects = [
         expect("user", &[]),

@@ -46,8 +46,8 @@ async fn same_report_everywhere(target: Target) {
     // Each agent asks the model once ("pong"); the JavaScript (QuickJS,
     // no fetch) and C (no HTTP library) agents through the same host
     // interface as the others.
-    let pong = Step::new(Reply::text(" pong\n"))
-        .expecting(Expect { last_contains: vec!["pong".into()], ..Expect::default() });
+    let pong =
+        Step::new(Reply::text(" pong\n")).expecting(Expect { last_contains: vec!["pong".into()], ..Expect::default() });
     let server = ModelServer::start(Script::new(vec![pong; AGENTS.len()])).await.unwrap();
     let text = format!("[model.aliases.tiny]\nurl = \"{}\"\nmodel = \"scripted\"\n", server.base_url());
     let f = fixture(target, crate::harness::policy(&text)).await;
