@@ -98,32 +98,32 @@ ensure_guest_tools() {
     ensure_c_guest_tools
 }
 
+# A venv DIR holding the PyPI package SPEC (`name==version`), created
+# unless the Python code CHECK already succeeds in it.
+ensure_pip_venv() {
+    local dir=$1 spec=$2 check=$3
+    if ! "$dir/bin/python" -c "$check" >/dev/null 2>&1; then
+        say "creating $dir with $spec from PyPI"
+        command -v python3 >/dev/null 2>&1 || die "python3 is needed for $spec"
+        rm -rf "$dir"
+        python3 -m venv "$dir" || die "python3 -m venv failed (Debian/Ubuntu: apt-get install python3-venv)"
+        "$dir/bin/pip" install -q --disable-pip-version-check "$spec" || die "pip could not install $spec"
+    fi
+}
+
 # A venv .venv-openshell-GEN with the official OpenShell Python SDK
 # (PyPI `openshell==VERSION`): the tests prove the test gateway speaks the
 # protocol with it, and the benchmarks use it as a peer.
 ensure_sdk_venv() {
-    local version=$1 dir=.venv-openshell-$2
-    if ! "$dir/bin/python" -c "import openshell" >/dev/null 2>&1; then
-        say "creating $dir with openshell==$version from PyPI"
-        command -v python3 >/dev/null 2>&1 || die "python3 is needed for the official OpenShell SDK"
-        rm -rf "$dir"
-        python3 -m venv "$dir" || die "python3 -m venv failed (Debian/Ubuntu: apt-get install python3-venv)"
-        "$dir/bin/pip" install -q --disable-pip-version-check "openshell==$version" || die "pip could not install openshell==$version"
-    fi
+    ensure_pip_venv ".venv-openshell-$2" "openshell==$1" "import openshell"
 }
 
-# A venv .venv-openai with the official `openai` package from PyPI: the
-# tests prove the scripted model server (tests/model-server) speaks the
-# real Chat Completions wire format with it.
+# A venv .venv-openai with the official `openai` package: the tests prove
+# the scripted model server (tests/model-server) speaks the real Chat
+# Completions wire format with it.
 OPENAI_VERSION=3.60.0
 ensure_openai_venv() {
-    local dir=.venv-openai
-    if ! "$dir/bin/python" -c "import openai, sys; sys.exit(openai.__version__ != '$OPENAI_VERSION')" >/dev/null 2>&1; then
-        say "creating $dir with openai==$OPENAI_VERSION from PyPI"
-        command -v python3 >/dev/null 2>&1 || die "python3 is needed for the openai package"
-        rm -rf "$dir"
-        python3 -m venv "$dir" || die "python3 -m venv failed (Debian/Ubuntu: apt-get install python3-venv)"
-        "$dir/bin/pip" install -q --disable-pip-version-check "openai==$OPENAI_VERSION" || die "pip could not install openai==$OPENAI_VERSION"
-    fi
-    export OPENSHELL_TEST_OPENAI_PYTHON="$PWD/$dir/bin/python"
+    ensure_pip_venv .venv-openai "openai==$OPENAI_VERSION" \
+        "import openai, sys; sys.exit(openai.__version__ != '$OPENAI_VERSION')"
+    export OPENSHELL_TEST_OPENAI_PYTHON="$PWD/.venv-openai/bin/python"
 }

@@ -45,6 +45,8 @@ use openshell_wasm::egress::Connector;
 use openshell_wasm::model::{ChatRequest, Delta, Message, ModelCtx, Role};
 use openshell_wasm::policy::Policy;
 use openshell_wasm::runtime::{Agent, Host, RunRequest};
+
+use crate::fixtures::Background;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 
@@ -73,7 +75,10 @@ pub async fn run(opts: &Options) -> Vec<Figure> {
     let (whole_n, whole_rounds) = if q { (10, 5) } else { (20, 31) };
     // One step per chat request: each side's warm-up and rounds.
     let chats = 2 * (first_rounds + 1) + 2 * whole_n * (whole_rounds + 1);
-    let server = Server::start(Script::new(std::iter::repeat_with(answer).take(chats)));
+    let script = Script::new(std::iter::repeat_with(answer).take(chats));
+    let server = Background::start(move |listener, shutdown| async move {
+        ModelServer::new(script, Default::default()).serve(listener, shutdown).await;
+    });
     let addr = server.addr;
 
     let state = tempfile::tempdir().expect("temporary directory");
@@ -163,49 +168,6 @@ pub async fn run(opts: &Options) -> Vec<Figure> {
 
     backend.delete(&sb.name).await.expect("delete the sandbox");
     figures
-}
-
-/// The scripted server on its own thread and runtime, serving until
-/// dropped.
-struct Server {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(script: Script) -> Server {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local address");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("the server's runtime");
-            rt.block_on(async move {
-                listener.set_nonblocking(true).expect("non-blocking listener");
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let shutdown = async {
-                    let _ = stopped.await;
-                };
-                ModelServer::new(script, Default::default()).serve(listener, shutdown).await;
-            });
-        });
-        Server { addr, stop: Some(stop), thread: Some(thread) }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 /// A short text answer with usage (so the host estimates nothing).

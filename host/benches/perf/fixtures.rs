@@ -19,12 +19,59 @@ use openshell_wasm::runtime::{Host, Pooling};
 use pb::open_shell_client::OpenShellClient;
 use tokio::sync::mpsc;
 
+/// A server on 127.0.0.1 with its own thread and runtime (so its work is
+/// scheduled apart from the client's), serving until dropped.
+pub struct Background {
+    pub addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Bind 127.0.0.1:0 and run `serve(listener, shutdown)` on the thread.
+    pub fn start<F, Fut>(serve: F) -> Background
+    where
+        F: FnOnce(tokio::net::TcpListener, futures::future::BoxFuture<'static, ()>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()>,
+    {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("the server's runtime");
+            rt.block_on(async move {
+                listener.set_nonblocking(true).expect("non-blocking listener");
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                let shutdown = Box::pin(async {
+                    let _ = stopped.await;
+                });
+                serve(listener, shutdown).await;
+            });
+        });
+        Background { addr, stop: Some(stop), thread: Some(thread) }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// A test gateway (0.1 generation) serving on 127.0.0.1 from its own
 /// thread until dropped.
 pub struct Gateway {
     pub addr: std::net::SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: Background,
     _state: tempfile::TempDir,
 }
 
@@ -35,27 +82,12 @@ impl Gateway {
         let state = tempfile::tempdir().expect("a temporary directory");
         let mut config = openshell_testgw::Config::new(openshell_testgw::Protocol::V0_1, state.path());
         config.exec_setup_cost = exec_cost;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local address");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("the gateway's runtime");
-            rt.block_on(async move {
-                listener.set_nonblocking(true).expect("non-blocking listener");
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let shutdown = async {
-                    let _ = stopped.await;
-                };
-                if let Err(e) = openshell_testgw::serve(listener, config, shutdown).await {
-                    eprintln!("the test gateway failed: {e:#}");
-                }
-            });
+        let server = Background::start(move |listener, shutdown| async move {
+            if let Err(e) = openshell_testgw::serve(listener, config, shutdown).await {
+                eprintln!("the test gateway failed: {e:#}");
+            }
         });
-        Gateway { addr, stop: Some(stop), thread: Some(thread), _state: state }
+        Gateway { addr: server.addr, _server: server, _state: state }
     }
 
     pub fn url(&self) -> String {
@@ -77,17 +109,6 @@ impl Gateway {
             .await
             .expect("connect the raw client");
         Raw { client: OpenShellClient::new(channel).max_decoding_message_size(8 << 20) }
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
