@@ -48,6 +48,18 @@ macro_rules! component_suite {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn bench_http() {
+            let server = openshell_test_model::ModelServer::start(Default::default()).await.unwrap();
+            let port = server.addr().port();
+            let text = format!("[[http.allow]]\nscheme = \"http\"\nhost = \"127.0.0.1\"\nport = {port}\n");
+            let f = fixture(TARGET, policy(&text)).await;
+            let r = f.ok(guests::BENCH_HTTP, &format!("http://127.0.0.1:{port}/bytes/100 3")).await;
+            assert_eq!((field(&r, "ok"), field(&r, "bytes")), ("3", "300"), "{r}");
+            let denied = f.run(guests::BENCH_HTTP, "http://127.0.0.2:1/ 1").await.unwrap().result.unwrap_err();
+            assert_eq!(denied, "http-request-denied");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn bench_idle() {
             let f = fixture(TARGET, Default::default()).await;
             let out = f.run(guests::BENCH_IDLE, "30").await.unwrap();
@@ -63,19 +75,23 @@ macro_rules! component_suite {
             for i in 0..3 {
                 std::fs::write(seed.path().join(format!("f{i}")), vec![b'x'; 5000]).unwrap();
             }
-            let request = RunRequest::new("proj").seed(openshell_wasm::runtime::Seed {
-                host: seed.path().to_path_buf(),
-                sandbox: "proj".into(),
-            });
-            let r = f.run_request(guests::BENCH_SNAPSHOT, request).await.unwrap().result.unwrap();
-            assert!(field(&r, "size").parse::<u64>().unwrap() > 15_000, "{r}");
-            assert!(field(&r, "entries").parse::<u64>().unwrap() >= 3, "{r}");
-            let request = RunRequest::new("proj merge").seed(openshell_wasm::runtime::Seed {
-                host: seed.path().to_path_buf(),
-                sandbox: "proj".into(),
-            });
-            let r = f.run_request(guests::BENCH_SNAPSHOT, request).await.unwrap().result.unwrap();
-            assert!(field(&r, "size").parse::<u64>().unwrap() > 15_000, "{r}");
+            std::fs::create_dir_all(seed.path().join("node_modules/m")).unwrap();
+            std::fs::write(seed.path().join("node_modules/m/index.js"), vec![b'y'; 20_000]).unwrap();
+            let request = |input: &str| {
+                RunRequest::new(input)
+                    .seed(openshell_wasm::runtime::Seed { host: seed.path().to_path_buf(), sandbox: "proj".into() })
+            };
+            let r = f.run_request(guests::BENCH_SNAPSHOT, request("proj")).await.unwrap().result.unwrap();
+            assert!(field(&r, "size").parse::<u64>().unwrap() > 35_000, "{r}");
+            assert!(field(&r, "entries").parse::<u64>().unwrap() >= 6, "{r}");
+            let r = f.run_request(guests::BENCH_SNAPSHOT, request("proj merge")).await.unwrap().result.unwrap();
+            assert!(field(&r, "size").parse::<u64>().unwrap() > 35_000, "{r}");
+            let input = "proj replace exclude=node_modules";
+            let r = f.run_request(guests::BENCH_SNAPSHOT, request(input)).await.unwrap().result.unwrap();
+            let size = field(&r, "size").parse::<u64>().unwrap();
+            assert!((15_000..35_000).contains(&size), "node_modules left out: {r}");
+            let bad = f.run_request(guests::BENCH_SNAPSHOT, request("proj sideways")).await.unwrap().result.unwrap_err();
+            assert!(bad.contains("unknown word"), "{bad}");
             assert!(f.host.snapshots().list().unwrap().is_empty(), "the snapshot must be deleted");
         }
 
@@ -480,7 +496,7 @@ macro_rules! component_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn secret_hunt() {
             use openshell_test_model::{Expect, ModelServer, Reply, Script, Step};
-            let key = format!("sk-hunt-{}", openshell_wasm::runtime::new_run_id());
+            let key = format!("sk-hunt-{}", openshell_wasm::runtime::new_run_id().unwrap());
             // A provider that quotes the key it was sent in its error.
             let quoted = format!("{{\"error\":{{\"message\":\"Incorrect API key provided: {key}\"}}}}");
             let steps = (0..2)
