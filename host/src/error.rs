@@ -146,6 +146,11 @@ impl SandboxError {
         };
         SandboxError::new(code, op, format!("{path}: {err}"))
     }
+
+    /// An operation `op` that needed a fresh id could not get one.
+    pub fn from_id(op: impl Into<String>, err: &crate::ids::IdError) -> Self {
+        SandboxError::backend(op, "internal", err.to_string())
+    }
 }
 
 impl fmt::Display for SandboxError {

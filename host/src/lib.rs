@@ -59,6 +59,7 @@
 //! - [`archive`]: safe handling of untrusted tar archives.
 //! - [`policy`]: the policy file.
 //! - [`snapshot_store`]: where snapshots are kept.
+//! - [`ids`]: random ids of runs, sandboxes and snapshots.
 //! - [`cli`]: the `openshell-wasm` command line.
 
 #![deny(missing_docs)]
@@ -71,6 +72,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod glob;
+pub mod ids;
 pub mod interfaces;
 pub mod model;
 pub mod policy;

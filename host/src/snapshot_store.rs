@@ -99,7 +99,7 @@ impl SnapshotStore {
     /// once more than `max_bytes` arrive (nothing is kept then).
     pub async fn put(&self, mut stream: ByteStream, max_bytes: u64, new: NewSnapshot) -> Result<SnapshotMeta> {
         let op = "snapshot.persist";
-        let id = new_id();
+        let id = new_id().map_err(|e| SandboxError::from_id(op, &e))?;
         let (tar_path, json_path) = self.paths(&id);
         let tmp = tempfile::Builder::new()
             .prefix(".incoming-")
@@ -266,12 +266,9 @@ fn check_id(id: &str) -> Result<()> {
     Ok(())
 }
 
-fn new_id() -> String {
-    let mut rnd = [0u8; 4];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = f.read_exact(&mut rnd);
-    }
-    format!("snap-{:x}-{}", crate::backend::local::now_ms(), hex::encode(rnd))
+/// `snap-<creation time in ms, hex>-<random>`.
+fn new_id() -> Result<String, crate::ids::IdError> {
+    crate::ids::random_id(&format!("snap-{:x}", crate::backend::local::now_ms()))
 }
 
 fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {

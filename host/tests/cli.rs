@@ -256,10 +256,12 @@ fn inspect_reports_worlds_and_missing_imports() {
 fn policy_check_and_wit() {
     let env = Env::new();
     let good = env.path("good.toml");
-    write(&good, "[exec]\nallow = [\"git\"]\n");
+    write(&good, "[host]\ntcp-connect = [\"127.0.0.1:8080\", \"[::1]:*\"]\n[exec]\nallow = [\"git\"]\n");
     let out = env.run(&["policy", "check", good.to_str().unwrap()]);
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("allow [\"git\"]"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("allow [\"git\"]"), "{stdout}");
+    assert!(stdout.contains(r#"tcp ["127.0.0.1:8080", "[::1]:*"]"#), "grants print as written: {stdout}");
     let bad = env.path("bad.toml");
     write(&bad, "[exec]\nallow = \"git\"\n");
     let out = env.run(&["policy", "check", bad.to_str().unwrap()]);

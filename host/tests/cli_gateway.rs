@@ -17,8 +17,13 @@ struct Setup {
 
 impl Setup {
     async fn new(protocol: openshell_testgw::Protocol) -> Setup {
+        Setup::with_faults(protocol, openshell_testgw::Faults::default()).await
+    }
+
+    async fn with_faults(protocol: openshell_testgw::Protocol, faults: openshell_testgw::Faults) -> Setup {
         let dir = tempfile::tempdir().unwrap();
-        let config = openshell_testgw::Config::new(protocol, dir.path().join("gateway"));
+        let mut config = openshell_testgw::Config::new(protocol, dir.path().join("gateway"));
+        config.faults = faults;
         let gateway = openshell_testgw::testing::Running::start(config).await;
         Setup { dir, addr: gateway.addr, _gateway: gateway }
     }
@@ -104,6 +109,45 @@ async fn explicit_gateway_and_protocol_checks() {
     let out = s.run(&["run", guests::SMOKE_ECHO, "--backend", "openshell", "--gateway-name", "missing"]).await;
     assert_eq!(out.status.code(), Some(3));
     assert!(text(&out.stderr).contains("metadata.json"), "the error names the file: {}", text(&out.stderr));
+}
+
+/// Run the binary with `args`, killing it if it outlives `guard`: a hang
+/// guard for tests whose failure mode is waiting too long.
+async fn run_guarded(s: &Setup, args: &[&str], guard: Duration) -> Output {
+    let mut c = tokio::process::Command::from(s.cmd());
+    c.args(args).kill_on_drop(true);
+    tokio::time::timeout(guard, c.output())
+        .await
+        .unwrap_or_else(|_| panic!("`openshell-wasm {}` still running after {guard:?}", args.join(" ")))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_first_connection_fails_in_seconds() {
+    let s = Setup::new(openshell_testgw::Protocol::V0_1).await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    // Calls retry for 30 s by default; a connection refused before anything
+    // was created gives up after about a second. 15 s guards against the
+    // 30 s retry coming back; it is not a speed test.
+    let out = run_guarded(&s, &["run", guests::SMOKE_ECHO, "--gateway", &url], Duration::from_secs(15)).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(&format!("cannot reach the OpenShell gateway at {url}")), "{stderr}");
+    assert!(stderr.contains("is it running?"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_answering_unavailable_at_first_is_waited_for() {
+    let faults = openshell_testgw::Faults { unavailable_first: 2, ..Default::default() };
+    let s = Setup::with_faults(openshell_testgw::Protocol::V0_1, faults).await;
+    let url = format!("http://{}", s.addr);
+    let out =
+        run_guarded(&s, &["run", guests::SMOKE_ECHO, "--gateway", &url, "--input", "warm"], Duration::from_secs(120))
+            .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "warm\n");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

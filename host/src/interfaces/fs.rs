@@ -4,7 +4,7 @@
 use std::io::Read;
 
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 use wasmtime::component::Resource;
 
@@ -22,7 +22,59 @@ pub struct ReaderHandle {
     size: u64,
     stream: ByteStream,
     buffer: Bytes,
+    /// The stream failed after a read had already gathered bytes: those are
+    /// returned first, and this error by the next read.
+    failed: Option<SandboxError>,
     done: bool,
+}
+
+impl ReaderHandle {
+    pub(super) fn new(size: u64, stream: ByteStream) -> Self {
+        ReaderHandle { size, stream, buffer: Bytes::new(), failed: None, done: false }
+    }
+
+    /// Up to `max` bytes: waits for the first piece only, then adds the
+    /// pieces that have already arrived. Backends deliver small pieces (4
+    /// KiB from OpenShell), and a read per piece would cost a guest
+    /// thousands of calls for a large file. `None` at the end.
+    async fn read(&mut self, max: usize) -> Result<Option<Vec<u8>>, SandboxError> {
+        while self.buffer.is_empty() {
+            if let Some(e) = self.failed.take() {
+                return Err(e);
+            }
+            if self.done {
+                return Ok(None);
+            }
+            match self.stream.next().await {
+                Some(Ok(chunk)) => self.buffer = chunk,
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                None => self.done = true,
+            }
+        }
+        let mut out = Vec::with_capacity(max.min(self.buffer.len()));
+        loop {
+            let n = (max - out.len()).min(self.buffer.len());
+            out.extend_from_slice(&self.buffer.split_to(n));
+            if out.len() == max || self.done {
+                break;
+            }
+            // Only what is ready: polling once never waits.
+            match self.stream.next().now_or_never() {
+                Some(Some(Ok(chunk))) => self.buffer = chunk,
+                Some(Some(Err(e))) => {
+                    self.done = true;
+                    self.failed = Some(e);
+                    break;
+                }
+                Some(None) => self.done = true,
+                None => break,
+            }
+        }
+        Ok(Some(out))
+    }
 }
 
 impl std::fmt::Debug for ReaderHandle {
@@ -113,7 +165,7 @@ impl fs::Host for SandboxCtxView<'_> {
         let sb = self.sandbox_of(&sandbox)?;
         let path = self.ctx.resolve(&sb, &path, false, op)?;
         let read = self.ctx.backend.read_file(&sb, &path).await.map_err(|e| e.with_operation(op))?;
-        let handle = ReaderHandle { size: read.size, stream: read.content, buffer: Bytes::new(), done: false };
+        let handle = ReaderHandle::new(read.size, read.content);
         Ok(self.table.push_child(handle, &sandbox)?)
     }
 
@@ -298,21 +350,7 @@ impl fs::HostFileReader for SandboxCtxView<'_> {
     async fn read(&mut self, reader: Resource<ReaderHandle>, max_bytes: u32) -> CallResult<Option<Vec<u8>>> {
         let r = self.table.get_mut(&reader)?;
         let max = max_bytes.clamp(1, MAX_READ_CHUNK) as usize;
-        while r.buffer.is_empty() {
-            if r.done {
-                return Ok(None);
-            }
-            match r.stream.next().await {
-                Some(Ok(chunk)) => r.buffer = chunk,
-                Some(Err(e)) => {
-                    r.done = true;
-                    return Err(e.with_operation("fs.file-reader.read").into());
-                }
-                None => r.done = true,
-            }
-        }
-        let n = max.min(r.buffer.len());
-        Ok(Some(r.buffer.split_to(n).to_vec()))
+        Ok(r.read(max).await.map_err(|e| e.with_operation("fs.file-reader.read"))?)
     }
 
     async fn drop(&mut self, reader: Resource<ReaderHandle>) -> wasmtime::Result<()> {

@@ -256,12 +256,16 @@ impl SandboxCtxBuilder {
             Some(s) => s,
             None => SnapshotStore::open(SnapshotStore::default_dir())?,
         };
+        let run_id = match self.run_id {
+            Some(id) => id,
+            None => crate::runtime::new_run_id().map_err(|e| SandboxError::from_id("run.start", &e))?,
+        };
         let model = ModelCtx::new(self.policy.clone(), self.connector.unwrap_or_default());
         Ok(SandboxCtx {
             backend: self.backend,
             policy: self.policy,
             snapshots,
-            run_id: self.run_id.unwrap_or_else(crate::runtime::new_run_id),
+            run_id,
             component: self.component,
             current: self.current,
             current_owned: self.current_owned,

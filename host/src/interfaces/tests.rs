@@ -7,7 +7,7 @@ use wasmtime::component::{Resource, ResourceTable};
 
 use super::bindings::openshell::sandbox::types::ErrorCode;
 use super::bindings::openshell::sandbox::{fs, lifecycle, log, process, snapshot, types};
-use super::{CallError, SandboxCtx, SandboxCtxView, SandboxHandle};
+use super::{CallError, ReaderHandle, SandboxCtx, SandboxCtxView, SandboxHandle};
 use crate::backend::local::LocalBackend;
 use crate::backend::{Backend, SandboxSpec};
 use crate::policy::Policy;
@@ -175,4 +175,81 @@ fn stale_handles_trap() {
         .unwrap();
     let mut v = SandboxCtxView { ctx: &mut ctx, table: &mut table };
     assert!(types::Host::convert_error(&mut v, err).is_err(), "a bad handle is a trap");
+}
+
+/// Read `reader` to its end, `max` bytes at a time: the pieces.
+async fn read_pieces(v: &mut SandboxCtxView<'_>, reader: &Resource<ReaderHandle>, max: u32) -> Vec<Vec<u8>> {
+    let mut pieces = Vec::new();
+    while let Some(piece) = fs::HostFileReader::read(v, Resource::new_borrow(reader.rep()), max).await.unwrap() {
+        pieces.push(piece);
+    }
+    pieces
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_reads_fill_up_to_max_bytes_from_what_has_arrived() {
+    // 8 MiB as the OpenShell backend delivers it: 4 KiB pieces, here all
+    // arrived before the first read.
+    let data: Vec<u8> = (0..8u32 << 20).map(|i| (i % 251) as u8).collect();
+    let pieces: Vec<Result<bytes::Bytes, crate::error::SandboxError>> =
+        data.chunks(4096).map(|c| Ok(bytes::Bytes::copy_from_slice(c))).collect();
+    let mut f = Fixture::new("").await;
+    let mut v = f.view();
+    let reader = v.table.push(ReaderHandle::new(data.len() as u64, Box::pin(futures::stream::iter(pieces)))).unwrap();
+    let got = read_pieces(&mut v, &reader, 1 << 20).await;
+    let sizes: Vec<usize> = got.iter().map(Vec::len).collect();
+    assert_eq!(sizes, vec![1 << 20; 8], "8 reads of 1 MiB, not 2,048 of 4 KiB");
+    assert!(got.concat() == data, "the bytes arrive whole and in order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_read_waits_for_one_piece_only() {
+    use futures::StreamExt;
+    let mut f = Fixture::new("").await;
+    let mut v = f.view();
+    // One piece, then nothing more for now (a slow sandbox).
+    let stream = futures::stream::iter([Ok(bytes::Bytes::from_static(b"first"))]).chain(futures::stream::pending());
+    let reader = v.table.push(ReaderHandle::new(100, Box::pin(stream))).unwrap();
+    // A hang guard, not a speed test: the read must not wait for more.
+    let read = fs::HostFileReader::read(&mut v, Resource::new_borrow(reader.rep()), 1 << 20);
+    let got = tokio::time::timeout(std::time::Duration::from_secs(15), read).await.expect("no hang").unwrap();
+    assert_eq!(got.as_deref(), Some(&b"first"[..]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_error_after_gathered_bytes_comes_with_the_next_read() {
+    let mut f = Fixture::new("").await;
+    let mut v = f.view();
+    let pieces = [
+        Ok(bytes::Bytes::from_static(b"ab")),
+        Ok(bytes::Bytes::from_static(b"cd")),
+        Err(crate::error::SandboxError::unavailable("fs.read-file", "the exec stream ended early")),
+    ];
+    let reader = v.table.push(ReaderHandle::new(10, Box::pin(futures::stream::iter(pieces)))).unwrap();
+    let r = || Resource::new_borrow(reader.rep());
+    assert_eq!(fs::HostFileReader::read(&mut v, r(), 3).await.unwrap().as_deref(), Some(&b"abc"[..]));
+    let last = fs::HostFileReader::read(&mut v, r(), 3).await.unwrap();
+    assert_eq!(last.as_deref(), Some(&b"d"[..]), "what arrived comes before the error");
+    let err = fs::HostFileReader::read(&mut v, r(), 3).await.unwrap_err();
+    let e = guest_error(&mut v, err);
+    assert_eq!((e.code, e.operation.as_str()), (ErrorCode::Unavailable, "fs.file-reader.read"));
+    assert_eq!(fs::HostFileReader::read(&mut v, r(), 3).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_files_read_back_whole_in_pieces_of_at_most_max_bytes() {
+    let mut f = Fixture::new("").await;
+    let sb = f.sandbox().await;
+    let mut v = f.view();
+    let data: Vec<u8> = (0..3u32 << 20).map(|i| (i % 253) as u8).collect();
+    let wo = fs::WriteOptions { mode: None, create_parents: true, exclusive: false };
+    fs::Host::write_file(&mut v, Resource::new_borrow(sb.rep()), "big.bin".into(), data.clone(), wo).await.unwrap();
+    let reader = fs::Host::open_read(&mut v, Resource::new_borrow(sb.rep()), "big.bin".into()).await.unwrap();
+    let got = read_pieces(&mut v, &reader, 1 << 20).await;
+    assert!(
+        got.iter().all(|p| !p.is_empty() && p.len() <= 1 << 20),
+        "{:?}",
+        got.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    assert!(got.concat() == data, "the file reads back whole");
 }

@@ -9,6 +9,7 @@ use toml::Spanned;
 use super::egress::{HttpSection, ModelSection, parse_http, parse_model};
 use super::units::{ByteSize, Span};
 use super::{DirGrant, Policy, PolicyError};
+use crate::runtime::net::AddrPattern;
 
 /// The only format version so far.
 const VERSION: i64 = 1;
@@ -189,13 +190,8 @@ pub fn parse(text: &str, file: &str) -> Result<Policy, PolicyError> {
     }
     if let Some(addrs) = doc.host.tcp_connect {
         for a in addrs {
-            if crate::runtime::net::parse_addr_pattern(a.get_ref()).is_none() {
-                return Err(err(
-                    a.span(),
-                    format!("`{}` is not an address pattern; use IP:PORT, [IPv6]:PORT or IP:* ", a.get_ref()),
-                ));
-            }
-            p.host.tcp_connect.push(a.into_inner());
+            let pattern = AddrPattern::parse(a.get_ref()).map_err(|m| err(a.span(), m))?;
+            p.host.tcp_connect.push(pattern);
         }
     }
 
@@ -396,6 +392,20 @@ quota = "100 MiB"
         let e = parse("[guest\n", "p.toml").unwrap_err();
         assert_eq!(e.line, 1, "{e}");
         assert!(e.to_string().starts_with("p.toml:1:"), "{e}");
+    }
+
+    #[test]
+    fn tcp_grants_are_parsed_once_and_print_as_written() {
+        let p = parse("[host]\ntcp-connect = [\"127.0.0.1:8080\", \"[::1]:*\"]\n", "p").unwrap();
+        let want = [AddrPattern::parse("127.0.0.1:8080").unwrap(), AddrPattern::parse("[::1]:*").unwrap()];
+        assert_eq!(p.host.tcp_connect, want);
+        assert!(p.summary().iter().any(|l| l.contains(r#"tcp ["127.0.0.1:8080", "[::1]:*"]"#)), "{:?}", p.summary());
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["host"]["tcp_connect"], serde_json::json!(["127.0.0.1:8080", "[::1]:*"]));
+
+        let e = parse("[host]\nenv = []\ntcp-connect = [\"127.0.0.1:80\", \"example.com:80\"]\n", "p").unwrap_err();
+        assert_eq!((e.line, e.column), (3, 32), "{e}");
+        assert!(e.message.contains("`example.com:80` is not an address pattern"), "{e}");
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub use egress::{
 pub use file::parse;
 use units::{format_duration, format_size};
 
+use crate::runtime::net::AddrPattern;
+
 /// The effective policy for a run.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Policy {
@@ -71,9 +73,9 @@ pub struct HostGrants {
     pub env: Vec<String>,
     /// Host directories mounted into the guest's WASI filesystem.
     pub dirs: Vec<DirGrant>,
-    /// `host:port` addresses (IP literals, `*` for any port) the guest may
-    /// open TCP connections to.
-    pub tcp_connect: Vec<String>,
+    /// Addresses (IP literals, with a port or any) the guest may open TCP
+    /// connections to; parsed once, when the policy is read.
+    pub tcp_connect: Vec<AddrPattern>,
 }
 
 /// A host directory granted to the guest.
@@ -241,7 +243,7 @@ impl Policy {
                 "host grants: env {:?}, dirs {}, tcp {:?}",
                 self.host.env,
                 self.host.dirs.len(),
-                self.host.tcp_connect
+                self.host.tcp_connect.iter().map(AddrPattern::to_string).collect::<Vec<_>>()
             ),
             format!(
                 "exec: timeout {} (max {}), output cap {}, allow {}",

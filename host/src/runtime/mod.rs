@@ -37,16 +37,15 @@ pub use state::RunState;
 use crate::backend::Backend;
 use crate::egress::Connector;
 use crate::error::SandboxError;
+use crate::ids::IdError;
 use crate::policy::Policy;
 use crate::snapshot_store::SnapshotStore;
 
-/// A random run id like `run-1a2b3c4d`.
-pub fn new_run_id() -> String {
-    let mut b = [0u8; 4];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut f, &mut b);
-    }
-    format!("run-{}", hex::encode(b))
+/// A random run id like `run-1a2b3c4d5e6f7a8b`. Sandboxes a run creates
+/// carry it as a label, and cleanup deletes by that label, so a run that
+/// cannot get a random id must not start.
+pub fn new_run_id() -> Result<String, IdError> {
+    crate::ids::random_id("run")
 }
 
 /// Runs agent components against one backend under one policy.

@@ -331,7 +331,6 @@ impl Host {
     /// deleted in every case unless `keep` is set.
     pub async fn run(&self, agent: &Agent, request: RunRequest) -> Result<RunOutcome, RunFailure> {
         let started = Instant::now();
-        let run_id = new_run_id();
         let mut stats = RunStats { code: Some(agent.source), load_ms: ms(agent.load_time), ..RunStats::default() };
         // A command's stdout is its result: capture it, but forward only
         // its stderr as it runs.
@@ -350,6 +349,10 @@ impl Host {
         let cancel = request.cancel.clone();
         let fail = |error: RunError, sandbox: Option<SandboxInfo>, stats: RunStats, cleanup_errors: Vec<String>| {
             RunFailure { error, output: output.snapshot(), sandbox, stats, cleanup_errors }
+        };
+        let run_id = match new_run_id() {
+            Ok(id) => id,
+            Err(e) => return Err(fail(RunError::Host(e.to_string()), None, stats, Vec::new())),
         };
 
         // 1. The sandbox.

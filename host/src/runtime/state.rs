@@ -8,7 +8,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::limits::StoreLimiter;
-use super::net::{parse_addr_pattern, use_allowed};
+use super::net::use_allowed;
 use super::output::{GuestStream, OutputCapture};
 use crate::egress::HttpHooks;
 use crate::interfaces::{SandboxCtx, SandboxCtxView, SandboxView};
@@ -90,8 +90,7 @@ pub(crate) fn wasi_ctx(
         b.preopened_dir(&d.host, &d.guest, perms)
             .map_err(|e| e.context(format!("cannot grant host directory {} (policy host.dirs)", d.host.display())))?;
     }
-    let patterns: Arc<Vec<_>> =
-        Arc::new(policy.host.tcp_connect.iter().filter_map(|s| parse_addr_pattern(s)).collect());
+    let patterns = Arc::new(policy.host.tcp_connect.clone());
     b.allow_ip_name_lookup(false);
     b.allow_udp(false);
     b.allow_tcp(!patterns.is_empty());

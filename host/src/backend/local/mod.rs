@@ -208,16 +208,10 @@ pub fn validate_name(name: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// A random name like `ow-3f9a2c1b`.
-pub fn generate_name() -> String {
-    let mut bytes = [0u8; 4];
-    let _ = getrandom_fill(&mut bytes);
-    format!("ow-{}", hex::encode(bytes))
-}
-
-fn getrandom_fill(buf: &mut [u8]) -> std::io::Result<()> {
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")?.read_exact(buf)
+/// A random name like `ow-3f9a2c1b5e6d7a8c` (19 characters, the most a
+/// name may have).
+pub fn generate_name() -> std::result::Result<String, crate::ids::IdError> {
+    crate::ids::random_id("ow")
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -274,7 +268,7 @@ impl Backend for LocalBackend {
                 validate_name(n).map_err(|m| SandboxError::invalid("sandbox.create", m))?;
                 n.clone()
             }
-            None => generate_name(),
+            None => generate_name().map_err(|e| SandboxError::from_id("sandbox.create", &e))?,
         };
         let layout = self.layout(&name);
         let workdir = self.workdir.clone();
@@ -499,5 +493,18 @@ impl Backend for LocalBackend {
             result.map(|_| ()).map_err(|e| e.into_sandbox_error(op))
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_names_are_valid_names() {
+        // 16 random hex digits bring a name to the 19-character maximum.
+        let name = generate_name().unwrap();
+        assert_eq!(name.len(), 19, "{name}");
+        assert_eq!(validate_name(&name), Ok(()));
     }
 }

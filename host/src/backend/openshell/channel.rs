@@ -1,5 +1,6 @@
 //! The session channel: one long-lived `ExecSandboxInteractive` per
-//! sandbox running a small bash request loop ([`script::server`]), carrying
+//! sandbox running a small request loop (the Python server in
+//! `channel_server.py`, or the bash one in [`script::server`]), carrying
 //! the host's small operations (stat, list, small reads and writes, mkdir,
 //! remove, rename, realpath, short commands) without paying for a new
 //! relay and login shell each time.
@@ -24,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use super::config::SessionChannel as Mode;
 use super::exec::MAX_FRAME;
-use super::script;
+use super::script::{self, Op, code};
 use super::status::to_error;
 use super::wire::{Event, ExecCall, Input, Target, Wire};
 use crate::error::{Result, SandboxError};
@@ -51,9 +52,10 @@ const OP_TIMEOUT: Duration = Duration::from_secs(60);
 const BANNER: &[u8] = b"OWCH1 ";
 /// The Python server (see the file's header).
 const PYTHON_SERVER: &str = include_str!("channel_server.py");
-/// Runs the Python server when there is a `python3` (it exits 3 before
-/// reading anything if it is older than 3.10), else the shell server.
-const PYTHON_BOOTSTRAP: &str = "if command -v python3 >/dev/null 2>&1; then python3 -c \"$(printf '%s' \"$OW_PY\" | base64 -d)\"; rc=$?; [ \"$rc\" = 3 ] || exit \"$rc\"; fi; eval \"$(printf '%s' \"$OW_SCRIPT\" | base64 -d)\"";
+/// Runs the Python server when there is a `python3` (it exits with
+/// `USE_SHELL` before reading anything when it cannot serve), else the
+/// shell server. Exit codes are filled in by [`script::fill`].
+const PYTHON_BOOTSTRAP: &str = "if command -v python3 >/dev/null 2>&1; then python3 -c \"$(printf '%s' \"$OW_PY\" | base64 -d)\"; rc=$?; [ \"$rc\" = @USE_SHELL@ ] || exit \"$rc\"; fi; eval \"$(printf '%s' \"$OW_SCRIPT\" | base64 -d)\"";
 
 /// The result of one operation.
 #[derive(Debug)]
@@ -79,7 +81,7 @@ pub struct CallError {
 type Responder = oneshot::Sender<std::result::Result<Reply, SandboxError>>;
 
 struct Job {
-    op: &'static str,
+    op: Op,
     args: Vec<String>,
     stdin: Bytes,
     reply: Responder,
@@ -121,12 +123,13 @@ impl SessionChannel {
         let bootstrap = match mode {
             Mode::Auto => {
                 env.insert("OW_PY".into(), STANDARD.encode(PYTHON_SERVER));
-                PYTHON_BOOTSTRAP
+                env.extend(python_env());
+                script::fill(PYTHON_BOOTSTRAP)
             }
-            Mode::Shell | Mode::Off => script::BOOTSTRAP,
+            Mode::Shell | Mode::Off => script::BOOTSTRAP.to_string(),
         };
         let call = ExecCall {
-            argv: vec!["bash".into(), "-c".into(), bootstrap.into(), "bash".into()],
+            argv: vec!["bash".into(), "-c".into(), bootstrap, "bash".into()],
             workdir: root.to_string(),
             env,
             ..ExecCall::default()
@@ -188,12 +191,7 @@ impl SessionChannel {
     }
 
     /// Run operation `op` with `args` and `stdin`.
-    pub async fn call(
-        &self,
-        op: &'static str,
-        args: Vec<String>,
-        stdin: Bytes,
-    ) -> std::result::Result<Reply, CallError> {
+    pub async fn call(&self, op: Op, args: Vec<String>, stdin: Bytes) -> std::result::Result<Reply, CallError> {
         let (reply, rx) = oneshot::channel();
         let not_sent = |why: &str| CallError {
             error: SandboxError::unavailable("session.call", why.to_string()),
@@ -209,7 +207,10 @@ impl SessionChannel {
             Err(_) => {
                 self.dead.store(true, Ordering::SeqCst);
                 Err(CallError {
-                    error: SandboxError::timeout("session.call", format!("`{op}` got no answer in {OP_TIMEOUT:?}")),
+                    error: SandboxError::timeout(
+                        "session.call",
+                        format!("`{}` got no answer in {OP_TIMEOUT:?}", op.name()),
+                    ),
                     maybe_ran: true,
                 })
             }
@@ -273,7 +274,18 @@ impl Slot {
     }
 }
 
-/// Encode one request (cut into gateway-sized frames by the caller).
+/// What the Python server needs from the protocol's one definition
+/// ([`script`]): the names of the operations it must serve (`OW_OPS`) and
+/// the exit codes (`OW_CODES`, `NAME=N` words).
+fn python_env() -> [(String, String); 2] {
+    let ops: Vec<&str> = Op::channel().map(Op::name).collect();
+    let codes: Vec<String> = code::ALL.iter().map(|(name, value)| format!("{name}={value}")).collect();
+    [("OW_OPS".into(), ops.join(" ")), ("OW_CODES".into(), codes.join(" "))]
+}
+
+/// Encode one request (cut into gateway-sized frames by the caller). It
+/// takes any name, not just an [`Op`]'s, so that the fuzzer and the tests
+/// can send names no host sends.
 pub(crate) fn frame(id: u64, op: &str, args: &[String], stdin: &[u8]) -> Bytes {
     let mut out = BytesMut::new();
     out.extend_from_slice(format!("{id} {op} {} {}\n", args.len(), stdin.len()).as_bytes());
@@ -348,7 +360,7 @@ async fn run(
         }
         let id = next_id;
         next_id += 1;
-        let f = frame(id, job.op, &job.args, &job.stdin);
+        let f = frame(id, job.op.name(), &job.args, &job.stdin);
         if let Ok(mut p) = pending.lock() {
             p.push_back((id, job.reply));
         }
@@ -443,8 +455,8 @@ mod tests {
         // A write whose content looks like a response header, then a read.
         let content = b"A 99 0 3 0\nfake\x00\xff";
         let args = vec![file.clone(), "0".into(), "0".into(), "644".into(), content.len().to_string()];
-        input.extend_from_slice(&frame(1, "write", &args, content));
-        input.extend_from_slice(&frame(2, "read", std::slice::from_ref(&file), b""));
+        input.extend_from_slice(&frame(1, Op::Write.name(), &args, content));
+        input.extend_from_slice(&frame(2, Op::Read.name(), std::slice::from_ref(&file), b""));
         input.extend_from_slice(&frame(3, "nope", &[], b""));
         let out = std::process::Command::new("bash")
             .arg("-c")
@@ -475,6 +487,24 @@ mod tests {
         let mut expected = format!("{}\n", content.len()).into_bytes();
         expected.extend_from_slice(content);
         assert_eq!(replies[1].2, expected);
-        assert_eq!((replies[2].0, replies[2].1), (3, 47));
+        assert_eq!((replies[2].0, replies[2].1), (3, code::INVALID));
+    }
+
+    /// The Python server's own unit tests (`channel_server_test.py`), given
+    /// the protocol's tables as the host gives them to the server.
+    #[test]
+    fn python_server_unit_tests() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/backend/openshell");
+        let out = std::process::Command::new("python3")
+            .args(["-m", "unittest", "channel_server_test"])
+            .current_dir(dir)
+            .envs(python_env())
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .output();
+        let out = match out {
+            Ok(out) => out,
+            Err(e) => panic!("python3 (3.10 or later) is needed to test the Python session server: {e}"),
+        };
+        assert!(out.status.success(), "channel_server_test.py failed:\n{}", String::from_utf8_lossy(&out.stderr));
     }
 }

@@ -5,11 +5,14 @@
 #
 # Same framing as the shell loop (see `script::SERVER_LOOP`), same
 # operations, same exit codes, messages and output formats as the scripts
-# in `script.rs`: the host cannot tell them apart, and the conformance
-# suite checks that. Paths are bytes end to end (a file name may hold any
-# byte but `/` and NUL). No operation changes the working directory or the
-# environment, and an unexpected exception fails that operation only, so
-# nothing leaks between operations.
+# in `scripts/`: the host cannot tell them apart, and the conformance
+# suite checks that. The protocol is defined once, in `script.rs`: the
+# host passes the exit codes (OW_CODES) and the names of the operations
+# to serve (OW_OPS) in the environment, and this server hands over to the
+# shell server when it lacks one of them. Paths are bytes end to end (a
+# file name may hold any byte but `/` and NUL). No operation changes the
+# working directory or the environment, and an unexpected exception fails
+# that operation only, so nothing leaks between operations.
 #
 # Paths are checked and then used without a window in between: every
 # operation works through a descriptor of the directory it acts in, opened
@@ -18,15 +21,30 @@
 # without following symlinks. A process in the sandbox that swaps a file or
 # a directory for a symlink between the check and the use therefore cannot
 # make an operation read, write, change or remove anything outside.
+#
+# Unit tests: channel_server_test.py, which `cargo test` runs.
 
+import errno
 import os
 import shutil
 import stat
 import sys
 
+# The exit codes, as `NAME=N` words from the host.
+CODE = {name: int(n) for name, _, n in (w.partition("=") for w in os.environ["OW_CODES"].split())}
+NOT_FOUND = CODE["NOT_FOUND"]
+OUTSIDE = CODE["OUTSIDE"]
+CONFLICT = CODE["CONFLICT"]
+INVALID = CODE["INVALID"]
+CORRUPT = CODE["CORRUPT"]
+TOO_BIG = CODE["TOO_BIG"]
+USE_SHELL = CODE["USE_SHELL"]
+
 if sys.version_info < (3, 10):
-    # `realpath(strict=True)` needs 3.10; the shell loop takes over.
-    sys.exit(3)
+    # `realpath(strict=True)` needs 3.10; the shell loop takes over. So
+    # that an older Python gets this far, the file uses no newer syntax
+    # (not even f-strings).
+    sys.exit(USE_SHELL)
 
 NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
 DIR = os.O_RDONLY | os.O_DIRECTORY | NOFOLLOW
@@ -58,8 +76,8 @@ def real_m(p):
 try:
     ROOT = os.path.realpath(os.fsencode(os.environ["OW_ROOT"]), strict=True)
 except (KeyError, OSError):
-    sys.stderr.write("the workspace %s does not exist\n" % os.environ.get("OW_ROOT", ""))
-    sys.exit(44)
+    sys.stderr.write("the workspace " + os.environ.get("OW_ROOT", "") + " does not exist\n")
+    sys.exit(NOT_FOUND)
 
 
 def inside(p):
@@ -78,12 +96,12 @@ class Dir:
         try:
             self.fd = os.open(path, DIR)
         except OSError as e:
-            if e.errno in (40, 20):  # ELOOP, ENOTDIR: swapped for a symlink or a file
-                die(45, p, b" leads outside the workspace")
-            die(44, path, b" does not exist")
+            if e.errno in (errno.ELOOP, errno.ENOTDIR):  # swapped for a symlink or a file
+                die(OUTSIDE, p, b" leads outside the workspace")
+            die(NOT_FOUND, path, b" does not exist")
         if not inside(fd_path(self.fd)):
             os.close(self.fd)
-            die(45, p, b" leads outside the workspace")
+            die(OUTSIDE, p, b" leads outside the workspace")
 
     def __enter__(self):
         return self.fd
@@ -101,9 +119,9 @@ def parent_of(p):
         d = b"/"
     rd = real_e(d)
     if rd is None:
-        die(44, d, b" does not exist")
+        die(NOT_FOUND, d, b" does not exist")
     if not inside(rd):
-        die(45, p, b" leads outside the workspace")
+        die(OUTSIDE, p, b" leads outside the workspace")
     return Dir(rd, p), b
 
 
@@ -149,9 +167,9 @@ def stat_of(name, dfd):
 def resolved(p):
     t = real_e(p)
     if t is None:
-        die(44, p, b" does not exist")
+        die(NOT_FOUND, p, b" does not exist")
     if not inside(t):
-        die(45, p, b" leads outside the workspace")
+        die(OUTSIDE, p, b" leads outside the workspace")
     return t
 
 
@@ -161,14 +179,14 @@ def open_file(p, flags):
     try:
         fd = os.open(t, flags | NOFOLLOW)
     except IsADirectoryError:
-        die(46, p, b" is a directory")
+        die(CONFLICT, p, b" is a directory")
     except OSError as e:
-        if e.errno == 40:  # ELOOP: swapped for a symlink since it was resolved
-            die(45, p, b" leads outside the workspace")
-        die(46, b"cannot open ", p)
+        if e.errno == errno.ELOOP:  # swapped for a symlink since it was resolved
+            die(OUTSIDE, p, b" leads outside the workspace")
+        die(CONFLICT, b"cannot open ", p)
     if not inside(fd_path(fd)):
         os.close(fd)
-        die(45, p, b" leads outside the workspace")
+        die(OUTSIDE, p, b" leads outside the workspace")
     return fd
 
 
@@ -180,7 +198,7 @@ def op_stat(a, _in):
     d, b = parent_of(p)
     with d as dfd:
         if not lexists(b, dfd):
-            die(44, p, b" does not exist")
+            die(NOT_FOUND, p, b" does not exist")
         return stat_of(b, dfd)
 
 
@@ -188,7 +206,7 @@ def op_list(a, _in):
     p = a[0]
     t = resolved(p)
     if not os.path.isdir(t):
-        die(46, p, b" is not a directory")
+        die(CONFLICT, p, b" is not a directory")
     out = []
     with Dir(t, p) as dfd, os.scandir(dfd) as it:
         for e in it:
@@ -200,20 +218,20 @@ def op_list(a, _in):
 def op_read(a, _in):
     p = a[0]
     if os.path.isdir(resolved(p)):
-        die(46, p, b" is a directory")
+        die(CONFLICT, p, b" is a directory")
     # Non-blocking: a FIFO swapped in must not hang the open (regular files
     # ignore the flag).
     fd = open_file(p, os.O_RDONLY | os.O_NONBLOCK)
     with os.fdopen(fd, "rb") as f:
         before = os.fstat(fd)
         if not stat.S_ISREG(before.st_mode):
-            die(46, p, b" is not a regular file")
+            die(CONFLICT, p, b" is not a regular file")
         if len(a) > 1 and a[1] and before.st_size > int(a[1]):
-            die(49, p, b" is too large for one message")
+            die(TOO_BIG, p, b" is too large for one message")
         try:
             data = f.read()
         except OSError:
-            die(46, b"cannot read ", p)
+            die(CONFLICT, b"cannot read ", p)
         after = os.fstat(fd)
     same = (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns) == (
         after.st_dev,
@@ -222,7 +240,7 @@ def op_read(a, _in):
         after.st_mtime_ns,
     )
     if not same or len(data) != before.st_size:
-        die(48, p, b" changed while it was read; read it again")
+        die(CORRUPT, p, b" changed while it was read; read it again")
     return b"%d\n" % len(data) + data
 
 
@@ -237,7 +255,7 @@ def new_temp(dfd, p):
             continue
         except OSError:
             break
-    die(46, b"cannot create a file in the parent of ", p)
+    die(CONFLICT, b"cannot create a file in the parent of ", p)
 
 
 def write_prepare(a, dfd, b):
@@ -245,9 +263,9 @@ def write_prepare(a, dfd, b):
     try:
         st = os.lstat(b, dir_fd=dfd)
         if stat.S_ISDIR(st.st_mode):
-            die(46, p, b" is a directory")
+            die(CONFLICT, p, b" is a directory")
         if excl == b"1":
-            die(46, p, b" already exists")
+            die(CONFLICT, p, b" already exists")
     except FileNotFoundError:
         pass
     return new_temp(dfd, p)
@@ -259,11 +277,11 @@ def make_parents(a):
         return
     d = p.rpartition(b"/")[0] or b"/"
     if not inside(real_m(d)):
-        die(45, p, b" leads outside the workspace")
+        die(OUTSIDE, p, b" leads outside the workspace")
     try:
         os.makedirs(d, exist_ok=True)
     except OSError:
-        die(46, b"cannot create the parent of ", p)
+        die(CONFLICT, b"cannot create the parent of ", p)
 
 
 def unlink_quietly(name, dfd):
@@ -278,12 +296,12 @@ def write_commit(a, dfd, b, tmp):
     try:
         fd = os.open(tmp, os.O_RDONLY | NOFOLLOW, dir_fd=dfd)
     except OSError:
-        die(44, b"the write in progress was lost")
+        die(NOT_FOUND, b"the write in progress was lost")
     try:
         n = os.fstat(fd).st_size
         if b"%d" % n != size:
             unlink_quietly(tmp, dfd)
-            die(48, p, b": %d of " % n, size, b" bytes arrived; nothing was written")
+            die(CORRUPT, p, b": %d of " % n, size, b" bytes arrived; nothing was written")
         os.fchmod(fd, int(mode, 8))
     finally:
         os.close(fd)
@@ -292,14 +310,14 @@ def write_commit(a, dfd, b, tmp):
             os.link(tmp, b, src_dir_fd=dfd, dst_dir_fd=dfd, follow_symlinks=False)
         except OSError:
             unlink_quietly(tmp, dfd)
-            die(46, p, b" already exists")
+            die(CONFLICT, p, b" already exists")
         unlink_quietly(tmp, dfd)
     else:
         try:
             os.rename(tmp, b, src_dir_fd=dfd, dst_dir_fd=dfd)
         except OSError:
             unlink_quietly(tmp, dfd)
-            die(46, b"cannot replace ", p)
+            die(CONFLICT, b"cannot replace ", p)
     return stat_of(b, dfd)
 
 
@@ -329,7 +347,7 @@ def op_write_open(a, _in):
 def temp_name(path):
     """The file name of a write in progress."""
     if b"/.ow-tmp-" not in path:
-        die(47, b"not a write in progress")
+        die(INVALID, b"not a write in progress")
     return path.rpartition(b"/")[2]
 
 
@@ -340,7 +358,7 @@ def op_write_append(a, data):
         try:
             fd = os.open(name, os.O_WRONLY | os.O_APPEND | NOFOLLOW, dir_fd=dfd)
         except OSError:
-            die(44, b"the write in progress was lost")
+            die(NOT_FOUND, b"the write in progress was lost")
         with os.fdopen(fd, "ab") as f:
             f.write(data)
     return b""
@@ -353,7 +371,7 @@ def op_write_finish(a, _in):
     d, b = parent_of(a[0])
     with d as dfd:
         if not lexists(tmp, dfd):
-            die(44, b"the write in progress was lost")
+            die(NOT_FOUND, b"the write in progress was lost")
         return write_commit(a, dfd, b, tmp)
 
 
@@ -373,24 +391,24 @@ def op_mkdir(a, _in):
     if a[1] == b"1":
         m = real_m(p)
         if not inside(m):
-            die(45, p, b" leads outside the workspace")
+            die(OUTSIDE, p, b" leads outside the workspace")
         if os.path.isdir(m):
             return b""
         try:
             os.makedirs(p, exist_ok=True)
         except OSError:
-            die(46, b"cannot create ", p, b" (a component is not a directory?)")
+            die(CONFLICT, b"cannot create ", p, b" (a component is not a directory?)")
         if not inside(real_e(p) or b""):
-            die(45, p, b" leads outside the workspace")
+            die(OUTSIDE, p, b" leads outside the workspace")
         return b""
     d, b = parent_of(p)
     with d as dfd:
         if lexists(b, dfd):
-            die(46, p, b" already exists")
+            die(CONFLICT, p, b" already exists")
         try:
             os.mkdir(b, dir_fd=dfd)
         except OSError:
-            die(46, b"cannot create ", p)
+            die(CONFLICT, b"cannot create ", p)
     return b""
 
 
@@ -408,7 +426,7 @@ def op_remove(a, _in):
         try:
             st = os.lstat(b, dir_fd=dfd)
         except FileNotFoundError:
-            die(44, p, b" does not exist")
+            die(NOT_FOUND, p, b" does not exist")
         if stat.S_ISDIR(st.st_mode):
             if a[1] == b"1":
                 remove_tree(b, dfd)
@@ -416,7 +434,7 @@ def op_remove(a, _in):
                 try:
                     os.rmdir(b, dir_fd=dfd)
                 except OSError:
-                    die(46, p, b" is a non-empty directory; remove it with recursive")
+                    die(CONFLICT, p, b" is a non-empty directory; remove it with recursive")
         else:
             os.unlink(b, dir_fd=dfd)
     return b""
@@ -428,7 +446,7 @@ def op_rename(a, _in):
         try:
             s_dir = stat.S_ISDIR(os.lstat(sb, dir_fd=sfd).st_mode)
         except FileNotFoundError:
-            die(44, a[0], b" does not exist")
+            die(NOT_FOUND, a[0], b" does not exist")
         td, tb = parent_of(a[1])
         with td as tfd:
             # `mv -T` refuses to put a non-directory over a directory, which
@@ -438,11 +456,11 @@ def op_rename(a, _in):
             except FileNotFoundError:
                 t_dir = False
             if t_dir and not s_dir:
-                die(46, b"cannot rename ", a[0], b" to ", a[1])
+                die(CONFLICT, b"cannot rename ", a[0], b" to ", a[1])
             try:
                 os.rename(sb, tb, src_dir_fd=sfd, dst_dir_fd=tfd)
             except OSError:
-                die(46, b"cannot rename ", a[0], b" to ", a[1])
+                die(CONFLICT, b"cannot rename ", a[0], b" to ", a[1])
     return b""
 
 
@@ -453,13 +471,13 @@ def op_realpath(a, _in):
 def op_chmod(a, _in):
     p = a[0]
     if os.path.islink(p):
-        die(47, p, b" is a symlink; symlinks have no permissions of their own")
+        die(INVALID, p, b" is a symlink; symlinks have no permissions of their own")
     # O_PATH opens without needing read permission; chmod through the
     # descriptor's /proc entry changes exactly the inode that was checked.
     fd = open_file(p, os.O_PATH)
     try:
         if stat.S_ISLNK(os.fstat(fd).st_mode):
-            die(47, p, b" is a symlink; symlinks have no permissions of their own")
+            die(INVALID, p, b" is a symlink; symlinks have no permissions of their own")
         os.chmod(b"/proc/self/fd/%d" % fd, int(a[1], 8))
     finally:
         os.close(fd)
@@ -469,7 +487,7 @@ def op_chmod(a, _in):
 def op_list_tree(a, _in):
     t = real_m(a[0])
     if not inside(t):
-        die(45, a[0], b" leads outside the workspace")
+        die(OUTSIDE, a[0], b" leads outside the workspace")
     if not os.path.isdir(t):
         return b""
     out = []
@@ -513,23 +531,21 @@ def op_remove_list(a, data):
     return b""
 
 
-OPS = {
-    b"stat": op_stat,
-    b"list": op_list,
-    b"read": op_read,
-    b"write": op_write,
-    b"write_open": op_write_open,
-    b"write_append": op_write_append,
-    b"write_finish": op_write_finish,
-    b"write_abort": op_write_abort,
-    b"mkdir": op_mkdir,
-    b"remove": op_remove,
-    b"rename": op_rename,
-    b"realpath": op_realpath,
-    b"chmod": op_chmod,
-    b"list_tree": op_list_tree,
-    b"remove_list": op_remove_list,
-}
+def serving(names):
+    """The operations the host asks for, by name: each is the `op_<name>`
+    function above. One missing (a host newer than this server) hands over
+    to the shell server, which is generated with every operation."""
+    ops = {}
+    for name in names.split():
+        fn = globals().get("op_" + name)
+        if fn is None:
+            sys.stderr.write("the Python session server has no operation " + name + "\n")
+            sys.exit(USE_SHELL)
+        ops[name.encode()] = fn
+    return ops
+
+
+OPS = serving(os.environ["OW_OPS"])
 
 
 def read_exact(inp, n):
@@ -541,7 +557,7 @@ def read_exact(inp, n):
 
 def number(field):
     if not field or not field.isdigit():
-        sys.exit(47)
+        sys.exit(INVALID)
     return int(field)
 
 
@@ -555,7 +571,7 @@ def main():
             return
         fields = line.rstrip(b"\n").split(b" ")
         if len(fields) != 4:
-            sys.exit(47)
+            sys.exit(INVALID)
         rid, op, argc, inlen = fields[0], fields[1], number(fields[2]), number(fields[3])
         args = []
         for _ in range(argc):
@@ -563,7 +579,7 @@ def main():
         data = read_exact(inp, inlen)
         fn = OPS.get(op)
         if fn is None:
-            rc, o, e = 47, b"", b"unknown operation " + op + b"\n"
+            rc, o, e = INVALID, b"", b"unknown operation " + op + b"\n"
         else:
             try:
                 rc, o, e = 0, fn(args, data), b""

@@ -49,6 +49,12 @@ use crate::error::{ErrorCode, Result, SandboxError};
 const DELETE_WAIT: Duration = Duration::from_secs(120);
 /// Poll interval when the watch stream is unavailable.
 const POLL: Duration = Duration::from_millis(500);
+/// How long the first connection retries while nothing listens at the
+/// gateway's address: enough for a gateway that is still starting, short
+/// because a wrong address is the likelier cause (the full `rpc_timeout`
+/// made that mistake take 30 s to report). Once the gateway has answered,
+/// calls retry refusals for the full budget: it is then restarting.
+const REFUSED_AT_CONNECT: Duration = Duration::from_secs(1);
 
 /// Sandboxes on an OpenShell gateway.
 #[derive(Debug, Clone)]
@@ -68,9 +74,18 @@ impl OpenShellBackend {
     pub async fn connect(cfg: GatewayConfig) -> Result<Self> {
         let op = "gateway.connect";
         let (channel, auth) = transport::connect(&cfg)?;
+        let started = Instant::now();
         let version = retry(op, cfg.rpc_timeout, || {
             let (channel, auth, cfg) = (channel.clone(), auth.clone(), cfg.clone());
-            async move { wire::health(channel, auth, &cfg).await.map_err(|s| to_error(op, &s)) }
+            async move {
+                wire::health(channel, auth, &cfg).await.map_err(|s| {
+                    let mut e = to_error(op, &s);
+                    if status::connection_refused(&s) && started.elapsed() >= REFUSED_AT_CONNECT {
+                        e.retryable = false;
+                    }
+                    e
+                })
+            }
         })
         .await
         .map_err(|e| {

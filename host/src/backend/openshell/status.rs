@@ -42,6 +42,20 @@ fn is_transport(s: &Status) -> bool {
     m.contains("transport error") || m.contains("connection") || m.contains("broken pipe") || m.contains("tcp connect")
 }
 
+/// Whether the connection was refused: nothing listens at the gateway's
+/// address. Read from the I/O error in the status's source chain, not from
+/// its message, which tonic and hyper word as they like.
+pub fn connection_refused(s: &Status) -> bool {
+    let mut source = std::error::Error::source(s);
+    while let Some(e) = source {
+        if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused) {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
 /// Call `f` until it succeeds, fails with something not retryable, or
 /// `budget` runs out; backing off 100 ms, 200 ms, ... up to 2 s between
 /// attempts. Only for calls that are safe to repeat.
@@ -85,6 +99,29 @@ mod tests {
         let t = to_error("x", &Status::cancelled("Timeout expired"));
         assert!(t.code == ErrorCode::Timeout && !t.retryable, "a deadline is not retried: {t}");
         assert_eq!(to_error("x", &Status::cancelled("client went away")).code, ErrorCode::Unavailable);
+    }
+
+    #[test]
+    fn refusals_are_found_in_the_source_chain_not_the_message() {
+        /// A wrapper like hyper's and tonic's connect errors.
+        #[derive(Debug)]
+        struct Wrapped(std::io::Error);
+        impl std::fmt::Display for Wrapped {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("tcp connect error")
+            }
+        }
+        impl std::error::Error for Wrapped {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let refused = || std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(connection_refused(&Status::from_error(Box::new(Wrapped(refused())))));
+        assert!(connection_refused(&Status::from_error(Box::new(refused()))));
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(!connection_refused(&Status::from_error(Box::new(Wrapped(reset)))));
+        assert!(!connection_refused(&Status::unavailable("connection refused")), "the message is not evidence");
     }
 
     #[tokio::test]

@@ -1,6 +1,6 @@
-//! Files, over exec: each operation is one of the fixed scripts in
-//! [`super::script`], run with the path as an argument, with output that
-//! is NUL-separated (file names may hold any byte but `/` and NUL) and
+//! Files, over exec: each operation is one of the protocol's operations
+//! ([`Op`]), run with the path as an argument, with output that is
+//! NUL-separated (file names may hold any byte but `/` and NUL) and
 //! produced with `LC_ALL=C` (locale-proof).
 //!
 //! Reads stream the file's bytes raw from stdout; the host counts them
@@ -34,7 +34,7 @@ use self::parse::split_nul;
 pub(crate) use self::parse::{parse_list, parse_stat};
 use super::channel::{self, Slot};
 use super::exec;
-use super::script::{self, code};
+use super::script::{self, Op, code};
 use super::wire::{Target, Wire};
 use crate::backend::{DirEntry, ExecEvent, ExecRequest, FileStat, Stdin};
 use crate::error::{Result, SandboxError};
@@ -55,10 +55,6 @@ pub struct Files {
     /// The sandbox's session channel, unless it is turned off.
     pub(super) channel: Option<Arc<Slot>>,
 }
-
-/// Operations that may run again when the channel failed after sending
-/// them (re-running the others could fail or repeat their effect).
-const IDEMPOTENT: &[&str] = &["stat", "list", "read", "realpath", "chmod", "list_tree", "write_abort"];
 
 /// The result of a script.
 #[derive(Debug)]
@@ -94,28 +90,29 @@ fn script_error(op: &str, code: i32, stderr: &str) -> SandboxError {
 }
 
 impl Files {
-    fn request(&self, parts: &[&str], args: &[&str], stdin: Stdin) -> ExecRequest {
+    /// The exec that runs `script` on its own.
+    fn request(&self, script: Op, args: &[&str], stdin: Stdin) -> ExecRequest {
         let mut argv = vec!["sh".to_string(), "-c".into(), script::FILE_BOOTSTRAP.into(), "sh".into()];
         argv.extend(args.iter().map(|a| a.to_string()));
         let env = BTreeMap::from([
-            ("OW_FS".to_string(), script::encoded(parts)),
+            ("OW_FS".to_string(), script::encoded(script)),
             ("OW_ROOT".to_string(), self.root.clone()),
             ("LC_ALL".to_string(), "C".to_string()),
         ]);
         ExecRequest { argv, cwd: self.root.clone(), env, stdin, pty: None, timeout: OP_TIMEOUT }
     }
 
-    /// Run channel operation `name` through the session channel; `None`
-    /// when it has to run in its own exec instead.
-    async fn via_channel(&self, op: &str, name: &'static str, args: &[&str], stdin: &Bytes) -> Option<Result<Output>> {
+    /// Run `script` through the session channel; `None` when it has to
+    /// run in its own exec instead.
+    async fn via_channel(&self, op: &str, script: Op, args: &[&str], stdin: &Bytes) -> Option<Result<Output>> {
         let slot = self.channel.as_ref()?;
         if stdin.len() > channel::MAX_IN {
             return None;
         }
         let ch = slot.get().await?;
-        match ch.call(name, args.iter().map(|a| a.to_string()).collect(), stdin.clone()).await {
+        match ch.call(script, args.iter().map(|a| a.to_string()).collect(), stdin.clone()).await {
             Ok(r) => Some(Ok(Output { code: r.code, stdout: r.stdout, stderr: r.stderr })),
-            Err(f) if f.maybe_ran && !IDEMPOTENT.contains(&name) => Some(Err(f.error.context(format!(
+            Err(f) if f.maybe_ran && !script.idempotent() => Some(Err(f.error.context(format!(
                 "the session channel failed during {op}, which may or may not have taken effect; check and retry"
             )))),
             Err(f) => {
@@ -125,25 +122,24 @@ impl Files {
         }
     }
 
-    /// Run channel operation `name` and collect its output.
-    async fn run(&self, op: &'static str, name: &'static str, args: &[&str], stdin: Bytes) -> Result<Output> {
-        if let Some(out) = self.via_channel(op, name, args, &stdin).await {
+    /// Run `script` and collect its output.
+    async fn run(&self, op: &'static str, script: Op, args: &[&str], stdin: Bytes) -> Result<Output> {
+        if let Some(out) = self.via_channel(op, script, args, &stdin).await {
             return out;
         }
-        let parts = script::channel_op(name);
         let session = exec::start_internal(
             self.wire.clone(),
             self.target.clone(),
-            self.request(parts, args, Stdin::Bytes(stdin)),
+            self.request(script, args, Stdin::Bytes(stdin)),
             op,
         )
         .await?;
         collect(session.events, op).await
     }
 
-    /// Run channel operation `name`, which must succeed.
-    async fn ok(&self, op: &'static str, name: &'static str, args: &[&str], stdin: Bytes) -> Result<Bytes> {
-        let out = self.run(op, name, args, stdin).await?;
+    /// Run `script`, which must succeed.
+    async fn ok(&self, op: &'static str, script: Op, args: &[&str], stdin: Bytes) -> Result<Bytes> {
+        let out = self.run(op, script, args, stdin).await?;
         if out.code != 0 {
             return Err(script_error(op, out.code, &out.stderr));
         }
@@ -152,40 +148,40 @@ impl Files {
 
     /// `lstat`.
     pub async fn stat(&self, path: &str) -> Result<FileStat> {
-        let out = self.ok("fs.stat", "stat", &[path], Bytes::new()).await?;
+        let out = self.ok("fs.stat", Op::Stat, &[path], Bytes::new()).await?;
         parse_stat(path, &out).ok_or_else(|| malformed("fs.stat"))
     }
 
     /// Directory listing, sorted by name.
     pub async fn list(&self, path: &str) -> Result<Vec<DirEntry>> {
-        let out = self.ok("fs.list-dir", "list", &[path], Bytes::new()).await?;
+        let out = self.ok("fs.list-dir", Op::List, &[path], Bytes::new()).await?;
         parse_list(&out).ok_or_else(|| malformed("fs.list-dir"))
     }
 
     /// `mkdir` / `mkdir -p`.
     pub async fn mkdir(&self, path: &str, parents: bool) -> Result<()> {
-        self.ok("fs.mkdir", "mkdir", &[path, flag(parents)], Bytes::new()).await.map(|_| ())
+        self.ok("fs.mkdir", Op::Mkdir, &[path, flag(parents)], Bytes::new()).await.map(|_| ())
     }
 
     /// Remove, never following symlinks.
     pub async fn remove(&self, path: &str, recursive: bool) -> Result<()> {
-        self.ok("fs.remove", "remove", &[path, flag(recursive)], Bytes::new()).await.map(|_| ())
+        self.ok("fs.remove", Op::Remove, &[path, flag(recursive)], Bytes::new()).await.map(|_| ())
     }
 
     /// `rename`.
     pub async fn rename(&self, from: &str, to: &str) -> Result<()> {
-        self.ok("fs.rename", "rename", &[from, to], Bytes::new()).await.map(|_| ())
+        self.ok("fs.rename", Op::Rename, &[from, to], Bytes::new()).await.map(|_| ())
     }
 
     /// `realpath -e`.
     pub async fn realpath(&self, path: &str) -> Result<String> {
-        let out = self.ok("fs.realpath", "realpath", &[path], Bytes::new()).await?;
+        let out = self.ok("fs.realpath", Op::Realpath, &[path], Bytes::new()).await?;
         split_nul(&out).first().map(|p| String::from_utf8_lossy(p).into_owned()).ok_or_else(|| malformed("fs.realpath"))
     }
 
     /// `chmod`.
     pub async fn chmod(&self, path: &str, mode: u32) -> Result<()> {
-        self.ok("fs.chmod", "chmod", &[path, &format!("{:o}", mode & 0o7777)], Bytes::new()).await.map(|_| ())
+        self.ok("fs.chmod", Op::Chmod, &[path, &format!("{:o}", mode & 0o7777)], Bytes::new()).await.map(|_| ())
     }
 }
 
@@ -251,10 +247,10 @@ mod tests {
     #[test]
     fn exit_codes_become_error_codes() {
         use crate::error::ErrorCode;
-        assert_eq!(script_error("x", 44, "a\nb missing\n").code, ErrorCode::NotFound);
-        assert_eq!(script_error("x", 44, "a\nb missing\n").message, "b missing");
-        assert_eq!(script_error("x", 45, "").code, ErrorCode::PermissionDenied);
-        assert_eq!(script_error("x", 46, "").code, ErrorCode::Conflict);
-        assert!(script_error("x", 48, "").retryable);
+        assert_eq!(script_error("x", code::NOT_FOUND, "a\nb missing\n").code, ErrorCode::NotFound);
+        assert_eq!(script_error("x", code::NOT_FOUND, "a\nb missing\n").message, "b missing");
+        assert_eq!(script_error("x", code::OUTSIDE, "").code, ErrorCode::PermissionDenied);
+        assert_eq!(script_error("x", code::CONFLICT, "").code, ErrorCode::Conflict);
+        assert!(script_error("x", code::CORRUPT, "").retryable);
     }
 }

@@ -7,7 +7,7 @@ use futures::StreamExt;
 use super::super::status::to_error;
 use super::super::wire::{Event, Events};
 use super::parse::num;
-use super::{Files, OP_TIMEOUT, Output, channel, code, exec, incomplete, keep_stderr, malformed, script, script_error};
+use super::{Files, OP_TIMEOUT, Op, Output, channel, code, exec, incomplete, keep_stderr, malformed, script_error};
 use crate::backend::{ByteStream, FileRead, Stdin};
 use crate::error::{Result, SandboxError};
 
@@ -18,7 +18,7 @@ impl Files {
     pub async fn read(&self, path: &str) -> Result<FileRead> {
         let op = "fs.read-file";
         let max = channel::MAX_READ.to_string();
-        match self.via_channel(op, "read", &[path, &max], &Bytes::new()).await {
+        match self.via_channel(op, Op::Read, &[path, &max], &Bytes::new()).await {
             Some(Ok(out)) if out.code == code::TOO_BIG => {}
             Some(Ok(out)) => return small_read(op, &out),
             Some(Err(e)) => return Err(e),
@@ -26,7 +26,7 @@ impl Files {
         }
         // The content is polled straight from the gateway's stream (no
         // relay task in between: a hop per chunk costs more than the copy).
-        let (call, _) = exec::prepare(&self.request(&[script::READ], &[path], Stdin::Bytes(Bytes::new())), op, true)?;
+        let (call, _) = exec::prepare(&self.request(Op::Read, &[path], Stdin::Bytes(Bytes::new())), op, true)?;
         let mut events = self.wire.exec(&self.target, call, OP_TIMEOUT).await.map_err(|s| to_error(op, &s))?;
         // The header line: the size.
         let mut head = BytesMut::new();

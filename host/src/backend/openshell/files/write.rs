@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 
 use super::super::exec::MAX_FRAME;
-use super::{Files, collect, exec, flag, malformed, parse_stat, script, script_error, split_nul};
+use super::{Files, Op, collect, exec, flag, malformed, parse_stat, script_error, split_nul};
 use crate::backend::{ExecInput, ExecSession, FileSink, FileStat, Stdin, WriteOptions};
 use crate::error::{Result, SandboxError};
 
@@ -68,7 +68,7 @@ impl OpenShellSink {
         if self.temp.is_none() {
             let args = self.args();
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            let out = self.files.ok(op, "write_open", &refs, Bytes::new()).await?;
+            let out = self.files.ok(op, Op::WriteOpen, &refs, Bytes::new()).await?;
             let tmp = split_nul(&out)
                 .first()
                 .map(|p| String::from_utf8_lossy(p).into_owned())
@@ -77,7 +77,7 @@ impl OpenShellSink {
         }
         if self.upload.is_none() {
             let tmp = self.temp.clone().unwrap_or_default();
-            let mut req = self.files.request(&[script::WRITE_APPEND], &[&tmp], Stdin::Interactive);
+            let mut req = self.files.request(Op::WriteAppend, &[&tmp], Stdin::Interactive);
             req.timeout = UPLOAD_TIMEOUT;
             self.upload =
                 Some(exec::start_internal(self.files.wire.clone(), self.files.target.clone(), req, op).await?);
@@ -119,7 +119,7 @@ impl Drop for OpenShellSink {
         {
             let files = self.files.clone();
             rt.spawn(async move {
-                let _ = files.ok("fs.write-file", "write_abort", &[&tmp], Bytes::new()).await;
+                let _ = files.ok("fs.write-file", Op::WriteAbort, &[&tmp], Bytes::new()).await;
             });
         }
     }
@@ -143,14 +143,14 @@ impl FileSink for OpenShellSink {
         let out = if self.temp.is_none() {
             let data = self.buffer.split().freeze();
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            self.files.ok(op, "write", &refs, data).await?
+            self.files.ok(op, Op::Write, &refs, data).await?
         } else {
             self.flush().await?;
             self.end_upload().await?;
             let tmp = self.temp.take().unwrap_or_default();
             args.push(tmp.clone());
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            let out = self.files.ok(op, "write_finish", &refs, Bytes::new()).await;
+            let out = self.files.ok(op, Op::WriteFinish, &refs, Bytes::new()).await;
             if out.is_err() {
                 // A failed commit removes its temporary file, but one that
                 // never ran (the channel failed) would not.

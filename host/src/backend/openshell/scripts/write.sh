@@ -1,0 +1,1 @@
+cat > "$tmp" || { rm -f -- "$tmp"; exit 1; }
