@@ -97,8 +97,15 @@ async fn send(
 
     let started = Instant::now();
     let body_deadline = started + policy.timeout;
-    let guest_wait = options.and_then(|o| Some(o.connect_timeout? + o.first_byte_timeout?));
-    let head_deadline = guest_wait.map_or(body_deadline, |w| body_deadline.min(started + w));
+    // The guest may ask for less time to connect and for the first byte
+    // (`request-options`), never for more than the policy's deadline.
+    let head_deadline = match options {
+        Some(o) if o.connect_timeout.is_some() || o.first_byte_timeout.is_some() => {
+            let wait = o.connect_timeout.unwrap_or(policy.timeout) + o.first_byte_timeout.unwrap_or(policy.timeout);
+            body_deadline.min(started + wait)
+        }
+        _ => body_deadline,
+    };
     let exceeded = Arc::new(Mutex::new(None));
     let limits = |cap: (u64, &'static str)| Limits {
         cap,
