@@ -32,6 +32,9 @@ pub struct Target {
     pub internal_allowed: Option<Vec<IpAddr>>,
     /// An extra CA (PEM) to trust besides the system roots.
     pub ca: Option<PathBuf>,
+    /// Most time to resolve, connect and finish the TLS and HTTP
+    /// handshakes (within the request's own deadline).
+    pub connect_timeout: Option<std::time::Duration>,
 }
 
 impl Target {
@@ -71,15 +74,24 @@ impl Connector {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let what = target.destination();
-        let work = async {
+        let connect = async {
             let stream = self.open(target).await?;
             let io: Box<dyn IoStream> = match target.scheme {
                 Scheme::Http => Box::new(stream),
                 Scheme::Https => Box::new(self.tls_handshake(target, stream).await?),
             };
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+            hyper::client::conn::http1::handshake(TokioIo::new(io))
                 .await
-                .map_err(|e| EgressError::Protocol(format!("HTTP handshake with {what} failed: {e}")))?;
+                .map_err(|e| EgressError::Protocol(format!("HTTP handshake with {what} failed: {e}")))
+        };
+        let work = async {
+            let connected = match target.connect_timeout {
+                Some(t) => tokio::time::timeout(t, connect).await.map_err(|_| {
+                    EgressError::Timeout(format!("no connection to {what} within the request's connect timeout"))
+                })?,
+                None => connect.await,
+            };
+            let (mut sender, conn) = connected?;
             // The connection lives until the response body is read or
             // dropped, and never past the request's deadline.
             tokio::spawn(async move {
@@ -277,7 +289,14 @@ mod tests {
         let port = tls_server(&pki).await;
         let connector = Connector::new();
         let send = |ca: Option<PathBuf>| {
-            let target = Target { scheme: Scheme::Https, host: "localhost".into(), port, internal_allowed: None, ca };
+            let target = Target {
+                scheme: Scheme::Https,
+                host: "localhost".into(),
+                port,
+                internal_allowed: None,
+                ca,
+                connect_timeout: None,
+            };
             let request = http::Request::get("/")
                 .header(http::header::HOST, "localhost")
                 .body(http_body_util::Empty::<Bytes>::new())

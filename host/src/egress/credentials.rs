@@ -86,7 +86,8 @@ pub fn redact(text: &str, secrets: &[SecretString]) -> String {
     for s in secrets {
         let v = s.expose_secret();
         if v.len() >= 4 {
-            out = out.replace(v, "[redacted]");
+            // As sent in a header, and as sent in a query.
+            out = out.replace(v, "[redacted]").replace(&percent_encode(v), "[redacted]");
         }
     }
     out

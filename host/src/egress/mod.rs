@@ -30,6 +30,9 @@ pub use wasi::HttpHooks;
 
 use crate::policy::Policy;
 
+/// Refusals logged at warn level per run.
+const LOGGED_REFUSALS: u64 = 20;
+
 /// The egress state of one run: the policy, the shared connector, and what
 /// the run has used so far.
 #[derive(Debug)]
@@ -37,6 +40,7 @@ pub struct EgressRun {
     pub(crate) policy: Arc<Policy>,
     pub(crate) connector: Arc<Connector>,
     requests: AtomicU64,
+    refusals: AtomicU64,
     bytes: Arc<AtomicU64>,
     pub(crate) stats: EgressStats,
 }
@@ -48,6 +52,7 @@ impl EgressRun {
             policy,
             connector,
             requests: AtomicU64::new(0),
+            refusals: AtomicU64::new(0),
             bytes: Arc::new(AtomicU64::new(0)),
             stats: EgressStats::default(),
         })
@@ -63,6 +68,23 @@ impl EgressRun {
             )));
         }
         Ok(())
+    }
+
+    /// Log a refused or failed request: the first [`LOGGED_REFUSALS`] at
+    /// warn level, the rest at debug, so a guest that loops on refusals
+    /// cannot flood the host's log.
+    fn log_refusal(&self, method: &str, destination: &str, path: &str, e: &EgressError) {
+        let n = self.refusals.fetch_add(1, Ordering::Relaxed);
+        // Paths are the guest's: keep the log line short.
+        let path: String = path.chars().take(200).collect();
+        if n < LOGGED_REFUSALS {
+            tracing::warn!(target: "egress", %method, %destination, %path, "HTTP request refused or failed: {e}");
+        } else {
+            if n == LOGGED_REFUSALS {
+                tracing::warn!(target: "egress", "more HTTP requests were refused or failed; logging them at debug level");
+            }
+            tracing::debug!(target: "egress", %method, %destination, %path, "HTTP request refused or failed: {e}");
+        }
     }
 
     /// What the run's HTTP requests used, per destination.

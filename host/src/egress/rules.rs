@@ -45,33 +45,52 @@ pub(crate) fn find<'r>(rules: &'r [HttpRule], req: &RequestLine<'_>) -> Result<&
 }
 
 /// Whether a path is free of tricks that would let it match one glob and
-/// mean another to the server: dot segments, encoded `/`, `\` or `.`.
+/// mean another to the server: dot segments, empty segments (servers merge
+/// `//`), `;` parameters (`/a/..;/b` is `..` to some servers), and encoded
+/// `/`, `\` or `.`.
 fn plain_path(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
-    !path.split('/').any(|s| s == "." || s == "..")
+    let inner = path.strip_prefix('/').unwrap_or(path);
+    let inner = inner.strip_suffix('/').unwrap_or(inner);
+    (inner.is_empty() || !inner.split('/').any(|s| s.is_empty() || s == "." || s == ".."))
+        && !path.contains(['\\', ';'])
         && !lower.contains("%2f")
         && !lower.contains("%5c")
         && !lower.contains("%2e")
-        && !path.contains('\\')
 }
 
 /// OpenShell's path globs: `*` matches within one segment, `**` any number
-/// of segments (none included).
+/// of segments (none included). Time is bounded by pattern segments times
+/// path segments, whatever the pattern: each pair is tried once.
 pub(crate) fn path_matches(pattern: &str, path: &str) -> bool {
     let p: Vec<&str> = pattern.split('/').collect();
     let s: Vec<&str> = path.split('/').collect();
-    segments_match(&p, &s)
-}
-
-fn segments_match(p: &[&str], s: &[&str]) -> bool {
-    match p.split_first() {
-        None => s.is_empty(),
-        Some((&"**", rest)) => (0..=s.len()).any(|i| segments_match(rest, &s[i..])),
-        Some((seg, rest)) => match s.split_first() {
-            Some((first, tail)) => glob::matches(seg, first) && segments_match(rest, tail),
-            None => false,
-        },
+    // reach[j]: the first i pattern segments can match the first j path
+    // segments.
+    let mut reach = vec![false; s.len() + 1];
+    reach[0] = true;
+    for seg in &p {
+        let mut next = vec![false; s.len() + 1];
+        if *seg == "**" {
+            // Any number of segments: reachable from any earlier point.
+            let mut any = false;
+            for j in 0..=s.len() {
+                any |= reach[j];
+                next[j] = any;
+            }
+        } else {
+            for j in 0..s.len() {
+                if reach[j] && glob::matches(seg, s[j]) {
+                    next[j + 1] = true;
+                }
+            }
+        }
+        reach = next;
+        if !reach.contains(&true) {
+            return false;
+        }
     }
+    reach[s.len()]
 }
 
 #[cfg(test)]
@@ -103,12 +122,19 @@ mod tests {
         assert!(!path_matches("/repos/*/contents/**", "/repos/me/x/contents/a"));
         assert!(path_matches("/**", "/anything/at/all"));
         assert!(!path_matches("/v1/*", "/v1/a/b"));
+        assert!(path_matches("/**/v1/**/x.json", "/a/b/v1/c/x.json"));
+        assert!(!path_matches("/**/v1/**/x.json", "/a/b/v1/c/y.json"));
+        // A long path against a pattern with several `**` stays linear in
+        // each: this would take hours with plain backtracking.
+        let long = "/a".repeat(30_000);
+        assert!(!path_matches("/**/v1/**/**/x.json", &long));
     }
 
     #[test]
     fn rules_say_why() {
         let rules = [rule("api.github.com", &["GET"], &["/repos/**"]), rule("*.example.com", &[], &[])];
         assert!(find(&rules, &line("api.github.com", "GET", "/repos/a")).is_ok());
+        assert!(plain_path("/") && plain_path("/repos/a/") && !plain_path("/repos//a"));
         assert!(find(&rules, &line("x.example.com", "DELETE", "/")).is_ok());
         let e = find(&rules, &line("evil.com", "GET", "/")).unwrap_err().to_string();
         assert!(e.contains("no [[http.allow]] rule allows https://evil.com:443"), "{e}");
@@ -116,7 +142,7 @@ mod tests {
         assert!(e.contains("method POST"), "{e}");
         let e = find(&rules, &line("api.github.com", "GET", "/user")).unwrap_err().to_string();
         assert!(e.contains("GET https://api.github.com:443/user"), "{e}");
-        for tricky in ["/repos/../admin", "/repos/a%2F..%2Fb", "/repos/%2e%2e/x"] {
+        for tricky in ["/repos/../admin", "/repos/a%2F..%2Fb", "/repos/%2e%2e/x", "/repos/..;/admin", "/repos//a"] {
             assert!(find(&rules, &line("api.github.com", "GET", tricky)).is_err(), "{tricky}");
         }
     }

@@ -6,6 +6,12 @@ use std::sync::{Arc, Mutex};
 
 use super::body::Direction;
 
+/// Destinations counted by name; the rest are counted together.
+const MAX_DESTINATIONS: usize = 64;
+
+/// The entry that counts destinations past [`MAX_DESTINATIONS`].
+const OTHER: &str = "(other destinations)";
+
 /// Requests and bytes of one destination (`scheme://host:port`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DestinationStats {
@@ -52,9 +58,15 @@ pub struct EgressStats {
 }
 
 impl EgressStats {
+    /// The counters of `destination`. Past [`MAX_DESTINATIONS`] names (the
+    /// guest picks them), new ones share one entry, so the map stays small.
     pub(crate) fn counter(&self, destination: &str) -> Arc<Counter> {
         let mut map = self.by_destination.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(destination.to_string()).or_default().clone()
+        if let Some(c) = map.get(destination) {
+            return c.clone();
+        }
+        let key = if map.len() < MAX_DESTINATIONS { destination } else { OTHER };
+        map.entry(key.to_string()).or_default().clone()
     }
 
     /// The counts so far, sorted by destination.
@@ -69,5 +81,22 @@ impl EgressStats {
                 bytes_received: c.received.load(Ordering::Relaxed),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guest_picked_names_cannot_grow_the_map_without_end() {
+        let stats = EgressStats::default();
+        for i in 0..1000 {
+            stats.counter(&format!("https://h{i}.example:443")).deny();
+        }
+        let all = stats.snapshot();
+        assert_eq!(all.len(), MAX_DESTINATIONS + 1);
+        assert_eq!(all.iter().map(|d| d.denied).sum::<u64>(), 1000);
+        assert_eq!(all.iter().find(|d| d.destination == OTHER).unwrap().denied, 1000 - MAX_DESTINATIONS as u64);
     }
 }

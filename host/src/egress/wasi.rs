@@ -69,11 +69,19 @@ async fn send(
     let counter = run.stats.counter(&target_name);
 
     let line = RequestLine { scheme, host: &host, port, method: &method, path: &path };
-    let rule = match rules::find(&policy.allow, &line).and_then(|r| run.take_request().map(|()| r)) {
+    // Every attempt counts against the run's requests, refused ones too, so
+    // a guest cannot loop on refusals without end. TRACE echoes the request
+    // (with any credential the host added) and CONNECT opens a tunnel past
+    // the rules: never allowed.
+    let rule = run.take_request().and_then(|()| match method.as_str() {
+        "TRACE" | "CONNECT" => Err(EgressError::Denied(format!("method {method} is never allowed"))),
+        _ => rules::find(&policy.allow, &line),
+    });
+    let rule = match rule {
         Ok(rule) => rule,
         Err(e) => {
             counter.deny();
-            tracing::warn!(target: "egress", %method, destination = %target_name, %path, "HTTP request refused: {e}");
+            run.log_refusal(&method, &target_name, &path, &e);
             return Err(e);
         }
     };
@@ -83,7 +91,10 @@ async fn send(
         counter.deny();
         return Err(EgressError::RequestTooLarge { limit: policy.max_request_body, key: "http.max-request-body" });
     }
-    apply_credentials(&mut parts, &rule.credentials)?;
+    if let Err(e) = apply_credentials(&mut parts, &rule.credentials) {
+        run.log_refusal(&method, &target_name, &path, &e);
+        return Err(e);
+    }
     counter.request();
 
     let internal_allowed = match &rule.host {
@@ -93,18 +104,22 @@ async fn send(
         }
         _ => Vec::new(),
     };
-    let target = Target { scheme, host, port, internal_allowed: Some(internal_allowed), ca: rule.ca.clone() };
+    let target = Target {
+        scheme,
+        host,
+        port,
+        internal_allowed: Some(internal_allowed),
+        ca: rule.ca.clone(),
+        connect_timeout: options.and_then(|o| o.connect_timeout),
+    };
 
     let started = Instant::now();
     let body_deadline = started + policy.timeout;
-    // The guest may ask for less time to connect and for the first byte
-    // (`request-options`), never for more than the policy's deadline.
-    let head_deadline = match options {
-        Some(o) if o.connect_timeout.is_some() || o.first_byte_timeout.is_some() => {
-            let wait = o.connect_timeout.unwrap_or(policy.timeout) + o.first_byte_timeout.unwrap_or(policy.timeout);
-            body_deadline.min(started + wait)
-        }
-        _ => body_deadline,
+    // The guest may ask for less time (`request-options`): to connect, and
+    // for the response head; never for more than the policy's deadline.
+    let head_deadline = match options.and_then(|o| o.first_byte_timeout) {
+        Some(first_byte) => body_deadline.min(started + guest_connect_timeout(options) + first_byte),
+        None => body_deadline,
     };
     let exceeded = Arc::new(Mutex::new(None));
     let limits = |cap: (u64, &'static str)| Limits {
@@ -128,7 +143,7 @@ async fn send(
         Ok(r) => r,
         Err(e) => {
             let e = exceeded.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or(e);
-            tracing::warn!(target: "egress", %method, destination = %target_name, %path, "HTTP request failed: {e}");
+            run.log_refusal(&method, &target_name, &path, &e);
             return Err(e);
         }
     };
@@ -142,4 +157,9 @@ async fn send(
         counter,
     );
     Ok(http::Response::from_parts(head, body.boxed_unsync()))
+}
+
+/// The guest's connect timeout, or none (zero) when it set none.
+fn guest_connect_timeout(options: Option<RequestOptions>) -> std::time::Duration {
+    options.and_then(|o| o.connect_timeout).unwrap_or_default()
 }

@@ -53,6 +53,9 @@ struct Used {
     requests: u64,
     tokens: u64,
     time: Duration,
+    /// Time reserved by calls still under way: each may take until its
+    /// deadline, so calls made at once cannot together pass the budget.
+    reserved: Duration,
     calls: Vec<ModelCallStats>,
 }
 
@@ -68,8 +71,9 @@ impl BudgetState {
     }
 
     /// Take one call from the budget, or say which budget is spent. Returns
-    /// the time left for the call in the run's time budget and the tokens
-    /// left.
+    /// the time the call may take (reserved until [`Self::finish_call`]:
+    /// the call's timeout, or what is left of the run's time) and the
+    /// tokens left.
     pub(crate) fn start_call(&self, limits: &ModelPolicy, op: &str) -> Result<(Duration, u64), SandboxError> {
         let mut used = self.used();
         if used.requests >= limits.max_requests {
@@ -84,22 +88,34 @@ impl BudgetState {
                 format!("this run has used its {} model tokens (policy model.max-tokens)", limits.max_tokens),
             ));
         }
-        if used.time >= limits.max_time {
+        let time_left = limits.max_time.saturating_sub(used.time + used.reserved);
+        if time_left.is_zero() {
             return Err(SandboxError::too_large(
                 op,
-                format!("this run has spent its {:?} waiting for models (policy model.max-time)", limits.max_time),
+                format!(
+                    "this run has spent (or its calls under way hold) its {:?} of model time (policy model.max-time)",
+                    limits.max_time
+                ),
             ));
         }
+        let reserve = limits.timeout.min(time_left);
         used.requests += 1;
-        Ok((limits.max_time - used.time, limits.max_tokens - used.tokens))
+        used.reserved += reserve;
+        Ok((reserve, limits.max_tokens - used.tokens))
     }
 
-    /// Record a finished (or failed) call.
-    pub(crate) fn finish_call(&self, usage: Usage, elapsed: Duration, record: ModelCallStats) {
+    /// Record a finished (or failed) call, releasing the time it reserved.
+    pub(crate) fn finish_call(&self, usage: Usage, elapsed: Duration, reserved: Duration, record: ModelCallStats) {
         let mut used = self.used();
         used.tokens += u64::from(usage.prompt_tokens) + u64::from(usage.completion_tokens);
         used.time += elapsed;
+        used.reserved = used.reserved.saturating_sub(reserved);
         used.calls.push(record);
+    }
+
+    /// Tokens left, to size a request before it is counted.
+    pub(crate) fn tokens_left(&self, limits: &ModelPolicy) -> u64 {
+        limits.max_tokens.saturating_sub(self.used().tokens)
     }
 
     pub(crate) fn remaining(&self, limits: &ModelPolicy) -> Budget {
@@ -107,7 +123,7 @@ impl BudgetState {
         Budget {
             requests: limits.max_requests.saturating_sub(used.requests),
             tokens: limits.max_tokens.saturating_sub(used.tokens),
-            time_ms: limits.max_time.saturating_sub(used.time).as_millis() as u64,
+            time_ms: limits.max_time.saturating_sub(used.time + used.reserved).as_millis() as u64,
         }
     }
 
@@ -120,5 +136,45 @@ impl BudgetState {
             time_ms: used.time.as_millis() as u64,
             per_call: used.calls.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> ModelCallStats {
+        ModelCallStats {
+            alias: "a".into(),
+            model: String::new(),
+            streamed: true,
+            outcome: "ok".into(),
+            attempts: 1,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            estimated: false,
+            latency_ms: 0,
+            first_delta_ms: None,
+        }
+    }
+
+    #[test]
+    fn calls_under_way_hold_their_time() {
+        let limits = ModelPolicy {
+            max_time: Duration::from_secs(10),
+            timeout: Duration::from_secs(4),
+            ..ModelPolicy::default()
+        };
+        let b = BudgetState::default();
+        let (first, _) = b.start_call(&limits, "m").unwrap();
+        let (second, _) = b.start_call(&limits, "m").unwrap();
+        let (third, _) = b.start_call(&limits, "m").unwrap();
+        assert_eq!((first, second, third), (Duration::from_secs(4), Duration::from_secs(4), Duration::from_secs(2)));
+        let e = b.start_call(&limits, "m").unwrap_err();
+        assert!(e.message.contains("model.max-time"), "{e:?}");
+        // A call that ends early gives back what it did not use.
+        b.finish_call(Usage::default(), Duration::from_secs(1), first, record());
+        let (fourth, _) = b.start_call(&limits, "m").unwrap();
+        assert_eq!(fourth, Duration::from_secs(3));
     }
 }

@@ -36,18 +36,21 @@ struct Started {
     body: Vec<u8>,
     started: Instant,
     deadline: Instant,
+    /// Time reserved in the run's budget, released when the call ends.
+    reserved: Duration,
     streamed: bool,
 }
 
 impl Started {
     fn begin(ctx: CallCtx, req: &ChatRequest, op: &'static str, streamed: bool) -> Result<Started, SandboxError> {
-        let (time_left, tokens_left) = ctx.budget.start_call(&ctx.limits, op)?;
+        // The body first: a malformed request costs no call.
+        let tokens_left = ctx.budget.tokens_left(&ctx.limits);
         let max_tokens = req.max_tokens.map(|n| n.min(u32::try_from(tokens_left).unwrap_or(u32::MAX)));
         let body = openai::request_body(req, &ctx.alias.model, max_tokens, streamed)
             .map_err(|m| SandboxError::invalid(op, m))?;
+        let (reserved, _) = ctx.budget.start_call(&ctx.limits, op)?;
         let started = Instant::now();
-        let deadline = started + ctx.limits.timeout.min(time_left);
-        Ok(Started { ctx, op, body, started, deadline, streamed })
+        Ok(Started { ctx, op, body, started, deadline: started + reserved, reserved, streamed })
     }
 
     /// Record the call in the budget and stats, successful or not.
@@ -72,7 +75,7 @@ impl Started {
             latency_ms: elapsed.as_millis() as u64,
             first_delta_ms: first_delta.map(|d| d.as_millis() as u64),
         };
-        self.ctx.budget.finish_call(usage, elapsed, record);
+        self.ctx.budget.finish_call(usage, elapsed, self.reserved, record);
     }
 
     fn usage(&self, completion: &mut Completion, reported: bool) {
@@ -93,6 +96,7 @@ impl Started {
             // a local server on loopback or a private network is allowed.
             internal_allowed: None,
             ca: a.ca.clone(),
+            connect_timeout: None,
         };
         let mut attempt = 0;
         loop {
@@ -114,7 +118,7 @@ impl Started {
                     let status = response.status();
                     let retry_after = retry_after(&response);
                     let body = read_capped(response.into_body(), 64 << 10, self.deadline).await.unwrap_or_default();
-                    let message = redact(&openai::error_message(&body), &secrets);
+                    let message = openai::shorten(&redact(&openai::error_message(&body), &secrets), 1000);
                     let retryable = status.as_u16() == 429 || status.is_server_error();
                     let error = SandboxError::backend(
                         self.op,
@@ -286,7 +290,7 @@ pub(crate) async fn stream(ctx: CallCtx, req: ChatRequest, op: &'static str) -> 
         let result = pump(&call, response.into_body(), &tx, &mut first_delta).await;
         let result = result.map_err(|e| {
             let mut e = e;
-            e.message = redact(&e.message, &secrets);
+            e.message = openai::shorten(&redact(&e.message, &secrets), 1000);
             e
         });
         match result {

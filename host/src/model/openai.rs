@@ -8,8 +8,21 @@ use serde_json::{Map, Value, json};
 use super::{ChatRequest, Completion, Delta, FinishReason, Message, Role, ToolCall, ToolCallDelta, ToolChoice, Usage};
 
 /// Members the host sets itself; `extra` cannot override them.
-const RESERVED: &[&str] =
-    &["model", "messages", "tools", "tool_choice", "stream", "stream_options", "temperature", "max_tokens", "stop"];
+/// (`max_completion_tokens` and `n` too: they would let a call spend past
+/// the token budget the host lowers `max_tokens` to.)
+const RESERVED: &[&str] = &[
+    "model",
+    "messages",
+    "tools",
+    "tool_choice",
+    "stream",
+    "stream_options",
+    "temperature",
+    "max_tokens",
+    "max_completion_tokens",
+    "n",
+    "stop",
+];
 
 /// The request body for `model` (the provider's name). `max_tokens` is
 /// the guest's, already lowered to what the budget leaves.
@@ -244,11 +257,16 @@ pub(crate) fn error_message(body: &[u8]) -> String {
         .ok()
         .and_then(|v| v.get("error").and_then(|e| str_of(e, "message").or_else(|| e.as_str())).map(str::to_string))
         .unwrap_or_else(|| text.trim().to_string());
-    let mut msg: String = msg.chars().take(1000).collect();
-    if msg.is_empty() {
-        msg = "(no message)".into();
+    if msg.is_empty() { "(no message)".into() } else { msg }
+}
+
+/// `text` cut to `max` characters, for messages from providers (after any
+/// redaction, so a cut cannot leave part of a secret unredacted).
+pub(crate) fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
     }
-    msg
 }
 
 #[cfg(test)]

@@ -136,17 +136,6 @@ impl HostPattern {
             HostPattern::Ip(ip) => host.parse::<IpAddr>().is_ok_and(|h| h == *ip),
         }
     }
-
-    /// Whether the rule names `ip` explicitly: an IP rule for that address,
-    /// or `localhost` for loopback addresses. Only such rules let a request
-    /// reach loopback, private, link-local or metadata addresses.
-    pub fn names_address(&self, ip: IpAddr) -> bool {
-        match self {
-            HostPattern::Ip(p) => *p == ip,
-            HostPattern::Name(n) => n == "localhost" && ip.is_loopback(),
-            HostPattern::Subdomains(_) | HostPattern::Any => false,
-        }
-    }
 }
 
 impl std::fmt::Display for HostPattern {
@@ -409,6 +398,16 @@ fn parse_rule(r: RuleFile, span: Range<usize>, err: ErrAt<'_>) -> Result<HttpRul
         paths.push(v.clone());
     }
     let credentials = parse_credentials(r.credentials, err)?;
+    if !credentials.is_empty() && matches!(host, HostPattern::Any | HostPattern::Subdomains(_)) {
+        // The guest picks the name under `*` or `*.domain`; a credential
+        // must go to one host the operator named.
+        return Err(err(
+            r.host.span(),
+            format!(
+                "credentials need a rule for one host, not `{host}`: the guest could pick a host that collects them"
+            ),
+        ));
+    }
     if !credentials.is_empty() && scheme == Scheme::Http && !matches!(host, HostPattern::Ip(ip) if ip.is_loopback()) {
         let is_localhost = matches!(&host, HostPattern::Name(n) if n == "localhost");
         if !is_localhost {
@@ -552,14 +551,10 @@ mod tests {
         let exact = HostPattern::parse("api.github.com").unwrap();
         assert!(exact.matches("api.github.com") && !exact.matches("x.api.github.com"));
         let ip = HostPattern::parse("[::1]").unwrap();
-        assert!(ip.matches("::1") && ip.names_address("::1".parse().unwrap()));
+        assert!(ip.matches("::1"));
         assert!(HostPattern::parse("bad host").is_err());
         assert!(HostPattern::parse("*.").is_err());
         assert!(HostPattern::parse("a..b").is_err());
-        let localhost = HostPattern::parse("localhost").unwrap();
-        assert!(localhost.names_address("127.0.0.1".parse().unwrap()));
-        assert!(!localhost.names_address("10.0.0.1".parse().unwrap()));
-        assert!(!sub.names_address("127.0.0.1".parse().unwrap()));
     }
 
     #[test]
@@ -623,6 +618,11 @@ model = "qwen3"
             ),
             ("[model.aliases.a]\nurl = \"ftp://x\"\nmodel = \"m\"\n", 2, "not a base URL"),
             ("[model]\ndefault-alias = \"nope\"\n", 2, "not one of"),
+            (
+                "[[http.allow]]\nhost = \"*.github.io\"\ncredentials = [{ header = \"a\", env = \"K\" }]\n",
+                2,
+                "credentials need a rule for one host",
+            ),
             ("[model]\nmax-time = \"0s\"\n", 2, "must be more than 0"),
             ("[http]\nallowed = []\n", 2, "unknown field"),
         ] {

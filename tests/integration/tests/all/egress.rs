@@ -186,6 +186,23 @@ async fn bodies_counts_and_time_are_capped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_and_connect_are_never_sent() {
+    let server = ModelServer::start(Script::default()).await.unwrap();
+    let port = server.addr().port();
+    let f = fixture(Target::Local, policy(&rule(port, ""))).await;
+    let url = format!("http://127.0.0.1:{port}/bytes/1");
+    let (r, _) =
+        probe(&f, json!([{"method": "TRACE", "url": url}, {"method": "CONNECT", "url": url}, get(&url)])).await;
+    assert_eq!(
+        (&r[0]["error"], &r[1]["error"]),
+        (&json!("http-request-denied"), &json!("http-request-denied")),
+        "{r:?}"
+    );
+    assert_eq!(r[2]["bytes"], 1, "{r:?}");
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_are_added_by_the_host_and_replace_the_guests() {
     let server = ModelServer::start(Script::default()).await.unwrap();
     let port = server.addr().port();
