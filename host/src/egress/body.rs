@@ -91,6 +91,11 @@ where
         };
         match frame {
             None => Poll::Ready(None),
+            // The connection is closed at the deadline too: say why.
+            Some(Err(_)) if Instant::now() >= this.limits.deadline => {
+                let e = EgressError::Timeout("the request's deadline passed (policy http.timeout)".into());
+                Poll::Ready(Some(Err(this.fail(e))))
+            }
             Some(Err(e)) => Poll::Ready(Some(Err(e.into()))),
             Some(Ok(frame)) => {
                 let n = frame.data_ref().map_or(0, |d| d.len() as u64);

@@ -98,7 +98,10 @@ impl Connector {
                 let _ = tokio::time::timeout_at(body_deadline, conn).await;
             });
             sender.send_request(request).await.map_err(|e| {
-                if e.is_timeout() {
+                // The connection task ends at the body deadline, which may
+                // be this deadline too: a connection closed then is a
+                // timeout, whichever of the two fired first.
+                if e.is_timeout() || Instant::now() >= deadline.min(body_deadline) {
                     EgressError::Timeout(format!("{what} did not answer in time"))
                 } else {
                     EgressError::Protocol(format!("{what}: {e}"))
