@@ -40,8 +40,7 @@ pub struct Target {
 impl Target {
     /// `scheme://host:port`, as stats and logs name a destination.
     pub fn destination(&self) -> String {
-        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
-        format!("{}://{host}:{}", self.scheme.as_str(), self.port)
+        format!("{}://{}:{}", self.scheme.as_str(), crate::policy::url_host(&self.host), self.port)
     }
 }
 

@@ -18,7 +18,10 @@ use super::sse::SseParser;
 use super::{ChatRequest, Completion, Delta, Usage};
 use crate::egress::{Connector, EgressError, Target, apply_credentials, redact};
 use crate::error::SandboxError;
-use crate::policy::{ModelAlias, ModelPolicy};
+use crate::policy::{ModelAlias, ModelPolicy, url_host};
+
+/// Why a call ended at its deadline.
+const DEADLINE_PASSED: &str = "the answer did not finish before the call's deadline (policy model.timeout)";
 
 /// What one call needs from the run.
 #[derive(Debug)]
@@ -162,8 +165,8 @@ impl Started {
 }
 
 fn authority(a: &ModelAlias) -> String {
-    let host = if a.host.contains(':') { format!("[{}]", a.host) } else { a.host.clone() };
-    if a.port == a.scheme.default_port() { host } else { format!("{host}:{}", a.port) }
+    let host = url_host(&a.host);
+    if a.port == a.scheme.default_port() { host.into_owned() } else { format!("{host}:{}", a.port) }
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is rare from model APIs and
@@ -185,15 +188,11 @@ async fn read_capped(mut body: Incoming, cap: u64, deadline: Instant) -> Result<
     loop {
         let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
             Err(_) => {
-                return Err(EgressError::Timeout(
-                    "the answer did not arrive before the call's deadline (policy model.timeout)".into(),
-                ));
+                return Err(EgressError::Timeout(DEADLINE_PASSED.into()));
             }
             Ok(None) => return Ok(out),
             Ok(Some(Err(_))) if Instant::now() >= deadline => {
-                return Err(EgressError::Timeout(
-                    "the answer did not arrive before the call's deadline (policy model.timeout)".into(),
-                ));
+                return Err(EgressError::Timeout(DEADLINE_PASSED.into()));
             }
             Ok(Some(Err(e))) => return Err(EgressError::Protocol(format!("the answer broke off: {e}"))),
             Ok(Some(Ok(f))) => f,
@@ -261,10 +260,7 @@ impl CompletionStream {
         let item = match tokio::time::timeout_at(self.deadline + Duration::from_millis(100), self.rx.recv()).await {
             Ok(Some(item)) => item,
             Ok(None) => Err(SandboxError::unavailable(self.op, "the answer ended without its final message")),
-            Err(_) => Err(SandboxError::timeout(
-                self.op,
-                "the answer did not finish before the call's deadline (policy model.timeout)",
-            )),
+            Err(_) => Err(SandboxError::timeout(self.op, DEADLINE_PASSED)),
         };
         if matches!(item, Ok(Delta::Done(_)) | Err(_)) {
             self.finished = true;
@@ -326,18 +322,12 @@ async fn pump(
         };
         let frame = match next {
             Err(_) => {
-                return Err(SandboxError::timeout(
-                    op,
-                    "the answer did not finish before the call's deadline (policy model.timeout)",
-                ));
+                return Err(SandboxError::timeout(op, DEADLINE_PASSED));
             }
             Ok(None) => break,
             // The connection is closed at the deadline too; say which.
             Ok(Some(Err(_))) if Instant::now() >= call.deadline => {
-                return Err(SandboxError::timeout(
-                    op,
-                    "the answer did not finish before the call's deadline (policy model.timeout)",
-                ));
+                return Err(SandboxError::timeout(op, DEADLINE_PASSED));
             }
             Ok(Some(Err(e))) => return Err(SandboxError::unavailable(op, format!("the answer broke off: {e}"))),
             Ok(Some(Ok(f))) => f,

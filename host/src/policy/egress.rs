@@ -278,9 +278,13 @@ pub struct ModelAlias {
 impl ModelAlias {
     /// `scheme://host:port/path`, for logs and errors.
     pub fn base_url(&self) -> String {
-        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
-        format!("{}://{host}:{}{}", self.scheme.as_str(), self.port, self.path)
+        format!("{}://{}:{}{}", self.scheme.as_str(), url_host(&self.host), self.port, self.path)
     }
+}
+
+/// A host as a URL writes it: IPv6 addresses in brackets.
+pub fn url_host(host: &str) -> std::borrow::Cow<'_, str> {
+    if host.contains(':') { format!("[{host}]").into() } else { host.into() }
 }
 
 // ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 pub use egress::{
     Credential, CredentialTarget, HostPattern, HttpPolicy, HttpRule, ModelAlias, ModelPolicy, Scheme, SecretSource,
+    url_host,
 };
 pub use file::parse;
 use units::{format_duration, format_size};
