@@ -23,7 +23,7 @@
 //! # let tmp = tempfile::tempdir()?;
 //! # let state_dir = tmp.path().join("state");
 //! # let snapshot_dir = tmp.path().join("snapshots");
-//! # let component = std::path::Path::new(test_artifacts::SMOKE_ECHO);
+//! # let component = std::path::Path::new(test_artifacts::SMOKE_ECHO.path());
 //!
 //! // Sandboxes on this machine, isolated with bubblewrap.
 //! let backend = Arc::new(LocalBackend::new(state_dir)?);
@@ -60,12 +60,14 @@
 //! - [`policy`]: the policy file.
 //! - [`snapshot_store`]: where snapshots are kept.
 //! - [`ids`]: random ids of runs, sandboxes and snapshots.
-//! - [`cli`]: the `openshell-wasm` command line.
+//! - `cli`: the `openshell-wasm` command line (the default `cli` feature;
+//!   embedders turn it off and do not compile clap).
 
 #![deny(missing_docs)]
 
 pub mod archive;
 pub mod backend;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod egress;
 pub mod error;

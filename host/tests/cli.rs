@@ -57,10 +57,10 @@ fn write(path: &Path, text: &str) {
 #[test]
 fn second_run_skips_compilation() {
     let env = Env::new();
-    let (code, first) = env.json(&["run", guests::RUST_AGENT, "--input", "one", "--json"]);
+    let (code, first) = env.json(&["run", guests::RUST_AGENT.path(), "--input", "one", "--json"]);
     assert_eq!(code, 0, "{first:#}");
     assert_eq!(first["stats"]["code"], "compiled");
-    let (code, second) = env.json(&["run", guests::RUST_AGENT, "--input", "two", "--json"]);
+    let (code, second) = env.json(&["run", guests::RUST_AGENT.path(), "--input", "two", "--json"]);
     assert_eq!(code, 0, "{second:#}");
     assert_eq!(second["stats"]["code"], "cache", "the second process must load the compiled component from the cache");
     let report: serde_json::Value = serde_json::from_str(second["result"].as_str().unwrap()).unwrap();
@@ -72,7 +72,7 @@ fn second_run_skips_compilation() {
 #[test]
 fn plain_output_is_the_result() {
     let env = Env::new();
-    let out = env.run(&["run", guests::SMOKE_ECHO, "--input", "plain text"]);
+    let out = env.run(&["run", guests::SMOKE_ECHO.path(), "--input", "plain text"]);
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout), "plain text\n");
 }
@@ -84,18 +84,18 @@ fn exit_codes_separate_failures() {
     write(&policy, "[guest]\nwall-time = \"2s\"\ncpu-time = \"1s\"\nmemory = \"32 MiB\"\n");
     let p = policy.to_str().unwrap();
 
-    let (code, v) = env.json(&["run", guests::TRAP_PANIC, "--input", "err", "--json"]);
+    let (code, v) = env.json(&["run", guests::TRAP_PANIC.path(), "--input", "err", "--json"]);
     assert_eq!((code, &v["error"]["kind"]), (1, &serde_json::json!("agent")));
-    let (code, v) = env.json(&["run", guests::TRAP_PANIC, "--json"]);
+    let (code, v) = env.json(&["run", guests::TRAP_PANIC.path(), "--json"]);
     assert_eq!((code, &v["error"]["kind"]), (5, &serde_json::json!("trap")));
-    let (code, v) = env.json(&["run", guests::LIMITS_LOOP, "--policy", p, "--json"]);
+    let (code, v) = env.json(&["run", guests::LIMITS_LOOP.path(), "--policy", p, "--json"]);
     assert_eq!((code, &v["error"]["kind"]), (4, &serde_json::json!("limit")));
     assert_eq!(v["error"]["limit"]["kind"], "cpu_time");
-    let (code, v) = env.json(&["run", guests::LIMITS_MEMORY, "--input", "grow-4g", "--policy", p, "--json"]);
+    let (code, v) = env.json(&["run", guests::LIMITS_MEMORY.path(), "--input", "grow-4g", "--policy", p, "--json"]);
     assert_eq!((code, &v["error"]["limit"]["kind"]), (4, &serde_json::json!("memory")));
-    let (code, v) = env.json(&["run", guests::LIMITS_SLEEP_IN_HOST, "--policy", p, "--json"]);
+    let (code, v) = env.json(&["run", guests::LIMITS_SLEEP_IN_HOST.path(), "--policy", p, "--json"]);
     assert_eq!((code, &v["error"]["limit"]["kind"]), (4, &serde_json::json!("wall_time")));
-    let (code, v) = env.json(&["run", guests::SMOKE_ECHO, "--sandbox", "does-not-exist", "--json"]);
+    let (code, v) = env.json(&["run", guests::SMOKE_ECHO.path(), "--sandbox", "does-not-exist", "--json"]);
     assert_eq!((code, &v["error"]["kind"]), (3, &serde_json::json!("backend")));
     assert!(env.sandboxes().is_empty());
 }
@@ -105,7 +105,7 @@ fn bad_inputs_are_usage_errors() {
     let env = Env::new();
     let bad_policy = env.path("bad.toml");
     write(&bad_policy, "[guest]\nmemory = \"64 MiB\"\ncpu-time = \"soon\"\n");
-    let out = env.run(&["run", guests::SMOKE_ECHO, "--policy", bad_policy.to_str().unwrap()]);
+    let out = env.run(&["run", guests::SMOKE_ECHO.path(), "--policy", bad_policy.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml:3:"), "the error must point at the line: {err}");
@@ -124,7 +124,7 @@ fn bad_inputs_are_usage_errors() {
 
     let out = env.run(&["run", "/nonexistent/agent.wasm"]);
     assert_eq!(out.status.code(), Some(2));
-    let out = env.run(&["run", guests::SMOKE_ECHO, "--collect", "no-colon"]);
+    let out = env.run(&["run", guests::SMOKE_ECHO.path(), "--collect", "no-colon"]);
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -143,7 +143,7 @@ fn seed_and_collect_move_files_in_and_out() {
         "sh\n-c\nmkdir -p out && cat project/src/main.txt in/single.txt > out/combined.txt && cp -r project out/copy";
     let out = env.run(&[
         "run",
-        guests::PROCESS_RUN_REPORT,
+        guests::PROCESS_RUN_REPORT.path(),
         "--input",
         input,
         "--seed",
@@ -165,15 +165,21 @@ fn seed_and_collect_move_files_in_and_out() {
 #[test]
 fn keep_attach_and_sweep() {
     let env = Env::new();
-    let (code, v) = env.json(&["run", guests::SMOKE_ECHO, "--input", "x", "--keep", "--json"]);
+    let (code, v) = env.json(&["run", guests::SMOKE_ECHO.path(), "--input", "x", "--keep", "--json"]);
     assert_eq!(code, 0);
     let kept = v["sandbox"]["name"].as_str().unwrap().to_string();
     assert_eq!(env.sandboxes(), vec![kept.clone()]);
     // Attach to it: files persist across runs.
-    let out =
-        env.run(&["run", guests::PROCESS_RUN_REPORT, "--sandbox", &kept, "--input", "sh\n-c\necho persisted > f.txt"]);
+    let out = env.run(&[
+        "run",
+        guests::PROCESS_RUN_REPORT.path(),
+        "--sandbox",
+        &kept,
+        "--input",
+        "sh\n-c\necho persisted > f.txt",
+    ]);
     assert!(out.status.success());
-    let out = env.run(&["run", guests::PROCESS_RUN_REPORT, "--sandbox", &kept, "--input", "cat\nf.txt"]);
+    let out = env.run(&["run", guests::PROCESS_RUN_REPORT.path(), "--sandbox", &kept, "--input", "cat\nf.txt"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("persisted"), "{}", String::from_utf8_lossy(&out.stdout));
     // Sweep leaves kept sandboxes alone unless asked.
     let out = env.run(&["sandbox", "sweep"]);
@@ -207,7 +213,7 @@ fn sandbox_create_and_delete() {
 #[test]
 fn sigint_stops_the_agent_and_cleans_up() {
     let env = Env::new();
-    let mut child = env.cmd().args(["run", guests::LIMITS_SLEEP_IN_HOST]).spawn().unwrap();
+    let mut child = env.cmd().args(["run", guests::LIMITS_SLEEP_IN_HOST.path()]).spawn().unwrap();
     // Wait until the run's sandbox exists, then interrupt.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while env.sandboxes().is_empty() {
@@ -224,7 +230,7 @@ fn sigint_stops_the_agent_and_cleans_up() {
 #[test]
 fn snapshot_commands() {
     let env = Env::new();
-    let out = env.run(&["run", guests::SNAPSHOT_CYCLE]);
+    let out = env.run(&["run", guests::SNAPSHOT_CYCLE.path()]);
     assert!(out.status.success());
     let out = env.run(&["snapshot", "list", "--json"]);
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -241,12 +247,12 @@ fn snapshot_commands() {
 #[test]
 fn inspect_reports_worlds_and_missing_imports() {
     let env = Env::new();
-    let (code, v) = env.json(&["inspect", guests::RUST_AGENT, "--json"]);
+    let (code, v) = env.json(&["inspect", guests::RUST_AGENT.path(), "--json"]);
     assert_eq!(code, 0);
     assert_eq!(v["world"], "openshell:sandbox/agent");
     assert_eq!(v["runnable"], true);
     assert!(v["imports"].as_array().unwrap().iter().any(|i| i["name"] == "openshell:sandbox/snapshot@0.1.1"));
-    let (code, v) = env.json(&["inspect", guests::COMMAND_ECHO, "--json"]);
+    let (code, v) = env.json(&["inspect", guests::COMMAND_ECHO.path(), "--json"]);
     assert_eq!((code, &v["world"]), (0, &serde_json::json!("wasi:cli/command")));
     let out = env.run(&["inspect", "/nonexistent.wasm"]);
     assert_eq!(out.status.code(), Some(2));

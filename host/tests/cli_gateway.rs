@@ -80,10 +80,10 @@ fn text(b: &[u8]) -> String {
 async fn auto_discovers_the_active_gateway_and_says_so() {
     let s = Setup::new(openshell_testgw::Protocol::V0_1).await;
     // Nothing configured: auto means local.
-    let out = s.run(&["run", guests::SMOKE_ECHO, "--input", "here"]).await;
+    let out = s.run(&["run", guests::SMOKE_ECHO.path(), "--input", "here"]).await;
     assert!(text(&out.stderr).contains("using the local backend"), "{}", text(&out.stderr));
     s.register("testgw");
-    let out = s.run(&["run", guests::RUST_AGENT, "--input", "remote", "--json"]).await;
+    let out = s.run(&["run", guests::RUST_AGENT.path(), "--input", "remote", "--json"]).await;
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("using the OpenShell backend") && stderr.contains("testgw"), "{stderr}");
@@ -100,13 +100,13 @@ async fn auto_discovers_the_active_gateway_and_says_so() {
 async fn explicit_gateway_and_protocol_checks() {
     let s = Setup::new(openshell_testgw::Protocol::V0_0).await;
     let url = format!("http://{}", s.addr);
-    let out = s.run(&["run", guests::SMOKE_ECHO, "--gateway", &url, "--input", "zero"]).await;
+    let out = s.run(&["run", guests::SMOKE_ECHO.path(), "--gateway", &url, "--input", "zero"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "zero\n");
-    let out = s.run(&["run", guests::SMOKE_ECHO, "--gateway", &url, "--protocol", "0.1"]).await;
+    let out = s.run(&["run", guests::SMOKE_ECHO.path(), "--gateway", &url, "--protocol", "0.1"]).await;
     assert_eq!(out.status.code(), Some(3));
     assert!(text(&out.stderr).contains("reports version 0.0.116"), "{}", text(&out.stderr));
-    let out = s.run(&["run", guests::SMOKE_ECHO, "--backend", "openshell", "--gateway-name", "missing"]).await;
+    let out = s.run(&["run", guests::SMOKE_ECHO.path(), "--backend", "openshell", "--gateway-name", "missing"]).await;
     assert_eq!(out.status.code(), Some(3));
     assert!(text(&out.stderr).contains("metadata.json"), "the error names the file: {}", text(&out.stderr));
 }
@@ -131,7 +131,7 @@ async fn a_refused_first_connection_fails_in_seconds() {
     // Calls retry for 30 s by default; a connection refused before anything
     // was created gives up after about a second. 15 s guards against the
     // 30 s retry coming back; it is not a speed test.
-    let out = run_guarded(&s, &["run", guests::SMOKE_ECHO, "--gateway", &url], Duration::from_secs(15)).await;
+    let out = run_guarded(&s, &["run", guests::SMOKE_ECHO.path(), "--gateway", &url], Duration::from_secs(15)).await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert!(stderr.contains(&format!("cannot reach the OpenShell gateway at {url}")), "{stderr}");
@@ -143,9 +143,12 @@ async fn a_gateway_answering_unavailable_at_first_is_waited_for() {
     let faults = openshell_testgw::Faults { unavailable_first: 2, ..Default::default() };
     let s = Setup::with_faults(openshell_testgw::Protocol::V0_1, faults).await;
     let url = format!("http://{}", s.addr);
-    let out =
-        run_guarded(&s, &["run", guests::SMOKE_ECHO, "--gateway", &url, "--input", "warm"], Duration::from_secs(120))
-            .await;
+    let out = run_guarded(
+        &s,
+        &["run", guests::SMOKE_ECHO.path(), "--gateway", &url, "--input", "warm"],
+        Duration::from_secs(120),
+    )
+    .await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "warm\n");
 }
@@ -154,13 +157,20 @@ async fn a_gateway_answering_unavailable_at_first_is_waited_for() {
 async fn keep_then_sweep_on_the_gateway() {
     let s = Setup::new(openshell_testgw::Protocol::V0_1).await;
     s.register("gw");
-    let out = s.run(&["run", guests::SMOKE_ECHO, "--keep", "--json"]).await;
+    let out = s.run(&["run", guests::SMOKE_ECHO.path(), "--keep", "--json"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let kept = v["sandbox"]["name"].as_str().unwrap().to_string();
     assert_eq!(s.sandboxes().await, vec![kept.clone()]);
     let out = s
-        .run(&["run", guests::PROCESS_RUN_REPORT, "--sandbox", &kept, "--input", "sh\n-c\necho on-gw > f && cat f"])
+        .run(&[
+            "run",
+            guests::PROCESS_RUN_REPORT.path(),
+            "--sandbox",
+            &kept,
+            "--input",
+            "sh\n-c\necho on-gw > f && cat f",
+        ])
         .await;
     assert!(text(&out.stdout).contains("on-gw"), "{}", text(&out.stdout));
     let out = s.run(&["sandbox", "sweep", "--include-kept"]).await;
@@ -173,7 +183,7 @@ async fn interrupted_runs_delete_their_gateway_sandbox() {
     let s = Setup::new(openshell_testgw::Protocol::V0_0).await;
     s.register("gw");
     let mut c = s.cmd();
-    c.args(["run", guests::LIMITS_SLEEP_IN_HOST]);
+    c.args(["run", guests::LIMITS_SLEEP_IN_HOST.path()]);
     let child = c.spawn().unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while s.sandboxes().await.is_empty() {
@@ -210,7 +220,14 @@ async fn sandbox_policy_and_spec_flags_reach_the_gateway() {
         .await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = s
-        .run(&["run", guests::PROCESS_RUN_REPORT, "--sandbox", "with-policy", "--input", "sh\n-c\necho $GREETING"])
+        .run(&[
+            "run",
+            guests::PROCESS_RUN_REPORT.path(),
+            "--sandbox",
+            "with-policy",
+            "--input",
+            "sh\n-c\necho $GREETING",
+        ])
         .await;
     assert!(text(&out.stdout).contains("hello gateway"), "{}", text(&out.stdout));
     let bad = s.path("bad.yaml");

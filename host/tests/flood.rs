@@ -58,7 +58,7 @@ fn check(out: &str, rss: u64, what: &str) {
 
 fn args(backend: &[&str], bytes: u64) -> Vec<String> {
     let mut a: Vec<String> =
-        ["run", guests::PROCESS_RUN_REPORT, "--json", "--input"].iter().map(|s| s.to_string()).collect();
+        ["run", guests::PROCESS_RUN_REPORT.path(), "--json", "--input"].iter().map(|s| s.to_string()).collect();
     a.push(format!("timeout=600000\nmax=65536\nhead\n-c\n{bytes}\n/dev/zero"));
     a.extend(backend.iter().map(|s| s.to_string()));
     a

@@ -55,7 +55,7 @@ async fn tokens_keys_and_credentials_never_appear_in_output() {
     let mut outputs: Vec<(String, Output)> = Vec::new();
     for json_logs in [false, true] {
         // Blocking calls on one worker; the gateway runs on the other.
-        let arg_refs = ["run", guests::SMOKE_ECHO, "--input", "hello", "--json", "--sandbox-env", &env_arg];
+        let arg_refs = ["run", guests::SMOKE_ECHO.path(), "--input", "hello", "--json", "--sandbox-env", &env_arg];
         let ok = cli(home.path(), &pki, port, &path("token"), &arg_refs, json_logs);
         assert!(ok.status.success(), "the run failed: {}", String::from_utf8_lossy(&ok.stderr));
         assert!(String::from_utf8_lossy(&ok.stdout).contains("hello"), "{}", String::from_utf8_lossy(&ok.stdout));
@@ -133,8 +133,8 @@ async fn model_and_http_credentials_never_appear_in_output() {
             c.output().unwrap()
         };
         let outputs = [
-            ("http", run(guests::HTTP_PROBE, &input)),
-            ("model", run(guests::MODEL_PROBE, "[{\"user\": \"a\"}, {\"user\": \"b\", \"stream\": true}]")),
+            ("http", run(guests::HTTP_PROBE.path(), &input)),
+            ("model", run(guests::MODEL_PROBE.path(), "[{\"user\": \"a\"}, {\"user\": \"b\", \"stream\": true}]")),
         ];
         for (what, out) in outputs {
             let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

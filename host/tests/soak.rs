@@ -114,10 +114,10 @@ impl Guest {
 
     fn path(self) -> &'static str {
         match self {
-            Guest::Echo => guests::SMOKE_ECHO,
-            Guest::Files => guests::FS_ROUNDTRIP,
-            Guest::Snapshot => guests::SNAPSHOT_CYCLE,
-            Guest::Commands => guests::BENCH_EXEC_LOOP,
+            Guest::Echo => guests::SMOKE_ECHO.path(),
+            Guest::Files => guests::FS_ROUNDTRIP.path(),
+            Guest::Snapshot => guests::SNAPSHOT_CYCLE.path(),
+            Guest::Commands => guests::BENCH_EXEC_LOOP.path(),
         }
     }
 
@@ -727,7 +727,7 @@ async fn a_run_interrupted_while_its_sandbox_is_created_deletes_it() {
         gw.addr = instance.addr();
         gw.instance = Some(instance);
         let mut c = env.command();
-        c.arg("run").arg(guests::SMOKE_ECHO).args(Env::gateway_args(gw.addr)).arg("--json");
+        c.arg("run").arg(guests::SMOKE_ECHO.path()).args(Env::gateway_args(gw.addr)).arg("--json");
         let child = c.spawn().unwrap();
         let pid = child.id().unwrap();
         // Wait until the sandbox exists (PROVISIONING), then interrupt.

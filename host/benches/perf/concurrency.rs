@@ -22,7 +22,7 @@ pub async fn run(opts: &Options) -> Vec<Figure> {
     let state = tempfile::tempdir().expect("temporary directory");
     let backend: Arc<dyn Backend> = Arc::new(LocalBackend::new(state.path().join("local")).expect("bubblewrap"));
     let host = Arc::new(fixtures::host(backend, Default::default(), state.path(), None));
-    let agent = host.load_file(std::path::Path::new(test_artifacts::BENCH_EXEC_LOOP)).await.expect("load");
+    let agent = host.load_file(std::path::Path::new(test_artifacts::BENCH_EXEC_LOOP.path())).await.expect("load");
     let one = |host: Arc<openshell_wasm::runtime::Host>, agent: openshell_wasm::runtime::Agent| async move {
         match host.run(&agent, RunRequest::new(execs.to_string())).await {
             Ok(out) if out.result.as_deref().is_ok_and(|r| r.starts_with(&format!("ok={execs} "))) => 0usize,
@@ -101,7 +101,7 @@ pub async fn idle_child(n: usize) {
     let state = tempfile::tempdir().expect("temporary directory");
     let backend: Arc<dyn Backend> = Arc::new(LocalBackend::new(state.path().join("local")).expect("bubblewrap"));
     let host = Arc::new(fixtures::host(backend, Default::default(), state.path(), None));
-    let agent = host.load_file(std::path::Path::new(test_artifacts::BENCH_IDLE)).await.expect("load");
+    let agent = host.load_file(std::path::Path::new(test_artifacts::BENCH_IDLE.path())).await.expect("load");
     // One run first, so code, engine and runtime are all in memory.
     host.run(&agent, RunRequest::new("0")).await.expect("warm-up run");
     tokio::time::sleep(Duration::from_millis(300)).await;

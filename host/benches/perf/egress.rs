@@ -86,8 +86,8 @@ pub async fn run(opts: &Options) -> Vec<Figure> {
     let backend: Arc<dyn Backend> = Arc::new(LocalBackend::new(state.path().join("local")).expect("bubblewrap"));
     let sb = fixtures::sandbox(&*backend).await;
     let host = fixtures::host(backend.clone(), policy.clone(), state.path(), None);
-    let bench_http = host.load_file(Path::new(test_artifacts::BENCH_HTTP)).await.expect("load bench_http");
-    let model_probe = host.load_file(Path::new(test_artifacts::MODEL_PROBE)).await.expect("load model_probe");
+    let bench_http = host.load_file(Path::new(test_artifacts::BENCH_HTTP.path())).await.expect("load bench_http");
+    let model_probe = host.load_file(Path::new(test_artifacts::MODEL_PROBE.path())).await.expect("load model_probe");
     let guest = Guest { host: &host, sandbox: &sb.name };
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     let mut figures = Vec::new();

@@ -48,7 +48,8 @@ pub async fn run(opts: &Options) -> Vec<Figure> {
     // 1b: from a guest.
     let state = tempfile::tempdir().expect("temporary directory");
     let host = fixtures::host(backend.clone(), Default::default(), state.path(), None);
-    let agent = host.load_file(std::path::Path::new(test_artifacts::BENCH_EXEC_LOOP)).await.expect("load the guest");
+    let agent =
+        host.load_file(std::path::Path::new(test_artifacts::BENCH_EXEC_LOOP.path())).await.expect("load the guest");
     let n = if opts.quick { 20 } else { 100 };
     let mut guest_times = crate::measure::Samples::default();
     let mut raw_times = crate::measure::Samples::default();

@@ -143,10 +143,7 @@ pub async fn realistic_gateway() -> (Gateway, Duration, Duration) {
 
 /// A sandbox, created and READY.
 pub async fn sandbox(backend: &dyn Backend) -> SandboxInfo {
-    backend
-        .create(&SandboxSpec { ready_timeout: Duration::from_secs(60), ..SandboxSpec::default() })
-        .await
-        .expect("create a sandbox")
+    backend.create(&SandboxSpec::default().with_ready_timeout(Duration::from_secs(60))).await.expect("create a sandbox")
 }
 
 /// The generated client, used the way any gRPC user would.

@@ -132,7 +132,8 @@ pub async fn run(opts: &Options) -> Vec<Figure> {
     )
     .expect("policy");
     let host = fixtures::host(backend.clone(), policy, state.path(), None);
-    let agent = host.load_file(std::path::Path::new(test_artifacts::BENCH_SNAPSHOT)).await.expect("load the guest");
+    let agent =
+        host.load_file(std::path::Path::new(test_artifacts::BENCH_SNAPSHOT.path())).await.expect("load the guest");
     let rounds = if opts.quick { 2 } else { 6 };
     let bench = Bench { host: &host, agent: &agent, raw: &raw, sandbox: &sb.name, rounds };
     let mut figures = Vec::new();

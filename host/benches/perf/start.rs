@@ -24,7 +24,7 @@ pub async fn run(opts: &Options) -> Vec<Figure> {
     let state = tempfile::tempdir().expect("temporary directory");
     let backend: Arc<dyn Backend> = Arc::new(LocalBackend::new(state.path().join("local")).expect("bubblewrap"));
     let sb = fixtures::sandbox(&*backend).await;
-    let bytes = std::fs::read(test_artifacts::BENCH_EXEC_LOOP).expect("the guest");
+    let bytes = std::fs::read(test_artifacts::BENCH_EXEC_LOOP.path()).expect("the guest");
 
     // Cold: a fresh host without a cache each time.
     let mut cold = Samples::default();
@@ -77,7 +77,7 @@ pub async fn run(opts: &Options) -> Vec<Figure> {
     let cache = tempfile::tempdir().expect("temporary directory");
     let cli = || {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_openshell-wasm"));
-        c.args(["run", test_artifacts::BENCH_EXEC_LOOP, "--input", "0", "--backend", "local"])
+        c.args(["run", test_artifacts::BENCH_EXEC_LOOP.path(), "--input", "0", "--backend", "local"])
             .arg("--cache-dir")
             .arg(cache.path())
             .arg("--state-dir")

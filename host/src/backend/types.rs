@@ -44,6 +44,7 @@ pub enum Phase {
 
 /// What to create.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SandboxSpec {
     /// Requested name; the backend picks one when `None`.
     pub name: Option<String>,
@@ -63,6 +64,14 @@ pub struct SandboxSpec {
     pub policy_yaml: Option<String>,
     /// How long to wait for the sandbox to become ready.
     pub ready_timeout: Duration,
+}
+
+impl SandboxSpec {
+    /// The same spec, waiting `timeout` for the sandbox to become ready.
+    pub fn with_ready_timeout(mut self, timeout: Duration) -> Self {
+        self.ready_timeout = timeout;
+        self
+    }
 }
 
 /// A description of a sandbox.
@@ -96,6 +105,7 @@ impl SandboxInfo {
 /// What a backend supports. Combined with the policy, this becomes the WIT
 /// `capabilities` record.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Features {
     /// Output is delivered as produced.
     pub streaming: bool,
@@ -135,6 +145,7 @@ pub enum Stdin {
 
 /// One command to run.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ExecRequest {
     /// argv; never empty.
     pub argv: Vec<String>,

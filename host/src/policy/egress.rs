@@ -17,6 +17,7 @@ use super::units::{ByteSize, Span};
 /// Outgoing HTTP (`wasi:http`) from the guest: denied unless a rule allows
 /// the request.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct HttpPolicy {
     /// The rules; a request must match one.
     pub allow: Vec<HttpRule>,
@@ -221,6 +222,7 @@ impl std::fmt::Display for SecretSource {
 /// Model calls (`openshell:sandbox/model`): the aliases a guest may name,
 /// and the run's budget.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ModelPolicy {
     /// The aliases, the default first.
     pub aliases: Vec<ModelAlias>,

@@ -28,6 +28,7 @@ use crate::runtime::net::AddrPattern;
 
 /// The effective policy for a run.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Policy {
     /// Limits on the guest component itself.
     pub guest: GuestLimits,
@@ -52,6 +53,7 @@ pub struct Policy {
 
 /// Limits on the guest component.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct GuestLimits {
     /// Most linear memory per instance, in bytes.
     pub memory_bytes: u64,
@@ -69,6 +71,7 @@ pub struct GuestLimits {
 
 /// Host resources a guest may use.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct HostGrants {
     /// Names of host environment variables passed into the guest.
     pub env: Vec<String>,
@@ -92,6 +95,7 @@ pub struct DirGrant {
 
 /// Commands in the sandbox.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ExecPolicy {
     /// Timeout for commands that ask for none.
     pub default_timeout: Duration,
@@ -108,6 +112,7 @@ pub struct ExecPolicy {
 
 /// Files in the sandbox.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct FsPolicy {
     /// Path prefixes that may be read (relative ones are relative to the
     /// workdir). Default: the workdir.
@@ -122,6 +127,7 @@ pub struct FsPolicy {
 
 /// Managing sandboxes.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct SandboxPolicy {
     /// The guest may create sandboxes.
     pub create: bool,
@@ -141,6 +147,7 @@ pub struct SandboxPolicy {
 
 /// Network policy of sandboxes.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct NetworkPolicy {
     /// The guest may read the network policy.
     pub read_policy: bool,
@@ -152,6 +159,7 @@ pub struct NetworkPolicy {
 
 /// Snapshots.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct SnapshotPolicy {
     /// The guest may take snapshots.
     pub persist: bool,

@@ -52,6 +52,7 @@ pub struct Collect {
 
 /// What to run and how.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct RunRequest {
     /// The agent's input (`run(input)`; a command's stdin).
     pub input: String,
@@ -140,6 +141,7 @@ impl RunRequest {
 
 /// Timings and resource use of a run.
 #[derive(Debug, Clone, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct RunStats {
     /// Where the compiled code came from.
     pub code: Option<CodeSource>,

@@ -32,18 +32,18 @@ macro_rules! component_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn smoke_echo() {
             let f = fixture(TARGET, Default::default()).await;
-            assert_eq!(f.ok(guests::SMOKE_ECHO, "hello  world").await, "hello  world\n");
+            assert_eq!(f.ok(guests::SMOKE_ECHO.path(), "hello  world").await, "hello  world\n");
             assert!(f.leftovers().await.is_empty(), "the run's sandbox must be deleted");
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn bench_exec_loop() {
             let f = fixture(TARGET, Default::default()).await;
-            let r = f.ok(guests::BENCH_EXEC_LOOP, "5").await;
+            let r = f.ok(guests::BENCH_EXEC_LOOP.path(), "5").await;
             assert_eq!(field(&r, "ok"), "5", "{r}");
-            let r = f.ok(guests::BENCH_EXEC_LOOP, "0").await;
+            let r = f.ok(guests::BENCH_EXEC_LOOP.path(), "0").await;
             assert_eq!(field(&r, "ok"), "0", "{r}");
-            let bad = f.run(guests::BENCH_EXEC_LOOP, "many").await.unwrap().result.unwrap_err();
+            let bad = f.run(guests::BENCH_EXEC_LOOP.path(), "many").await.unwrap().result.unwrap_err();
             assert!(bad.contains("must be a count"), "{bad}");
         }
 
@@ -53,16 +53,16 @@ macro_rules! component_suite {
             let port = server.addr().port();
             let text = format!("[[http.allow]]\nscheme = \"http\"\nhost = \"127.0.0.1\"\nport = {port}\n");
             let f = fixture(TARGET, policy(&text)).await;
-            let r = f.ok(guests::BENCH_HTTP, &format!("http://127.0.0.1:{port}/bytes/100 3")).await;
+            let r = f.ok(guests::BENCH_HTTP.path(), &format!("http://127.0.0.1:{port}/bytes/100 3")).await;
             assert_eq!((field(&r, "ok"), field(&r, "bytes")), ("3", "300"), "{r}");
-            let denied = f.run(guests::BENCH_HTTP, "http://127.0.0.2:1/ 1").await.unwrap().result.unwrap_err();
+            let denied = f.run(guests::BENCH_HTTP.path(), "http://127.0.0.2:1/ 1").await.unwrap().result.unwrap_err();
             assert_eq!(denied, "http-request-denied");
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn bench_idle() {
             let f = fixture(TARGET, Default::default()).await;
-            let out = f.run(guests::BENCH_IDLE, "30").await.unwrap();
+            let out = f.run(guests::BENCH_IDLE.path(), "30").await.unwrap();
             let r = out.result.unwrap();
             assert!(field(&r, "slept_ms").parse::<u64>().unwrap() >= 30, "{r}");
             assert_eq!(out.output.stdout, b"idle\n");
@@ -81,16 +81,16 @@ macro_rules! component_suite {
                 RunRequest::new(input)
                     .seed(openshell_wasm::runtime::Seed { host: seed.path().to_path_buf(), sandbox: "proj".into() })
             };
-            let r = f.run_request(guests::BENCH_SNAPSHOT, request("proj")).await.unwrap().result.unwrap();
+            let r = f.run_request(guests::BENCH_SNAPSHOT.path(), request("proj")).await.unwrap().result.unwrap();
             assert!(field(&r, "size").parse::<u64>().unwrap() > 35_000, "{r}");
             assert!(field(&r, "entries").parse::<u64>().unwrap() >= 6, "{r}");
-            let r = f.run_request(guests::BENCH_SNAPSHOT, request("proj merge")).await.unwrap().result.unwrap();
+            let r = f.run_request(guests::BENCH_SNAPSHOT.path(), request("proj merge")).await.unwrap().result.unwrap();
             assert!(field(&r, "size").parse::<u64>().unwrap() > 35_000, "{r}");
             let input = "proj replace exclude=node_modules";
-            let r = f.run_request(guests::BENCH_SNAPSHOT, request(input)).await.unwrap().result.unwrap();
+            let r = f.run_request(guests::BENCH_SNAPSHOT.path(), request(input)).await.unwrap().result.unwrap();
             let size = field(&r, "size").parse::<u64>().unwrap();
             assert!((15_000..35_000).contains(&size), "node_modules left out: {r}");
-            let bad = f.run_request(guests::BENCH_SNAPSHOT, request("proj sideways")).await.unwrap().result.unwrap_err();
+            let bad = f.run_request(guests::BENCH_SNAPSHOT.path(), request("proj sideways")).await.unwrap().result.unwrap_err();
             assert!(bad.contains("unknown word"), "{bad}");
             assert!(f.host.snapshots().list().unwrap().is_empty(), "the snapshot must be deleted");
         }
@@ -101,7 +101,7 @@ macro_rules! component_suite {
         async fn files_survive_any_size_and_name() {
             use crate::integrity::{Rng, boundary_sizes, read, sha, write};
             let f = fixture(TARGET, Default::default()).await;
-            let spec = openshell_wasm::backend::SandboxSpec { ready_timeout: Duration::from_secs(30), ..Default::default() };
+            let spec = openshell_wasm::backend::SandboxSpec::default().with_ready_timeout(Duration::from_secs(30));
             let sb = f.backend.create(&spec).await.unwrap();
             let b = &*f.backend;
             let mut rng = Rng::new();
@@ -129,7 +129,7 @@ macro_rules! component_suite {
         async fn snapshot_restore() {
             use crate::integrity::{Rng, manifest, run, write};
             let f = fixture(TARGET, Default::default()).await;
-            let spec = openshell_wasm::backend::SandboxSpec { ready_timeout: Duration::from_secs(30), ..Default::default() };
+            let spec = openshell_wasm::backend::SandboxSpec::default().with_ready_timeout(Duration::from_secs(30));
             let sb = f.backend.create(&spec).await.unwrap();
             let b = &*f.backend;
             let root = format!("{}/tree", sb.workdir);
@@ -155,7 +155,7 @@ macro_rules! component_suite {
                 let f = &f;
                 let sb = &sb;
                 async move {
-                    let r = f.run_request(guests::SNAPSHOT_RESTORE, RunRequest::new(input).attach(&sb.name)).await;
+                    let r = f.run_request(guests::SNAPSHOT_RESTORE.path(), RunRequest::new(input).attach(&sb.name)).await;
                     r.unwrap().result.unwrap()
                 }
             };
@@ -184,38 +184,38 @@ macro_rules! component_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn process_run_report() {
             let f = fixture(TARGET, Default::default()).await;
-            let r = f.ok(guests::PROCESS_RUN_REPORT, "sh\n-c\necho out; echo err >&2; exit 42").await;
+            let r = f.ok(guests::PROCESS_RUN_REPORT.path(), "sh\n-c\necho out; echo err >&2; exit 42").await;
             assert_eq!(field(&r, "exit"), "42", "{r}");
             assert!(r.contains("stdout=\"out\\n\"") && r.contains("stderr=\"err\\n\""), "{r}");
 
             // The host's timeout, reported as such (not just exit 124).
-            let r = f.ok(guests::PROCESS_RUN_REPORT, "timeout=300\nsleep\n30").await;
+            let r = f.ok(guests::PROCESS_RUN_REPORT.path(), "timeout=300\nsleep\n30").await;
             assert_eq!((field(&r, "timed_out"), field(&r, "exit")), ("true", "124"), "{r}");
             // A command that exits 124 itself is not a timeout.
-            let r = f.ok(guests::PROCESS_RUN_REPORT, "sh\n-c\nexit 124").await;
+            let r = f.ok(guests::PROCESS_RUN_REPORT.path(), "sh\n-c\nexit 124").await;
             assert_eq!((field(&r, "timed_out"), field(&r, "exit")), ("false", "124"), "{r}");
 
             // Output caps: kept up to the cap, flagged.
-            let r = f.ok(guests::PROCESS_RUN_REPORT, "max=1000\nsh\n-c\nhead -c 5000000 /dev/zero; head -c 10 /dev/zero >&2").await;
+            let r = f.ok(guests::PROCESS_RUN_REPORT.path(), "max=1000\nsh\n-c\nhead -c 5000000 /dev/zero; head -c 10 /dev/zero >&2").await;
             assert_eq!((field(&r, "out_trunc"), field(&r, "out_len")), ("true", "1000"), "{r}");
             assert_eq!((field(&r, "err_trunc"), field(&r, "err_len")), ("false", "10"), "{r}");
 
             // cwd, env, stdin.
-            let r = f.ok(guests::PROCESS_RUN_REPORT, "env=GREETING=hi there\ncwd=/tmp\nsh\n-c\necho \"$GREETING\" \"$(pwd)\"").await;
+            let r = f.ok(guests::PROCESS_RUN_REPORT.path(), "env=GREETING=hi there\ncwd=/tmp\nsh\n-c\necho \"$GREETING\" \"$(pwd)\"").await;
             assert!(r.contains("stdout=\"hi there /tmp\\n\""), "{r}");
-            let r = f.ok(guests::PROCESS_RUN_REPORT, "stdin=line one\\nline two\\n\nwc\n-l").await;
+            let r = f.ok(guests::PROCESS_RUN_REPORT.path(), "stdin=line one\\nline two\\n\nwc\n-l").await;
             assert!(r.contains("stdout=\"2\\n\""), "{r}");
 
             // A missing program is exit 127 with the shell's message, not a host error.
-            let r = f.ok(guests::PROCESS_RUN_REPORT, "sh\n-c\nno-such-program").await;
+            let r = f.ok(guests::PROCESS_RUN_REPORT.path(), "sh\n-c\nno-such-program").await;
             assert_eq!(field(&r, "exit"), "127", "{r}");
 
             // Arguments with newlines and quotes pass through verbatim.
-            let r = f.ok(guests::PROCESS_RUN_REPORT, "printf\n%s|\na'b\"c\n$HOME").await;
+            let r = f.ok(guests::PROCESS_RUN_REPORT.path(), "printf\n%s|\na'b\"c\n$HOME").await;
             assert!(r.contains("stdout=\"a'b\\\"c|$HOME|\""), "{r}");
 
             // Bad requests fail cleanly.
-            let err = f.run(guests::PROCESS_RUN_REPORT, "env=1BAD=x\ntrue").await.unwrap().result.unwrap_err();
+            let err = f.run(guests::PROCESS_RUN_REPORT.path(), "env=1BAD=x\ntrue").await.unwrap().result.unwrap_err();
             assert_eq!(err, "invalid-argument:process.run");
         }
 
@@ -223,16 +223,16 @@ macro_rules! component_suite {
         async fn sandbox_isolation_inside_bwrap() {
             let f = fixture(TARGET, Default::default()).await;
             // No network inside the sandbox.
-            let r = f.ok(guests::PROCESS_RUN_REPORT, "bash\n-c\nexec 3<>/dev/tcp/1.1.1.1/80 && echo CONNECTED").await;
+            let r = f.ok(guests::PROCESS_RUN_REPORT.path(), "bash\n-c\nexec 3<>/dev/tcp/1.1.1.1/80 && echo CONNECTED").await;
             assert_ne!(field(&r, "exit"), "0", "{r}");
             assert!(!r.contains("CONNECTED"), "{r}");
             // Nothing writable outside the workspace (and /tmp, private).
             for path in ["/usr/evil", "/etc/evil", "/opt/evil", "/evil"] {
-                let r = f.ok(guests::PROCESS_RUN_REPORT, &format!("touch\n{path}")).await;
+                let r = f.ok(guests::PROCESS_RUN_REPORT.path(), &format!("touch\n{path}")).await;
                 assert_ne!(field(&r, "exit"), "0", "writing {path} must fail: {r}");
             }
             // Unprivileged, no capabilities, no host secrets.
-            let r = f.ok(guests::PROCESS_RUN_REPORT, "sh\n-c\nid -u; grep CapEff /proc/self/status; test -e /etc/shadow && echo SHADOW; echo ${HOME}").await;
+            let r = f.ok(guests::PROCESS_RUN_REPORT.path(), "sh\n-c\nid -u; grep CapEff /proc/self/status; test -e /etc/shadow && echo SHADOW; echo ${HOME}").await;
             assert!(r.contains("1000\\n"), "{r}");
             assert!(r.contains("CapEff:\\t0000000000000000"), "{r}");
             assert!(!r.contains("SHADOW"), "{r}");
@@ -241,7 +241,7 @@ macro_rules! component_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn process_stream() {
             let f = fixture(TARGET, Default::default()).await;
-            let r = f.ok(guests::PROCESS_STREAM, "").await;
+            let r = f.ok(guests::PROCESS_STREAM.path(), "").await;
             let events: u32 = field(&r, "events").parse().unwrap();
             assert!(events >= 2, "output must arrive as it is produced, got {events} event(s):\n{r}");
             assert_eq!(field(&r, "exit"), "3", "{r}");
@@ -252,28 +252,28 @@ macro_rules! component_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn process_stdin() {
             let f = fixture(TARGET, Default::default()).await;
-            let r = f.ok(guests::PROCESS_STDIN, "some input for cat to copy").await;
+            let r = f.ok(guests::PROCESS_STDIN.path(), "some input for cat to copy").await;
             assert_eq!(r, "some input for cat to copy\nwrite-after-exit=conflict:process.write-stdin");
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn process_pty() {
             let f = fixture(TARGET, Default::default()).await;
-            let r = f.ok(guests::PROCESS_PTY, "").await;
+            let r = f.ok(guests::PROCESS_PTY.path(), "").await;
             assert_eq!(r, "tty=true resized=true interrupted=true slept_through=false exit=7");
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn process_kill() {
             let f = fixture(TARGET, Default::default()).await;
-            let r = f.ok(guests::PROCESS_KILL, "").await;
+            let r = f.ok(guests::PROCESS_KILL.path(), "").await;
             assert_eq!(r, "term: exit=143 killed=false\nkill: exit=137 killed=true");
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn fs_roundtrip() {
             let f = fixture(TARGET, Default::default()).await;
-            let r = f.ok(guests::FS_ROUNDTRIP, "").await;
+            let r = f.ok(guests::FS_ROUNDTRIP.path(), "").await;
             let w = TARGET.workdir();
             let write_line = format!("write size=5 kind=FileKind::File mode=644 path={w}/dir/a.txt");
             let realpath_line = format!("realpath={w}/dir/sub/b.txt");
@@ -304,7 +304,7 @@ macro_rules! component_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn fs_deny_paths() {
             let f = fixture(TARGET, Default::default()).await;
-            let r = f.ok(guests::FS_DENY_PATHS, "").await;
+            let r = f.ok(guests::FS_DENY_PATHS.path(), "").await;
             assert_eq!(field(&r, "escapes"), "0", "{r}");
             for line in r.lines().filter(|l| !l.starts_with("lstat") && !l.starts_with("escapes")) {
                 let (what, outcome) = line.split_once('=').unwrap();
@@ -320,10 +320,10 @@ macro_rules! component_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn fs_extract() {
             let f = fixture(TARGET, Default::default()).await;
-            let r = f.ok(guests::FS_EXTRACT, &archives::hex(&archives::good())).await;
+            let r = f.ok(guests::FS_EXTRACT.path(), &archives::hex(&archives::good())).await;
             assert!(r.starts_with("ok files=2 dirs=1 links=1 bytes=11"), "{r}");
             assert!(r.contains("./out/pkg/a.txt ./out/pkg/link ./out/pkg/sub ./out/pkg/sub/b.txt"), "{r}");
-            let r = f.ok(guests::FS_EXTRACT, &archives::hex(&archives::gzip(&archives::good()))).await;
+            let r = f.ok(guests::FS_EXTRACT.path(), &archives::hex(&archives::gzip(&archives::good()))).await;
             assert!(r.starts_with("ok files=2"), "gzip: {r}");
             for (name, data, code) in archives::hostile() {
                 let input = if name == "too-many-members" {
@@ -331,7 +331,7 @@ macro_rules! component_suite {
                 } else {
                     archives::hex(&data)
                 };
-                let r = f.ok(guests::FS_EXTRACT, &input).await;
+                let r = f.ok(guests::FS_EXTRACT.path(), &input).await;
                 assert!(r.starts_with(code), "{name}: expected {code}, got {r}");
                 // A refused archive writes nothing.
                 assert!(!r.contains("./out"), "{name} wrote something: {r}");
@@ -341,7 +341,7 @@ macro_rules! component_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn snapshot_cycle() {
             let f = fixture(TARGET, Default::default()).await;
-            let r = f.ok(guests::SNAPSHOT_CYCLE, "").await;
+            let r = f.ok(guests::SNAPSHOT_CYCLE.path(), "").await;
             let head = r.lines().next().unwrap();
             assert_eq!(field(head, "restored"), "true", "{r}");
             assert_eq!(field(head, "changed_differs"), "true", "{r}");
@@ -358,7 +358,7 @@ macro_rules! component_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn limits_loop() {
             let f = fixture(TARGET, short_limits()).await;
-            let err = f.run(guests::LIMITS_LOOP, "").await.unwrap_err();
+            let err = f.run(guests::LIMITS_LOOP.path(), "").await.unwrap_err();
             match err.error {
                 RunError::Limit(LimitExceeded::CpuTime { limit }) => assert_eq!(limit, Duration::from_secs(1)),
                 other => panic!("expected the CPU limit, got {other}"),
@@ -367,14 +367,14 @@ macro_rules! component_suite {
             assert!(f.leftovers().await.is_empty());
             // Without a CPU budget to hit first, the wall clock stops it.
             let f = fixture(TARGET, policy("[guest]\ncpu-time = \"1h\"\nwall-time = \"2s\"\n")).await;
-            let err = f.run(guests::LIMITS_LOOP, "").await.unwrap_err();
+            let err = f.run(guests::LIMITS_LOOP.path(), "").await.unwrap_err();
             assert!(matches!(err.error, RunError::Limit(LimitExceeded::WallTime { .. })), "{}", err.error);
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn limits_memory() {
             let f = fixture(TARGET, short_limits()).await;
-            let err = f.run(guests::LIMITS_MEMORY, "grow-4g").await.unwrap_err();
+            let err = f.run(guests::LIMITS_MEMORY.path(), "grow-4g").await.unwrap_err();
             match err.error {
                 RunError::Limit(LimitExceeded::Memory { limit, requested }) => {
                     assert_eq!(limit, 64 << 20);
@@ -382,17 +382,17 @@ macro_rules! component_suite {
                 }
                 other => panic!("expected the memory limit, got {other}"),
             }
-            let err = f.run(guests::LIMITS_MEMORY, "200").await.unwrap_err();
+            let err = f.run(guests::LIMITS_MEMORY.path(), "200").await.unwrap_err();
             assert!(matches!(err.error, RunError::Limit(LimitExceeded::Memory { .. })), "{}", err.error);
             // Under the limit it works.
-            assert_eq!(f.ok(guests::LIMITS_MEMORY, "16").await, "allocated 16 MiB");
+            assert_eq!(f.ok(guests::LIMITS_MEMORY.path(), "16").await, "allocated 16 MiB");
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn limits_sleep_in_host() {
             let f = fixture(TARGET, short_limits()).await;
             let started = std::time::Instant::now();
-            let err = f.run(guests::LIMITS_SLEEP_IN_HOST, "").await.unwrap_err();
+            let err = f.run(guests::LIMITS_SLEEP_IN_HOST.path(), "").await.unwrap_err();
             assert!(matches!(err.error, RunError::Limit(LimitExceeded::WallTime { .. })), "{}", err.error);
             assert!(started.elapsed() < Duration::from_secs(30), "stopped long after the deadline");
             assert!(f.leftovers().await.is_empty(), "the sandbox must be cleaned up after a limit stop");
@@ -402,12 +402,12 @@ macro_rules! component_suite {
         async fn limits_spawn_flood() {
             let f = fixture(TARGET, short_limits()).await;
             // A sandbox that outlives the run, to prove it still works after.
-            let spec = openshell_wasm::backend::SandboxSpec { ready_timeout: Duration::from_secs(30), ..Default::default() };
+            let spec = openshell_wasm::backend::SandboxSpec::default().with_ready_timeout(Duration::from_secs(30));
             let sb = f.backend.create(&spec).await.unwrap();
             // A `sleep` argument no other test uses, to find its processes.
             let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
             let marker = format!("7777.{nanos:09}");
-            let err = f.run_request(guests::LIMITS_SPAWN_FLOOD, RunRequest::new(&marker).attach(&sb.name)).await.unwrap_err();
+            let err = f.run_request(guests::LIMITS_SPAWN_FLOOD.path(), RunRequest::new(&marker).attach(&sb.name)).await.unwrap_err();
             assert!(matches!(err.error, RunError::Limit(_)), "{}", err.error);
             assert!(err.error.to_string().contains("guest."), "the error names the limit: {}", err.error);
             // Every process it started is gone: dropped ones were killed at
@@ -422,7 +422,7 @@ macro_rules! component_suite {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             // And the sandbox still works.
-            let out = f.run_request(guests::SMOKE_ECHO, RunRequest::new("still here").attach(&sb.name)).await.unwrap();
+            let out = f.run_request(guests::SMOKE_ECHO.path(), RunRequest::new("still here").attach(&sb.name)).await.unwrap();
             assert_eq!(out.result.unwrap(), "still here\n");
             f.backend.delete(&sb.name).await.unwrap();
         }
@@ -430,13 +430,13 @@ macro_rules! component_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn limits_output_flood() {
             let f = fixture(TARGET, short_limits()).await;
-            let o = f.run(guests::LIMITS_OUTPUT_FLOOD, "500").await.unwrap();
+            let o = f.run(guests::LIMITS_OUTPUT_FLOOD.path(), "500").await.unwrap();
             assert_eq!(o.result.unwrap(), "printed 500 KiB");
             assert!(o.output.truncated);
             assert_eq!(o.output.stdout.len(), 64 << 10);
             assert_eq!(o.output.dropped_bytes, (500 << 10) - (64 << 10));
             // Without end: stopped by a limit, output still capped.
-            let err = f.run(guests::LIMITS_OUTPUT_FLOOD, "forever").await.unwrap_err();
+            let err = f.run(guests::LIMITS_OUTPUT_FLOOD.path(), "forever").await.unwrap_err();
             assert!(matches!(err.error, RunError::Limit(_)), "{}", err.error);
             assert_eq!(err.output.stdout.len() + err.output.stderr.len(), 64 << 10);
         }
@@ -444,7 +444,7 @@ macro_rules! component_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn limits_log_flood() {
             let f = fixture(TARGET, short_limits()).await;
-            let o = f.run(guests::LIMITS_LOG_FLOOD, "5000").await.unwrap();
+            let o = f.run(guests::LIMITS_LOG_FLOOD.path(), "5000").await.unwrap();
             assert_eq!(o.result.unwrap(), "logged 5000");
             assert_eq!(o.stats.log_lines_dropped, 4900);
         }
@@ -452,7 +452,7 @@ macro_rules! component_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn trap_panic() {
             let f = fixture(TARGET, Default::default()).await;
-            let err = f.run(guests::TRAP_PANIC, "").await.unwrap_err();
+            let err = f.run(guests::TRAP_PANIC.path(), "").await.unwrap_err();
             match &err.error {
                 RunError::Trap(msg) => assert!(msg.contains("unreachable"), "{msg}"),
                 other => panic!("expected a trap, got {other}"),
@@ -460,7 +460,7 @@ macro_rules! component_suite {
             assert!(String::from_utf8_lossy(&err.output.stderr).contains("deliberate panic"));
             assert!(f.leftovers().await.is_empty());
             // An agent's own error is a result, not a failure of the run.
-            let o = f.run(guests::TRAP_PANIC, "err").await.unwrap();
+            let o = f.run(guests::TRAP_PANIC.path(), "err").await.unwrap();
             assert_eq!(o.result.unwrap_err(), "the agent chose to fail");
         }
 
@@ -476,7 +476,7 @@ macro_rules! component_suite {
                 {"method": "GET", "url": format!("http://127.0.0.1:{port}/bytes/3")},
                 {"method": "GET", "url": "http://127.0.0.2:9/"},
             ]);
-            let v: serde_json::Value = serde_json::from_str(&f.ok(guests::HTTP_PROBE, &requests.to_string()).await).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&f.ok(guests::HTTP_PROBE.path(), &requests.to_string()).await).unwrap();
             assert_eq!(v[0]["bytes"], 3, "{v}");
             assert_eq!(v[1]["error"], "http-request-denied", "{v}");
         }
@@ -488,7 +488,7 @@ macro_rules! component_suite {
             let server = ModelServer::start(Script { steps: vec![Step { expect: Expect::default(), reply }] }).await.unwrap();
             let text = format!("[model.aliases.m]\nurl = \"{}\"\nmodel = \"x\"\n", server.base_url());
             let f = fixture(TARGET, policy(&text)).await;
-            let v: serde_json::Value = serde_json::from_str(&f.ok(guests::MODEL_PROBE, "[{\"user\": \"ping\"}]").await).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&f.ok(guests::MODEL_PROBE.path(), "[{\"user\": \"ping\"}]").await).unwrap();
             assert_eq!(v["calls"][0]["content"], "pong", "{v}");
             assert_eq!(v["calls"][0]["usage"][2], true, "no usage reported: estimated: {v}");
         }
@@ -521,7 +521,7 @@ macro_rules! component_suite {
                 "masked": mask(&key),
                 "canary": mask("canary-0123456789"),
             });
-            let out = f.run(guests::SECRET_HUNT, &input.to_string()).await.unwrap();
+            let out = f.run(guests::SECRET_HUNT.path(), &input.to_string()).await.unwrap();
             let report = out.result.clone().unwrap();
             let v: serde_json::Value = serde_json::from_str(&report).unwrap();
             assert!(v["canary_hits"].as_u64().unwrap() >= 1, "the memory scan works: {v}");
@@ -544,7 +544,7 @@ macro_rules! component_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn policy_denied() {
             let f = fixture(TARGET, policy("[exec]\nallow = [\"echo\"]\n[snapshot]\npersist = false\n")).await;
-            let r = f.ok(guests::POLICY_DENIED, "").await;
+            let r = f.ok(guests::POLICY_DENIED.path(), "").await;
             for key in ["create", "attach", "list", "delete-current", "update-policy", "expose-port", "exec-curl", "snapshot-persist", "delete-foreign-snapshot"] {
                 assert!(field(&r, key).starts_with("permission-denied:"), "{key}: {r}");
             }
@@ -555,7 +555,7 @@ macro_rules! component_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn lifecycle_manage() {
             let f = fixture(TARGET, policy("[sandbox]\ncreate = true\ndelete = true\nlist = true\n")).await;
-            let r = f.ok(guests::LIFECYCLE_MANAGE, "").await;
+            let r = f.ok(guests::LIFECYCLE_MANAGE.path(), "").await;
             assert!(field(&r, "owned") == "true" && field(&r, "phase") == "SandboxPhase::Ready", "{r}");
             assert!(r.contains("out=hello from env"), "{r}");
             for key in ["isolated", "listed-second", "listed-current"] {
@@ -568,11 +568,11 @@ macro_rules! component_suite {
             assert!(f.leftovers().await.is_empty());
             // A sandbox the guest created and did not delete is deleted when
             // the run ends.
-            let r = f.ok(guests::LIFECYCLE_MANAGE, "keep-second").await;
+            let r = f.ok(guests::LIFECYCLE_MANAGE.path(), "keep-second").await;
             assert!(r.contains("second=guest-made-"), "{r}");
             assert!(f.leftovers().await.is_empty(), "guest-created sandbox left behind");
             // With --keep, both stay.
-            let o = f.run_request(guests::LIFECYCLE_MANAGE, RunRequest::new("keep-second").keep(true)).await.unwrap();
+            let o = f.run_request(guests::LIFECYCLE_MANAGE.path(), RunRequest::new("keep-second").keep(true)).await.unwrap();
             assert!(o.result.is_ok() && o.sandbox_kept);
             assert_eq!(f.leftovers().await.len(), 2);
         }
@@ -583,7 +583,7 @@ macro_rules! component_suite {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             let f = fixture(TARGET, Default::default()).await;
-            let r = f.ok(guests::HOST_ISOLATION, &addr.to_string()).await;
+            let r = f.ok(guests::HOST_ISOLATION.path(), &addr.to_string()).await;
             assert_eq!(field(&r, "env"), "[]", "{r}");
             assert_eq!(field(&r, "canary"), "None", "{r}");
             // Commands in the sandbox get no host variables either (the
@@ -602,7 +602,7 @@ macro_rules! component_suite {
                 dir.path().display().to_string()
             ));
             let f = fixture(TARGET, p).await;
-            let r = f.ok(guests::HOST_ISOLATION, &addr.to_string()).await;
+            let r = f.ok(guests::HOST_ISOLATION.path(), &addr.to_string()).await;
             assert_eq!(field(&r, "env"), "[\"PATH\"]", "{r}");
             assert_eq!(field(&r, "tcp"), "connected", "{r}");
             assert!(r.contains("granted=Some(\"granted file\")"), "{r}");
@@ -611,9 +611,9 @@ macro_rules! component_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn command_world() {
             let f = fixture(TARGET, Default::default()).await;
-            let o = f.run(guests::COMMAND_ECHO, "shout this").await.unwrap();
+            let o = f.run(guests::COMMAND_ECHO.path(), "shout this").await.unwrap();
             assert_eq!(o.result.unwrap(), "SHOUT THIS");
-            let o = f.run_request(guests::COMMAND_ECHO, RunRequest::new("x").args(vec!["3".into()])).await.unwrap();
+            let o = f.run_request(guests::COMMAND_ECHO.path(), RunRequest::new("x").args(vec!["3".into()])).await.unwrap();
             let err = o.result.unwrap_err();
             assert!(err.contains("exiting with 3 as asked"), "{err}");
         }
@@ -621,7 +621,7 @@ macro_rules! component_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn rust_agent() {
             let f = fixture(TARGET, Default::default()).await;
-            let report: serde_json::Value = serde_json::from_str(&f.ok(guests::RUST_AGENT, "refactor").await).unwrap();
+            let report: serde_json::Value = serde_json::from_str(&f.ok(guests::RUST_AGENT.path(), "refactor").await).unwrap();
             assert_eq!(report["ok"], true, "{report:#}");
             for step in ["exec", "stream", "files", "snapshot", "mutate", "hydrate", "network"] {
                 assert_eq!(report[step]["ok"], true, "{step}: {report:#}");

@@ -16,7 +16,8 @@ use crate::harness::{Fixture, Target, fixture, policy};
 /// Run the probe with `requests` under `policy_text`; the per-request
 /// results and the run's HTTP stats.
 async fn probe(f: &Fixture, requests: Value) -> (Vec<Value>, Value) {
-    let out = f.run(guests::HTTP_PROBE, &requests.to_string()).await.unwrap_or_else(|e| panic!("run failed: {e}"));
+    let out =
+        f.run(guests::HTTP_PROBE.path(), &requests.to_string()).await.unwrap_or_else(|e| panic!("run failed: {e}"));
     let results: Vec<Value> = serde_json::from_str(&out.result.unwrap()).unwrap();
     (results, serde_json::to_value(&out.stats.http).unwrap())
 }

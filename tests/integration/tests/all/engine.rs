@@ -19,7 +19,7 @@ async fn pooling_allocator_runs_agents_concurrently() {
             .unwrap(),
     );
     assert!(host.pooling());
-    let agent = host.load_file(test_artifacts::SMOKE_ECHO.as_ref()).await.unwrap();
+    let agent = host.load_file(test_artifacts::SMOKE_ECHO.path().as_ref()).await.unwrap();
     // More runs than pool slots: slots are returned and reused.
     let mut tasks = Vec::new();
     for i in 0..24 {
@@ -41,9 +41,11 @@ async fn pooling_allocator_runs_agents_concurrently() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn components_of_the_0_1_0_package_run_unchanged() {
     let f = crate::harness::fixture(crate::harness::Target::Local, Default::default()).await;
-    let component =
-        openshell_wasm::wasmtime::component::Component::from_file(f.host.engine(), test_artifacts::COMPAT_V0_1_0)
-            .unwrap();
+    let component = openshell_wasm::wasmtime::component::Component::from_file(
+        f.host.engine(),
+        test_artifacts::COMPAT_V0_1_0.path(),
+    )
+    .unwrap();
     let imports: Vec<String> = component
         .component_type()
         .imports(f.host.engine())
@@ -52,5 +54,5 @@ async fn components_of_the_0_1_0_package_run_unchanged() {
         .collect();
     assert!(!imports.is_empty() && imports.iter().all(|i| i.ends_with("@0.1.0")), "{imports:?}");
     assert!(!imports.iter().any(|i| i.contains("/model@")), "{imports:?}");
-    assert_eq!(f.ok(test_artifacts::COMPAT_V0_1_0, "still here").await, "still here\n");
+    assert_eq!(f.ok(test_artifacts::COMPAT_V0_1_0.path(), "still here").await, "still here\n");
 }

@@ -508,11 +508,8 @@ impl Lab {
     /// session channel open, and the files `op` needs.
     async fn new(protocol: Gw, op: Op) -> Lab {
         let (dir, gw, backend) = connected(protocol, None).await;
-        let spec = SandboxSpec {
-            labels: BTreeMap::from([(OWNER_LABEL.to_string(), OWNER_VALUE.to_string())]),
-            ready_timeout: Duration::from_secs(30),
-            ..SandboxSpec::default()
-        };
+        let mut spec = SandboxSpec::default().with_ready_timeout(Duration::from_secs(30));
+        spec.labels = BTreeMap::from([(OWNER_LABEL.to_string(), OWNER_VALUE.to_string())]);
         let sandbox = backend.create(&spec).await.unwrap();
         let disk = Disk::open(&gw.state, &sandbox.id).await;
         match op {
@@ -1052,7 +1049,7 @@ async fn all_sandboxes(b: &OpenShellBackend) -> Vec<String> {
 async fn a_sandbox_that_errors_mid_run_ends_the_run_and_is_deleted() {
     let (_dir, mut gw, b) = connected(Gw::V0_1, Some(Fault::ErrorMidRun)).await;
     let started = Instant::now();
-    let outcome = run_guest(&b, "", guests::BENCH_EXEC_LOOP, "100000", ERROR_AFTER + Duration::from_secs(40))
+    let outcome = run_guest(&b, "", guests::BENCH_EXEC_LOOP.path(), "100000", ERROR_AFTER + Duration::from_secs(40))
         .await
         .expect("the run completes; its agent reports the failure");
     let error = outcome.result.expect_err("the commands fail once the sandbox is in ERROR");
@@ -1071,7 +1068,7 @@ async fn a_sandbox_that_errors_mid_run_ends_the_run_and_is_deleted() {
 /// restarted gateway and deletes the sandbox.
 async fn gateway_killed_mid_run(protocol: Gw) {
     let (_dir, mut gw, b) = connected(protocol, None).await;
-    let run = run_guest(&b, "", guests::BENCH_EXEC_LOOP, "100000", Duration::from_secs(60));
+    let run = run_guest(&b, "", guests::BENCH_EXEC_LOOP.path(), "100000", Duration::from_secs(60));
     let crash = async {
         let deadline = Instant::now() + Duration::from_secs(30);
         while all_sandboxes(&b).await.is_empty() {
@@ -1116,7 +1113,7 @@ async fn a_gateway_killed_mid_run_still_gets_the_sandbox_deleted_0_0() {
 async fn never_ready_sandboxes_fail_their_runs_at_creation_and_are_deleted() {
     let (_dir, mut gw, b) = connected(Gw::V0_1, Some(Fault::NeverReady)).await;
     let policy = "[sandbox]\nready-timeout = \"2s\"\n";
-    let runs = [guests::SMOKE_ECHO, guests::FS_ROUNDTRIP, guests::SNAPSHOT_CYCLE].map(|path| {
+    let runs = [guests::SMOKE_ECHO.path(), guests::FS_ROUNDTRIP.path(), guests::SNAPSHOT_CYCLE.path()].map(|path| {
         let b = &b;
         async move {
             let started = Instant::now();
@@ -1151,7 +1148,7 @@ async fn a_create_past_its_deadline_fails_the_run_and_creates_nothing_later() {
     let delay = Duration::from_secs(10);
     let (dir, mut gw, b) = connected(Gw::V0_1, Some(Fault::Delay(delay))).await;
     let started = Instant::now();
-    let failure = run_guest(&b, "", guests::SMOKE_ECHO, "x", Duration::from_secs(30))
+    let failure = run_guest(&b, "", guests::SMOKE_ECHO.path(), "x", Duration::from_secs(30))
         .await
         .expect_err("the create cannot answer in time");
     match &failure.error {

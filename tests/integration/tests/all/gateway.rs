@@ -35,14 +35,9 @@ async fn run(
     stdin: Bytes,
     env: &[(&str, &str)],
 ) -> (i32, bool, Vec<u8>, Vec<u8>) {
-    let req = ExecRequest {
-        argv: argv.iter().map(|s| s.to_string()).collect(),
-        cwd: sb.workdir.clone(),
-        env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-        stdin: Stdin::Bytes(stdin),
-        pty: None,
-        timeout: Duration::from_secs(30),
-    };
+    let mut req = ExecRequest::new(argv, sb.workdir.clone(), Duration::from_secs(30));
+    req.env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    req.stdin = Stdin::Bytes(stdin);
     let mut s = b.exec(sb, req).await.unwrap();
     let (mut out, mut err) = (Vec::new(), Vec::new());
     loop {
@@ -147,7 +142,7 @@ async fn unavailable_calls_are_retried() {
     let state = tempfile::tempdir().unwrap();
     let gw = start_gateway(Gw::V0_1, state.path(), |c| c.faults.unavailable_first = 3).await;
     let b = OpenShellBackend::connect(cfg(gw.addr)).await.unwrap();
-    let sb = b.create(&SandboxSpec { ready_timeout: Duration::from_secs(30), ..SandboxSpec::default() }).await.unwrap();
+    let sb = b.create(&SandboxSpec::default().with_ready_timeout(Duration::from_secs(30))).await.unwrap();
     assert_eq!(run(&b, &sb, &["echo", "ok"], Bytes::new(), &[]).await.2, b"ok\n");
 }
 
@@ -168,7 +163,7 @@ async fn a_dropped_exec_stream_is_an_error_not_a_hang() {
     let state = tempfile::tempdir().unwrap();
     let gw = start_gateway(Gw::V0_0, state.path(), |c| c.faults.drop_exec_after = Some(3)).await;
     let b = OpenShellBackend::connect(cfg(gw.addr)).await.unwrap();
-    let sb = b.create(&SandboxSpec { ready_timeout: Duration::from_secs(30), ..SandboxSpec::default() }).await.unwrap();
+    let sb = b.create(&SandboxSpec::default().with_ready_timeout(Duration::from_secs(30))).await.unwrap();
     let req = ExecRequest::new(["seq", "1", "200000"], sb.workdir.clone(), Duration::from_secs(30));
     let mut s = b.exec(&sb, req).await.unwrap();
     let failure = loop {
@@ -188,8 +183,7 @@ async fn a_sandbox_that_never_gets_ready_is_deleted() {
     let gw = start_gateway(Gw::V0_1, state.path(), |c| c.faults.never_ready = true).await;
     let b = OpenShellBackend::connect(cfg(gw.addr)).await.unwrap();
     let started = Instant::now();
-    let e =
-        b.create(&SandboxSpec { ready_timeout: Duration::from_secs(2), ..SandboxSpec::default() }).await.unwrap_err();
+    let e = b.create(&SandboxSpec::default().with_ready_timeout(Duration::from_secs(2))).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::Timeout, "{e}");
     assert!(started.elapsed() < Duration::from_secs(30));
     assert!(b.list(&[]).await.unwrap().is_empty(), "the half-created sandbox must be deleted");
@@ -200,7 +194,7 @@ async fn a_sandbox_going_to_error_is_reported_with_its_reason() {
     let state = tempfile::tempdir().unwrap();
     let gw = start_gateway(Gw::V0_0, state.path(), |c| c.faults.error_after = Some(Duration::from_millis(800))).await;
     let b = OpenShellBackend::connect(cfg(gw.addr)).await.unwrap();
-    let sb = b.create(&SandboxSpec { ready_timeout: Duration::from_secs(30), ..SandboxSpec::default() }).await.unwrap();
+    let sb = b.create(&SandboxSpec::default().with_ready_timeout(Duration::from_secs(30))).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let info = b.get(&sb.name).await.unwrap();
     assert_eq!(info.phase, Phase::Error);
@@ -256,8 +250,7 @@ async fn large_and_odd_data_travel_intact() {
         let state = tempfile::tempdir().unwrap();
         let gw = start_gateway(protocol, state.path(), |_| {}).await;
         let b = OpenShellBackend::connect(cfg(gw.addr)).await.unwrap();
-        let sb =
-            b.create(&SandboxSpec { ready_timeout: Duration::from_secs(30), ..SandboxSpec::default() }).await.unwrap();
+        let sb = b.create(&SandboxSpec::default().with_ready_timeout(Duration::from_secs(30))).await.unwrap();
 
         // 3 MiB of stdin: over the 1 MiB request limit, so streamed.
         let data: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
@@ -318,7 +311,7 @@ async fn timeouts_are_told_apart_from_exit_124() {
     let state = tempfile::tempdir().unwrap();
     let gw = start_gateway(Gw::V0_1, state.path(), |_| {}).await;
     let b = OpenShellBackend::connect(cfg(gw.addr)).await.unwrap();
-    let sb = b.create(&SandboxSpec { ready_timeout: Duration::from_secs(30), ..SandboxSpec::default() }).await.unwrap();
+    let sb = b.create(&SandboxSpec::default().with_ready_timeout(Duration::from_secs(30))).await.unwrap();
     for (argv, timed_out) in [(vec!["sleep", "30"], true), (vec!["sh", "-c", "exit 124"], false)] {
         let req = ExecRequest::new(&argv, sb.workdir.clone(), Duration::from_millis(1500));
         let mut s = b.exec(&sb, req).await.unwrap();
@@ -340,13 +333,11 @@ async fn network_policy_and_ports() {
         let state = tempfile::tempdir().unwrap();
         let gw = start_gateway(protocol, state.path(), |_| {}).await;
         let b = OpenShellBackend::connect(cfg(gw.addr)).await.unwrap();
-        let spec = SandboxSpec {
-            ready_timeout: Duration::from_secs(30),
-            policy_yaml: Some(
-                "version: 1\nnetwork_policies:\n  pypi:\n    endpoints:\n      - host: pypi.org\n        ports: [443]\n".into(),
-            ),
-            ..SandboxSpec::default()
-        };
+        let mut spec = SandboxSpec::default().with_ready_timeout(Duration::from_secs(30));
+        spec.policy_yaml = Some(
+            "version: 1\nnetwork_policies:\n  pypi:\n    endpoints:\n      - host: pypi.org\n        ports: [443]\n"
+                .into(),
+        );
         let sb = b.create(&spec).await.unwrap();
         let p = b.network_policy(&sb).await.unwrap();
         assert!(p.rules_yaml.contains("pypi.org"), "{protocol:?}: {p:?}");

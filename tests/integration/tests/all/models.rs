@@ -60,7 +60,7 @@ fn call_tool(name: &str, arguments: &Value) -> Step {
 
 /// Run the model probe with `calls`; its report and the run's model stats.
 async fn probe(f: &Fixture, calls: Value) -> (Value, Value) {
-    let out = f.run(guests::MODEL_PROBE, &calls.to_string()).await.unwrap_or_else(|e| panic!("run failed: {e}"));
+    let out = f.run(guests::MODEL_PROBE.path(), &calls.to_string()).await.unwrap_or_else(|e| panic!("run failed: {e}"));
     let report: Value = serde_json::from_str(&out.result.unwrap()).unwrap();
     (report, serde_json::to_value(&out.stats.model).unwrap())
 }
@@ -282,10 +282,10 @@ macro_rules! coding_agent_tests {
 use openshell_testgw::Protocol;
 
 coding_agent_tests! {
-    rust_coding_agent_local: guests::CODING_AGENT, Target::Local, false;
-    rust_coding_agent_gateway_0_0: guests::CODING_AGENT, Target::Gateway(Protocol::V0_0), true;
-    rust_coding_agent_gateway_0_1: guests::CODING_AGENT, Target::Gateway(Protocol::V0_1), false;
-    python_coding_agent_local: guests::PYTHON_CODING_AGENT, Target::Local, true;
-    python_coding_agent_gateway_0_0: guests::PYTHON_CODING_AGENT, Target::Gateway(Protocol::V0_0), false;
-    python_coding_agent_gateway_0_1: guests::PYTHON_CODING_AGENT, Target::Gateway(Protocol::V0_1), true;
+    rust_coding_agent_local: guests::CODING_AGENT.path(), Target::Local, false;
+    rust_coding_agent_gateway_0_0: guests::CODING_AGENT.path(), Target::Gateway(Protocol::V0_0), true;
+    rust_coding_agent_gateway_0_1: guests::CODING_AGENT.path(), Target::Gateway(Protocol::V0_1), false;
+    python_coding_agent_local: guests::PYTHON_CODING_AGENT.path(), Target::Local, true;
+    python_coding_agent_gateway_0_0: guests::PYTHON_CODING_AGENT.path(), Target::Gateway(Protocol::V0_0), false;
+    python_coding_agent_gateway_0_1: guests::PYTHON_CODING_AGENT.path(), Target::Gateway(Protocol::V0_1), true;
 }

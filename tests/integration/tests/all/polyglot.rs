@@ -18,7 +18,7 @@ use test_artifacts as guests;
 use crate::harness::{Target, fixture};
 
 /// Each agent's language (its report's `agent` field) and component.
-const AGENTS: [(&str, &str); 4] =
+const AGENTS: [(&str, guests::Artifact); 4] =
     [("rust", guests::RUST_AGENT), ("python", guests::PYTHON_AGENT), ("js", guests::JS_AGENT), ("c", guests::C_AGENT)];
 
 /// The cache the harness's hosts share.
@@ -55,7 +55,8 @@ async fn same_report_everywhere(target: Target) {
     {
         let _one_at_a_time = LOADING.lock().await;
         let again = second_host(f.backend.clone());
-        for (lang, path) in AGENTS {
+        for (lang, agent) in AGENTS {
+            let path = agent.path();
             let first = f.host.load_file(path.as_ref()).await.unwrap();
             let second = again.load_file(path.as_ref()).await.unwrap();
             assert_eq!(second.code_source(), CodeSource::Cache, "{lang}: a new host must load it from the cache");
@@ -72,7 +73,7 @@ async fn same_report_everywhere(target: Target) {
     note(&format!("polyglot {target:?} loads: {}", loads.join("; ")));
 
     let input = "refactor";
-    let rust = f.ok(guests::RUST_AGENT, input).await;
+    let rust = f.ok(guests::RUST_AGENT.path(), input).await;
     let report: serde_json::Value = serde_json::from_str(&rust).unwrap();
     assert_eq!(report["agent"], "rust");
     assert_eq!(report["ok"], true, "{report:#}");
@@ -81,8 +82,8 @@ async fn same_report_everywhere(target: Target) {
     }
     assert_eq!(report["model"], "pong", "{report:#}");
     assert_eq!(report["sandbox"]["workdir"], target.workdir());
-    for (lang, path) in &AGENTS[1..] {
-        let other = f.ok(path, input).await;
+    for (lang, agent) in &AGENTS[1..] {
+        let other = f.ok(agent.path(), input).await;
         let v: serde_json::Value =
             serde_json::from_str(&other).unwrap_or_else(|e| panic!("{lang}: not JSON ({e}): {other}"));
         assert_eq!(v["agent"], *lang);
@@ -123,12 +124,12 @@ async fn python_loads_from_the_disk_cache_in_a_new_host() {
     };
     let compile = {
         let _one_at_a_time = LOADING.lock().await;
-        let agent = host(f.backend.clone()).unwrap().load_file(guests::PYTHON_AGENT.as_ref()).await.unwrap();
+        let agent = host(f.backend.clone()).unwrap().load_file(guests::PYTHON_AGENT.path().as_ref()).await.unwrap();
         assert_eq!(agent.code_source(), CodeSource::Compiled);
         agent.load_time()
     };
     let fresh = host(f.backend.clone()).unwrap();
-    let agent = fresh.load_file(guests::PYTHON_AGENT.as_ref()).await.unwrap();
+    let agent = fresh.load_file(guests::PYTHON_AGENT.path().as_ref()).await.unwrap();
     assert_eq!(agent.code_source(), CodeSource::Cache);
     let cached = agent.load_time();
     note(&format!(
@@ -148,9 +149,9 @@ async fn python_loads_from_the_disk_cache_in_a_new_host() {
 async fn examples_run_under_their_policy_files() {
     let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../guest-examples");
     for (lang, path, dir) in [
-        ("python", guests::PYTHON_AGENT, "python-agent"),
-        ("js", guests::JS_AGENT, "js-agent"),
-        ("c", guests::C_AGENT, "c-agent"),
+        ("python", guests::PYTHON_AGENT.path(), "python-agent"),
+        ("js", guests::JS_AGENT.path(), "js-agent"),
+        ("c", guests::C_AGENT.path(), "c-agent"),
     ] {
         let text = std::fs::read_to_string(examples.join(dir).join("policy.toml")).unwrap();
         let f = fixture(Target::Local, crate::harness::policy(&text)).await;

@@ -24,7 +24,7 @@ async fn connect(addr: std::net::SocketAddr, channel: SessionChannel) -> OpenShe
 }
 
 async fn sandbox(b: &OpenShellBackend) -> SandboxInfo {
-    b.create(&SandboxSpec { ready_timeout: Duration::from_secs(30), ..SandboxSpec::default() }).await.unwrap()
+    b.create(&SandboxSpec::default().with_ready_timeout(Duration::from_secs(30))).await.unwrap()
 }
 
 async fn write(b: &OpenShellBackend, sb: &SandboxInfo, path: &str, data: &[u8]) -> openshell_wasm::error::Result<u64> {
@@ -186,14 +186,9 @@ async fn deleting_the_sandbox_closes_its_channel() {
     write(&b, &sb, &format!("{}/a", sb.workdir), b"1").await.unwrap();
     b.delete(&sb.name).await.unwrap();
     // A new sandbox of the same name gets a new channel, not the old one.
-    let again = b
-        .create(&SandboxSpec {
-            name: Some(sb.name.clone()),
-            ready_timeout: Duration::from_secs(30),
-            ..SandboxSpec::default()
-        })
-        .await
-        .unwrap();
+    let mut spec = SandboxSpec::default().with_ready_timeout(Duration::from_secs(30));
+    spec.name = Some(sb.name.clone());
+    let again = b.create(&spec).await.unwrap();
     let e = b.stat(&again, &format!("{}/a", again.workdir)).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::NotFound, "{e}");
     write(&b, &again, &format!("{}/b", again.workdir), b"2").await.unwrap();

@@ -142,7 +142,7 @@ async fn workspace_below_sandbox(
     cfg.session_channel = mode;
     cfg.workdir = "/sandbox/ws".into();
     let b = OpenShellBackend::connect(cfg).await.unwrap();
-    let sb = b.create(&SandboxSpec { ready_timeout: Duration::from_secs(30), ..SandboxSpec::default() }).await;
+    let sb = b.create(&SandboxSpec::default().with_ready_timeout(Duration::from_secs(30))).await;
     let sb = sb.unwrap();
     let setup = SandboxInfo { workdir: "/sandbox".into(), ..sb.clone() };
     (state, gw, b, sb, setup)

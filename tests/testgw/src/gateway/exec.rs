@@ -156,14 +156,9 @@ impl Gateway {
         // The gateway's own timer ends the stream; the backend's limit only
         // guarantees that an abandoned command does not run forever.
         let backstop = p.timeout.map_or(Duration::from_secs(24 * 3600), |t| t + Duration::from_secs(5));
-        let request = ExecRequest {
-            argv: p.argv.clone(),
-            cwd: SANDBOX_WORKDIR.into(),
-            env: BTreeMap::new(),
-            stdin: p.stdin.clone(),
-            pty: p.pty,
-            timeout: backstop,
-        };
+        let mut request = ExecRequest::new(&p.argv, SANDBOX_WORKDIR, backstop);
+        request.stdin = p.stdin.clone();
+        request.pty = p.pty;
         backend.exec(&info, request).await.map_err(relay_failed)
     }
 

@@ -156,12 +156,10 @@ impl Gateway {
             reg.sandboxes.insert(id.clone(), sandbox.clone());
             Ok(sandbox)
         })?;
-        let spec = LocalSpec {
-            name: Some(record.local_name.clone()),
-            environment: record.environment.clone(),
-            labels: BTreeMap::from([("openshell-testgw/id".to_string(), id.clone())]),
-            ..LocalSpec::default()
-        };
+        let mut spec = LocalSpec::default();
+        spec.name = Some(record.local_name.clone());
+        spec.environment = record.environment.clone();
+        spec.labels = BTreeMap::from([("openshell-testgw/id".to_string(), id.clone())]);
         if let Err(e) = self.inner.backend.create(&spec).await {
             self.remove(&id);
             return Err(Status::internal(format!("create sandbox failed: {e}")));
