@@ -267,7 +267,7 @@ impl Tools {
                 versions.push('\n');
                 Ok(path)
             } else {
-                println!("cargo:warning=missing {}", install.lines().next().unwrap_or_default());
+                println!("cargo:warning={}", install.lines().next().unwrap_or_default());
                 Err(format!(
                     "{install}\n(`./scripts/test.sh` installs every toolchain the tests use; run it from the repository root)"
                 ))

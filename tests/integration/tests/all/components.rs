@@ -99,17 +99,17 @@ macro_rules! component_suite {
         /// hostile names, written in random pieces and read back identical.
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn files_survive_any_size_and_name() {
-            use crate::integrity::{Rng, boundary_sizes, read, sha, write};
+            use crate::integrity::{boundary_sizes, file_name, read, seeded_rng, sha, write};
             let f = fixture(TARGET, Default::default()).await;
             let spec = openshell_wasm::backend::SandboxSpec::default().with_ready_timeout(Duration::from_secs(30));
             let sb = f.backend.create(&spec).await.unwrap();
             let b = &*f.backend;
-            let mut rng = Rng::new();
+            let mut rng = seeded_rng();
             let mut sizes = boundary_sizes();
             sizes.extend((0..6).map(|_| rng.below(3 << 20) as usize));
             let dir = format!("{}/odd dir/é", sb.workdir);
             for (i, size) in sizes.iter().enumerate() {
-                let name = rng.name(i);
+                let name = file_name(&mut rng, i);
                 let path = format!("{dir}/{name}");
                 let data = rng.bytes(*size);
                 write(b, &sb, &path, &data, 0o640, &mut rng).await;
@@ -127,18 +127,18 @@ macro_rules! component_suite {
         /// back exactly.
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn snapshot_restore() {
-            use crate::integrity::{Rng, manifest, run, write};
+            use crate::integrity::{file_name, manifest, run, seeded_rng, write};
             let f = fixture(TARGET, Default::default()).await;
             let spec = openshell_wasm::backend::SandboxSpec::default().with_ready_timeout(Duration::from_secs(30));
             let sb = f.backend.create(&spec).await.unwrap();
             let b = &*f.backend;
             let root = format!("{}/tree", sb.workdir);
-            let mut rng = Rng::new();
+            let mut rng = seeded_rng();
             let mut files = Vec::new();
             for i in 0..24 {
                 let depth = rng.below(3);
                 let dir: Vec<String> = (0..depth).map(|_| format!("d{}", rng.below(3))).collect();
-                let name = rng.name(i);
+                let name = file_name(&mut rng, i);
                 let path = if dir.is_empty() { format!("{root}/{name}") } else { format!("{root}/{}/{name}", dir.join("/")) };
                 let mode = [0o644, 0o600, 0o755, 0o640][rng.below(4) as usize];
                 let size = rng.below(200_000) as usize;

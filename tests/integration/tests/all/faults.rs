@@ -6,7 +6,7 @@
 //!
 //! One cell (fault × operation) runs on a gateway of its own:
 //!
-//! 1. A clean gateway (an [`Instance`], on its own runtime so it can be
+//! 1. A clean gateway (an [`Instance`](openshell_testgw::Instance), on its own runtime so it can be
 //!    killed like a process) on 127.0.0.1:0; the backend connects, creates
 //!    a sandbox and opens its session channel. The sandbox's files are
 //!    seeded on disk, around the gateway.
@@ -68,7 +68,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use openshell_testgw::{Config, Instance, Protocol as Gw};
+use openshell_testgw::testing::{Restartable, component_cache, sha256_hex as sha};
+use openshell_testgw::{Config, Protocol as Gw};
 use openshell_wasm::backend::local::LocalBackend;
 use openshell_wasm::backend::openshell::OpenShellBackend;
 use openshell_wasm::backend::openshell::config::GatewayConfig;
@@ -78,7 +79,6 @@ use openshell_wasm::backend::{
 };
 use openshell_wasm::error::{ErrorCode, SandboxError};
 use openshell_wasm::runtime::{Host, Pooling, RunError, RunRequest};
-use sha2::{Digest, Sha256};
 use test_artifacts as guests;
 
 /// Deadline of every unary gateway call (and the retry budget of the calls
@@ -120,10 +120,6 @@ const FIRST_PART: usize = 1 << 20;
 /// Deterministic bytes; `seed` tells contents apart.
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| ((i as u32).wrapping_mul(2_654_435_761) >> 13) as u8 ^ seed).collect()
-}
-
-fn sha(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
 }
 
 /// What the exec command prints.
@@ -372,15 +368,21 @@ impl Fault {
 /// address and state directory.
 struct GatewayCtl {
     protocol: Gw,
-    state: PathBuf,
-    addr: SocketAddr,
-    instance: Option<Instance>,
+    gw: Restartable,
 }
 
 impl GatewayCtl {
+    fn new(protocol: Gw, state: PathBuf) -> GatewayCtl {
+        GatewayCtl { protocol, gw: Restartable::new(state) }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.gw.addr()
+    }
+
     /// A clean gateway's configuration (fast phases).
     fn config(&self) -> Config {
-        let mut c = Config::new(self.protocol, &self.state);
+        let mut c = Config::new(self.protocol, self.gw.state());
         c.ready_delay = Duration::from_millis(100);
         c.deleting_linger = Duration::from_millis(50);
         c
@@ -388,28 +390,21 @@ impl GatewayCtl {
 
     /// Starts a gateway (with `fault`'s configuration) on the address.
     async fn start(&mut self, fault: Option<Fault>) {
-        assert!(self.instance.is_none(), "a gateway is already running");
         let mut config = self.config();
         if let Some(f) = fault {
             f.apply(&mut config);
         }
-        let gw = Instance::start(self.addr, config).await.expect("the test gateway starts");
-        self.addr = gw.addr();
-        self.instance = Some(gw);
+        self.gw.start(config).await;
     }
 
     /// Graceful stop.
     async fn stop(&mut self) {
-        if let Some(gw) = self.instance.take() {
-            gw.stop().await.expect("the test gateway stops cleanly");
-        }
+        self.gw.stop().await.expect("the test gateway stops cleanly");
     }
 
     /// Crash.
     fn kill(&mut self) {
-        if let Some(gw) = self.instance.take() {
-            gw.kill();
-        }
+        self.gw.kill();
     }
 
     /// Replaces the running gateway by one with `fault` (or a clean one):
@@ -511,7 +506,7 @@ impl Lab {
         let mut spec = SandboxSpec::default().with_ready_timeout(Duration::from_secs(30));
         spec.labels = BTreeMap::from([(OWNER_LABEL.to_string(), OWNER_VALUE.to_string())]);
         let sandbox = backend.create(&spec).await.unwrap();
-        let disk = Disk::open(&gw.state, &sandbox.id).await;
+        let disk = Disk::open(gw.gw.state(), &sandbox.id).await;
         match op {
             Op::ReadSmall => disk.put(SMALL_FILE, &pattern(SMALL, 1)).await,
             Op::ReadLarge => disk.put(LARGE_FILE, &pattern(LARGE, 1)).await,
@@ -986,23 +981,13 @@ matrix_tests! {
 // Through guests: the run ends (never hangs) and deletes its sandbox, or
 // never gets one.
 
-/// The compiled-component cache the other suites share.
-fn cache_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-component-cache")
-}
-
 /// A gateway (with `fault`, applied after connecting) and a backend
 /// connected to it.
 async fn connected(protocol: Gw, fault: Option<Fault>) -> (tempfile::TempDir, GatewayCtl, OpenShellBackend) {
     let dir = tempfile::tempdir().unwrap();
-    let mut gw = GatewayCtl {
-        protocol,
-        state: dir.path().join("gateway"),
-        addr: "127.0.0.1:0".parse().unwrap(),
-        instance: None,
-    };
+    let mut gw = GatewayCtl::new(protocol, dir.path().join("gateway"));
     gw.start(None).await;
-    let mut cfg = GatewayConfig::new(format!("http://{}", gw.addr));
+    let mut cfg = GatewayConfig::new(format!("http://{}", gw.addr()));
     cfg.rpc_timeout = RPC_TIMEOUT;
     let backend = OpenShellBackend::connect(cfg).await.unwrap();
     if fault.is_some() {
@@ -1025,7 +1010,7 @@ async fn run_guest(
         .backend(Arc::new(backend.clone()))
         .policy(crate::harness::policy(policy))
         .snapshot_dir(snapshots.path())
-        .cache_dir(Some(cache_dir()))
+        .cache_dir(Some(component_cache()))
         .pooling(Pooling::Off)
         .build()
         .unwrap();

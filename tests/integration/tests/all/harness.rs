@@ -1,9 +1,9 @@
 //! Shared test setup: a host on a chosen backend target, with its own
 //! state, snapshot store and a shared compiled-component cache.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
+use openshell_testgw::testing::component_cache;
 use openshell_wasm::backend::Backend;
 use openshell_wasm::backend::local::LocalBackend;
 use openshell_wasm::backend::openshell::OpenShellBackend;
@@ -57,12 +57,6 @@ pub struct Fixture {
     _snapshots: tempfile::TempDir,
 }
 
-/// The compiled-component cache shared by all tests (entries are written
-/// atomically, so concurrent tests are safe).
-fn cache_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-component-cache")
-}
-
 /// Parse policy text (panics on errors: tests write valid policies).
 pub fn policy(text: &str) -> Policy {
     openshell_wasm::policy::parse(text, "test-policy.toml").unwrap()
@@ -95,7 +89,7 @@ pub async fn fixture(target: Target, policy: Policy) -> Fixture {
         .backend(backend.clone())
         .policy(policy)
         .snapshot_dir(snapshots.path())
-        .cache_dir(Some(cache_dir()))
+        .cache_dir(Some(component_cache()))
         .pooling(Pooling::Off)
         .build()
         .unwrap();

@@ -7,56 +7,36 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use futures::StreamExt;
+pub use openshell_testgw::testing::{Rng, sha256_hex as sha};
 use openshell_wasm::backend::{Backend, ExecEvent, ExecRequest, FileKind, SandboxInfo, WriteOptions};
-use sha2::{Digest, Sha256};
 
-/// A small deterministic generator (xorshift64*).
-pub struct Rng(u64);
+/// The seeded generator of the test kit, with the seed from
+/// `OPENSHELL_WASM_INTEGRITY_SEED` so a failure can be replayed.
+pub fn seeded_rng() -> Rng {
+    Rng::new(std::env::var("OPENSHELL_WASM_INTEGRITY_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed))
+}
 
-impl Rng {
-    pub fn new() -> Rng {
-        let seed = std::env::var("OPENSHELL_WASM_INTEGRITY_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed);
-        Rng(seed | 1)
-    }
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
-        let mut v = Vec::with_capacity(len + 8);
-        while v.len() < len {
-            v.extend_from_slice(&self.next().to_le_bytes());
-        }
-        v.truncate(len);
-        v
-    }
-    /// A file name with the characters that break naive shell code.
-    pub fn name(&mut self, i: usize) -> String {
-        const PARTS: &[&str] = &[
-            "plain",
-            "with space",
-            "it's",
-            "\"quoted\"",
-            "new\nline",
-            "tab\there",
-            "é-ü-漢字",
-            "-dash",
-            "$(x)",
-            "*?[",
-            ".ow-tmp-look",
-            "back\\slash",
-            "semi;colon",
-            "🦀",
-        ];
-        let a = PARTS[self.below(PARTS.len() as u64) as usize];
-        let b = PARTS[self.below(PARTS.len() as u64) as usize];
-        format!("{a}{i}{b}")
-    }
+/// The `i`th file name: with the characters that break naive shell code.
+pub fn file_name(rng: &mut Rng, i: usize) -> String {
+    const PARTS: &[&str] = &[
+        "plain",
+        "with space",
+        "it's",
+        "\"quoted\"",
+        "new\nline",
+        "tab\there",
+        "é-ü-漢字",
+        "-dash",
+        "$(x)",
+        "*?[",
+        ".ow-tmp-look",
+        "back\\slash",
+        "semi;colon",
+        "🦀",
+    ];
+    let a = PARTS[rng.below(PARTS.len() as u64) as usize];
+    let b = PARTS[rng.below(PARTS.len() as u64) as usize];
+    format!("{a}{i}{b}")
 }
 
 /// Sizes at and around every boundary the transports use, plus 64 MiB.
@@ -67,10 +47,6 @@ pub fn boundary_sizes() -> Vec<usize> {
     }
     v.extend([(3 << 20) + 17, 64 << 20]);
     v
-}
-
-pub fn sha(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
 }
 
 /// Write `data` in randomly sized pieces.

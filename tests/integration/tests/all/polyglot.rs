@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openshell_test_model::{Expect, ModelServer, Reply, Script, Step};
+use openshell_testgw::testing::component_cache;
 use openshell_wasm::backend::Backend;
 use openshell_wasm::runtime::{CodeSource, Host, Pooling};
 use test_artifacts as guests;
@@ -21,15 +22,10 @@ use crate::harness::{Target, fixture};
 const AGENTS: [(&str, guests::Artifact); 4] =
     [("rust", guests::RUST_AGENT), ("python", guests::PYTHON_AGENT), ("js", guests::JS_AGENT), ("c", guests::C_AGENT)];
 
-/// The cache the harness's hosts share.
-fn shared_cache() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-component-cache")
-}
-
 /// A second host on `backend` with the harness's engine settings (so the
 /// cache key matches) and the shared cache.
 fn second_host(backend: Arc<dyn Backend>) -> Host {
-    Host::builder().backend(backend).cache_dir(Some(shared_cache())).pooling(Pooling::Off).build().unwrap()
+    Host::builder().backend(backend).cache_dir(Some(component_cache())).pooling(Pooling::Off).build().unwrap()
 }
 
 /// Print a line on the test's stderr (shown with `--nocapture`).

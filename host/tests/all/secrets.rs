@@ -3,10 +3,12 @@
 //! trace level, plain and JSON), error messages and `--json` output, on
 //! success and on failure.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
-use openshell_testgw::testing::{Pki, Running};
+use openshell_testgw::testing::{Pki, Running, isolated};
 use test_artifacts as guests;
+
+use crate::BIN;
 
 /// A value nobody else uses, so a match can only be a leak.
 fn unique(prefix: &str) -> String {
@@ -15,7 +17,7 @@ fn unique(prefix: &str) -> String {
 }
 
 fn cli(home: &std::path::Path, pki: &Pki, port: u16, token_file: &str, args: &[&str], json_logs: bool) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_openshell-wasm"));
+    let mut c = isolated(BIN, home);
     c.arg("-vvv");
     if json_logs {
         c.arg("--log-json");
@@ -29,9 +31,6 @@ fn cli(home: &std::path::Path, pki: &Pki, port: u16, token_file: &str, args: &[&
         .arg("--tls-key")
         .arg(&pki.client_key_file)
         .args(["--token-file", token_file, "--rpc-timeout", "10"])
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_STATE_HOME", home.join("state"))
         .env("RUST_LOG", "trace");
     c.output().unwrap()
 }
@@ -117,7 +116,7 @@ async fn model_and_http_credentials_never_appear_in_output() {
     );
     for json_logs in [false, true] {
         let run = |component: &str, input: &str| {
-            let mut c = Command::new(env!("CARGO_BIN_EXE_openshell-wasm"));
+            let mut c = isolated(BIN, home.path());
             c.arg("-vvv");
             if json_logs {
                 c.arg("--log-json");
@@ -126,9 +125,6 @@ async fn model_and_http_credentials_never_appear_in_output() {
                 .arg("--policy")
                 .arg(&policy)
                 .env("OW_TEST_MODEL_KEY", &key)
-                .env("XDG_CACHE_HOME", home.path().join("cache"))
-                .env("XDG_DATA_HOME", home.path().join("data"))
-                .env("XDG_STATE_HOME", home.path().join("state"))
                 .env("RUST_LOG", "trace");
             c.output().unwrap()
         };

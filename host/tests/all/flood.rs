@@ -3,22 +3,17 @@
 //! memory stays bounded (measured as the CLI child's peak RSS), on the
 //! local backend and through the test gateway.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
+use openshell_testgw::testing::isolated;
 use test_artifacts as guests;
+
+use crate::BIN;
 
 /// Run the CLI with `args`; returns its stdout and its peak RSS in bytes
 /// (the kernel's high-water mark, `VmHWM`, polled until it exits).
 fn run_measured(args: &[String], home: &std::path::Path) -> (String, u64) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_openshell-wasm"))
-        .args(args)
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut child = isolated(BIN, home).args(args).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
     let status_file = format!("/proc/{}/status", child.id());
     let mut stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {

@@ -6,11 +6,14 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use openshell_testgw::testing::CliEnv;
 use test_artifacts as guests;
+
+use crate::BIN;
 
 /// A gateway on 127.0.0.1:0 plus per-test config, state and cache dirs.
 struct Setup {
-    dir: tempfile::TempDir,
+    env: CliEnv,
     addr: std::net::SocketAddr,
     _gateway: openshell_testgw::testing::Running,
 }
@@ -21,15 +24,15 @@ impl Setup {
     }
 
     async fn with_faults(protocol: openshell_testgw::Protocol, faults: openshell_testgw::Faults) -> Setup {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = openshell_testgw::Config::new(protocol, dir.path().join("gateway"));
+        let env = CliEnv::new();
+        let mut config = openshell_testgw::Config::new(protocol, env.path("gateway"));
         config.faults = faults;
         let gateway = openshell_testgw::testing::Running::start(config).await;
-        Setup { dir, addr: gateway.addr, _gateway: gateway }
+        Setup { env, addr: gateway.addr, _gateway: gateway }
     }
 
     fn path(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
+        self.env.path(p)
     }
 
     /// Register the gateway the way `openshell gateway add` does.
@@ -46,16 +49,7 @@ impl Setup {
     }
 
     fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_openshell-wasm"));
-        c.env("XDG_CONFIG_HOME", self.path("config"))
-            .env("XDG_STATE_HOME", self.path("state"))
-            .env("XDG_CACHE_HOME", self.path("cache"))
-            .env("XDG_DATA_HOME", self.path("data"))
-            .env_remove("OPENSHELL_GATEWAY")
-            .env_remove("OPENSHELL_GATEWAY_ENDPOINT")
-            .env_remove("OPENSHELL_WASM_BACKEND")
-            .env_remove("RUST_LOG");
-        c
+        self.env.command(BIN)
     }
 
     async fn run(&self, args: &[&str]) -> Output {

@@ -1,55 +1,8 @@
-//! For tests that run a gateway in their own process: start one on
-//! 127.0.0.1:0 for as long as a value lives, and make the certificates a
-//! TLS or mTLS gateway and its clients need.
+//! Certificates for TLS and mTLS gateways and their clients.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use crate::{Config, TlsFiles, serve};
-
-/// A gateway serving in the current runtime until dropped.
-#[derive(Debug)]
-pub struct Running {
-    /// Where it listens.
-    pub addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Running {
-    /// Bind 127.0.0.1:0 and serve `config` there.
-    ///
-    /// # Panics
-    /// If the port cannot be bound, or later if the gateway fails (a test
-    /// should stop at once then).
-    pub async fn start(config: Config) -> Running {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("the bound address");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            if let Err(e) = serve(listener, config, async {
-                let _ = stopped.await;
-            })
-            .await
-            {
-                panic!("the test gateway failed: {e:#}");
-            }
-        });
-        Running { addr, stop: Some(stop) }
-    }
-
-    /// `http://ADDR` (or `https://localhost:PORT` with `tls`).
-    pub fn url(&self, tls: bool) -> String {
-        if tls { format!("https://localhost:{}", self.addr.port()) } else { format!("http://{}", self.addr) }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
+use crate::TlsFiles;
 
 /// A CA, a server certificate for `localhost` and a client certificate,
 /// as PEM text and as files.

@@ -12,22 +12,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use openshell_test_model::{Expect, ModelServer, Reply, Script, Step, ToolCall};
+use openshell_testgw::testing::isolated;
 use serde_json::{Value, json};
+
+use crate::BIN;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
 }
 
 fn openshell_wasm(state: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_openshell-wasm"));
-    for (var, dir) in [("XDG_STATE_HOME", "state"), ("XDG_CONFIG_HOME", "config"), ("XDG_CACHE_HOME", "cache")] {
-        c.env(var, state.join(dir));
-    }
-    c.env_remove("OPENSHELL_GATEWAY")
-        .env_remove("OPENSHELL_GATEWAY_ENDPOINT")
-        .env_remove("OPENSHELL_WASM_BACKEND")
-        .env_remove("RUST_LOG");
-    c
+    isolated(BIN, state)
 }
 
 fn check(what: &str, out: &std::process::Output) {

@@ -38,8 +38,11 @@ use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use openshell_testgw::{Config, Faults, Instance, Protocol};
+use openshell_testgw::testing::{Restartable, Rng, isolated};
+use openshell_testgw::{Config, Faults, Protocol};
 use test_artifacts as guests;
+
+use crate::BIN;
 
 /// The seed used unless `OPENSHELL_WASM_SOAK_SEED` gives another.
 const DEFAULT_SEED: u64 = 0x5eed_0004;
@@ -56,30 +59,6 @@ const RPC_TIMEOUT_SECS: &str = "5";
 /// The guests' limits: a hang inside the guest ends as exit 4 well before
 /// [`HANG`]; a sandbox that never gets READY fails its run in 3 s.
 const POLICY: &str = "[guest]\nwall-time = \"40s\"\n\n[sandbox]\nready-timeout = \"3s\"\n";
-
-/// A small deterministic generator (SplitMix64): the plan depends on the
-/// seed only.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-
-    /// True with probability `percent`/100.
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
 
 fn seed() -> u64 {
     match std::env::var("OPENSHELL_WASM_SOAK_SEED") {
@@ -238,7 +217,7 @@ fn random_faults(rng: &mut Rng) -> (Faults, Duration, String) {
 
 /// The whole plan: runs and epochs.
 fn plan(seed: u64) -> (Vec<RunPlan>, Vec<(Epoch, String)>) {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let runs = (0..RUNS)
         .map(|index| {
             let guest = Guest::ALL[rng.range(0, 3) as usize];
@@ -264,15 +243,19 @@ fn plan(seed: u64) -> (Vec<RunPlan>, Vec<(Epoch, String)>) {
 }
 
 /// The gateway, restarted on one address and state directory.
-struct Gateway {
-    state: PathBuf,
-    addr: SocketAddr,
-    instance: Option<Instance>,
-}
+struct Gateway(Restartable);
 
 impl Gateway {
+    fn new(state: PathBuf) -> Gateway {
+        Gateway(Restartable::new(state))
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.0.addr()
+    }
+
     fn config(&self, faults: Faults, exec_setup: Duration) -> Config {
-        let mut c = Config::new(Protocol::V0_1, &self.state);
+        let mut c = Config::new(Protocol::V0_1, self.0.state());
         c.ready_delay = Duration::from_millis(100);
         c.deleting_linger = Duration::from_millis(50);
         c.faults = faults;
@@ -281,20 +264,17 @@ impl Gateway {
     }
 
     async fn start(&mut self, faults: Faults, exec_setup: Duration) {
-        let gw = Instance::start(self.addr, self.config(faults, exec_setup)).await.expect("the test gateway starts");
-        self.addr = gw.addr();
-        self.instance = Some(gw);
+        let config = self.config(faults, exec_setup);
+        self.0.start(config).await;
     }
 
     /// Ends the running gateway: a crash, or a graceful stop.
     async fn end(&mut self, crash: bool) {
-        if let Some(gw) = self.instance.take() {
-            if crash {
-                gw.kill();
-            } else {
-                // A delayed call may keep it busy; then it is killed anyway.
-                let _ = gw.stop().await;
-            }
+        if crash {
+            self.0.kill();
+        } else {
+            // A delayed call may keep it busy; then it is killed anyway.
+            let _ = self.0.stop().await;
         }
     }
 }
@@ -338,17 +318,9 @@ impl Env {
     }
 
     fn command(&self) -> tokio::process::Command {
-        let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_openshell-wasm"));
-        c.env("XDG_CONFIG_HOME", self.path("config"))
-            .env("XDG_STATE_HOME", self.path("state"))
-            .env("XDG_CACHE_HOME", self.path("cache"))
-            .env("XDG_DATA_HOME", self.path("data"))
-            .env("OPENSHELL_WASM_CACHE_DIR", self.path("compiled"))
+        let mut c = tokio::process::Command::from(isolated(BIN, self.dir.path()));
+        c.env("OPENSHELL_WASM_CACHE_DIR", self.path("compiled"))
             .env("OPENSHELL_WASM_SNAPSHOT_DIR", self.path("snapshots"))
-            .env_remove("OPENSHELL_GATEWAY")
-            .env_remove("OPENSHELL_GATEWAY_ENDPOINT")
-            .env_remove("OPENSHELL_WASM_BACKEND")
-            .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -571,10 +543,10 @@ struct Leftovers {
 /// silent: then names the runs alive when it was created), then sweeps.
 async fn leftovers(env: &Env, gw: &Gateway, records: &[RunRecord]) -> Leftovers {
     let settle = Instant::now() + Duration::from_secs(15);
-    let mut left = env.list(gw.addr).await;
+    let mut left = env.list(gw.addr()).await;
     while left.iter().any(|s| s["phase"] == "deleting") && Instant::now() < settle {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        left = env.list(gw.addr).await;
+        left = env.list(gw.addr()).await;
     }
     let mut out = Leftovers::default();
     for s in left.iter().filter(|s| owned(s)) {
@@ -607,13 +579,13 @@ async fn leftovers(env: &Env, gw: &Gateway, records: &[RunRecord]) -> Leftovers 
         ));
     }
     out.foreign = left.len() - out.owned;
-    let swept = env.sandbox(gw.addr, &["sweep"]).await;
+    let swept = env.sandbox(gw.addr(), &["sweep"]).await;
     assert!(swept.status.success(), "sweep failed: {}", String::from_utf8_lossy(&swept.stderr));
-    out.after_sweep = env.list(gw.addr).await.into_iter().filter(owned).count();
+    out.after_sweep = env.list(gw.addr()).await.into_iter().filter(owned).count();
     if out.after_sweep != 0 {
         out.problems.push(format!("{} sandboxes survived `sandbox sweep`", out.after_sweep));
     }
-    let backing = openshell_wasm::backend::local::LocalBackend::new(gw.state.join("sandboxes")).unwrap();
+    let backing = openshell_wasm::backend::local::LocalBackend::new(gw.0.state().join("sandboxes")).unwrap();
     out.backing = openshell_wasm::backend::Backend::list(&backing, &[]).await.unwrap().len();
     if out.backing != 0 {
         out.problems.push(format!("{} backing sandboxes remain in the gateway's store", out.backing));
@@ -666,9 +638,9 @@ async fn soak_random_faults_and_kills_leave_nothing_behind() {
     println!("soak: seed={seed:#x} (OPENSHELL_WASM_SOAK_SEED overrides)");
     let (runs, epochs) = plan(seed);
     let env = Env::new();
-    let mut gw = Gateway { state: env.path("gateway"), addr: "127.0.0.1:0".parse().unwrap(), instance: None };
+    let mut gw = Gateway::new(env.path("gateway"));
     gw.start(Faults::default(), Duration::ZERO).await;
-    let addr = gw.addr;
+    let addr = gw.addr();
     let references = references(&env, addr).await;
 
     // The runs, while the gateway changes under them.
@@ -720,19 +692,17 @@ fn the_plan_depends_on_the_seed_only() {
 async fn a_run_interrupted_while_its_sandbox_is_created_deletes_it() {
     let env = Env::new();
     for sig in [Sig::Int, Sig::Term] {
-        let mut gw = Gateway { state: env.path("slow-gateway"), addr: "127.0.0.1:0".parse().unwrap(), instance: None };
+        let mut gw = Gateway::new(env.path("slow-gateway"));
         let mut config = gw.config(Faults::default(), Duration::ZERO);
         config.ready_delay = Duration::from_secs(20);
-        let instance = Instance::start(gw.addr, config).await.unwrap();
-        gw.addr = instance.addr();
-        gw.instance = Some(instance);
+        gw.0.start(config).await;
         let mut c = env.command();
-        c.arg("run").arg(guests::SMOKE_ECHO.path()).args(Env::gateway_args(gw.addr)).arg("--json");
+        c.arg("run").arg(guests::SMOKE_ECHO.path()).args(Env::gateway_args(gw.addr())).arg("--json");
         let child = c.spawn().unwrap();
         let pid = child.id().unwrap();
         // Wait until the sandbox exists (PROVISIONING), then interrupt.
         let deadline = Instant::now() + Duration::from_secs(30);
-        while env.list(gw.addr).await.is_empty() {
+        while env.list(gw.addr()).await.is_empty() {
             assert!(Instant::now() < deadline, "the run never created its sandbox");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -740,7 +710,7 @@ async fn a_run_interrupted_while_its_sandbox_is_created_deletes_it() {
         let out = tokio::time::timeout(HANG, child.wait_with_output()).await.expect("no hang").unwrap();
         assert_eq!(out.status.code(), Some(sig.exit_code()), "{}", String::from_utf8_lossy(&out.stderr));
         let left: Vec<String> =
-            env.list(gw.addr).await.iter().map(|s| format!("{} ({})", s["name"], s["phase"])).collect();
+            env.list(gw.addr()).await.iter().map(|s| format!("{} ({})", s["name"], s["phase"])).collect();
         assert!(left.is_empty(), "{sig:?} during creation left {left:?}");
         gw.end(false).await;
     }

@@ -6,31 +6,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use openshell_testgw::testing::CliEnv;
 use test_artifacts as guests;
 
+use crate::BIN;
+
 /// Per-test state, cache and data directories, so tests never share them.
-struct Env {
-    dir: tempfile::TempDir,
-}
+struct Env(CliEnv);
 
 impl Env {
     fn new() -> Env {
-        Env { dir: tempfile::tempdir().unwrap() }
+        Env(CliEnv::new())
     }
     fn path(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
+        self.0.path(p)
     }
     fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_openshell-wasm"));
-        c.env("XDG_STATE_HOME", self.path("state"))
-            .env("XDG_CONFIG_HOME", self.path("config"))
-            .env_remove("OPENSHELL_GATEWAY")
-            .env_remove("OPENSHELL_GATEWAY_ENDPOINT")
-            .env("XDG_CACHE_HOME", self.path("cache"))
-            .env("XDG_DATA_HOME", self.path("data"))
-            .env_remove("RUST_LOG")
-            .env_remove("OPENSHELL_WASM_BACKEND");
-        c
+        self.0.command(BIN)
     }
     fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().unwrap()
