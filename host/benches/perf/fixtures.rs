@@ -228,7 +228,7 @@ impl Raw {
 /// Run a command through our backend and return (exit code, stdout).
 pub async fn exec(backend: &dyn Backend, sb: &SandboxInfo, argv: &[&str]) -> (i32, Vec<u8>) {
     let req = ExecRequest::new(argv, sb.workdir.clone(), Duration::from_secs(300));
-    let mut s = backend.exec(sb, req).await.expect("exec");
+    let mut s = backend.open(sb).exec(req).await.expect("exec");
     let mut out = Vec::new();
     while let Some(ev) = s.events.recv().await {
         match ev {

@@ -65,13 +65,14 @@ pub async fn run(opts: &Options) -> Vec<Figure> {
         let cost = own + added;
         let backend = gw.backend(SessionChannel::Auto).await;
         let sb = fixtures::sandbox(&backend).await;
+        let opened = backend.open(&sb);
         let (mut ours, mut theirs) = (Samples::default(), Samples::default());
         let mut error = None;
         // Warm-up of our side, like peer.py's.
         if mode == "exec" {
             fixtures::exec(&backend, &sb, &["true"]).await;
         } else {
-            round(&backend, &sb, 0).await;
+            round(&*opened, 0).await;
         }
         for _ in 0..repeats {
             let (d, ()) = time(async {
@@ -79,7 +80,7 @@ pub async fn run(opts: &Options) -> Vec<Figure> {
                     if mode == "exec" {
                         assert_eq!(fixtures::exec(&backend, &sb, &["true"]).await.0, 0);
                     } else {
-                        round(&backend, &sb, i).await;
+                        round(&*opened, i).await;
                     }
                 }
             })

@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use futures::StreamExt;
 use openshell_wasm::backend::openshell::config::SessionChannel;
-use openshell_wasm::backend::{Backend, SandboxInfo, WriteOptions};
+use openshell_wasm::backend::{Backend, Sandbox, SandboxInfo, WriteOptions};
 
 use crate::Options;
 use crate::figure::{Figure, Goal};
@@ -14,28 +14,29 @@ use crate::fixtures;
 use crate::measure::{interleave, ms};
 
 /// One round: five operations on a 1 KiB file.
-pub async fn round(b: &dyn Backend, sb: &SandboxInfo, i: usize) {
-    let dir = format!("{}/small", sb.workdir);
+pub async fn round(sb: &dyn Sandbox, i: usize) {
+    let dir = format!("{}/small", sb.info().workdir);
     let path = format!("{dir}/f{i}.txt");
     let body = Bytes::from(vec![b'a' + (i % 26) as u8; 1024]);
     let mut sink =
-        b.write_file(sb, &path, WriteOptions { create_parents: true, ..WriteOptions::default() }).await.expect("write");
+        sb.write_file(&path, WriteOptions { create_parents: true, ..WriteOptions::default() }).await.expect("write");
     sink.write(body.clone()).await.expect("write");
     sink.finish().await.expect("write");
-    assert_eq!(b.stat(sb, &path).await.expect("stat").size, 1024);
-    let mut r = b.read_file(sb, &path).await.expect("read");
+    assert_eq!(sb.stat(&path).await.expect("stat").size, 1024);
+    let mut r = sb.read_file(&path).await.expect("read");
     let mut n = 0;
     while let Some(c) = r.content.next().await {
         n += c.expect("read").len();
     }
     assert_eq!(n, 1024);
-    assert!(!b.list_dir(sb, &dir).await.expect("list").is_empty());
-    b.remove(sb, &path, false).await.expect("remove");
+    assert!(!sb.list_dir(&dir).await.expect("list").is_empty());
+    sb.remove(&path, false).await.expect("remove");
 }
 
 async fn batch(b: &dyn Backend, sb: &SandboxInfo, rounds: usize) {
+    let sb = b.open(sb);
     for i in 0..rounds {
-        round(b, sb, i).await;
+        round(&*sb, i).await;
     }
 }
 

@@ -32,7 +32,7 @@ pub async fn run(opts: &Options) -> Vec<Figure> {
         (Samples::default(), Samples::default(), Samples::default(), Samples::default());
     for _ in 0..rounds {
         let (d, ()) = time(async {
-            let mut sink = backend.write_file(&sb, &ours_path, WriteOptions::default()).await.expect("open");
+            let mut sink = backend.open(&sb).write_file(&ours_path, WriteOptions::default()).await.expect("open");
             for c in &ours_chunks {
                 sink.write(c.clone()).await.expect("write");
             }
@@ -44,7 +44,7 @@ pub async fn run(opts: &Options) -> Vec<Figure> {
         assert_eq!(code, 0);
         up_b.push(d);
         let (d, ()) = time(async {
-            let r = backend.read_file(&sb, &ours_path).await.expect("read");
+            let r = backend.open(&sb).read_file(&ours_path).await.expect("read");
             let mut content = r.content;
             let mut n = 0;
             while let Some(c) = content.next().await {

@@ -1,7 +1,8 @@
 //! Backends: where sandboxes actually live.
 //!
-//! A [`Backend`] creates and deletes sandboxes, runs commands in them and
-//! moves files and tar archives in and out. It speaks only the plain types
+//! A [`Backend`] creates, finds and deletes sandboxes; the [`Sandbox`] it
+//! opens for one runs commands in it and moves files and tar archives in
+//! and out. It speaks only the plain types
 //! in [`types`]; the guest-facing layer (`interfaces`) does policy checks,
 //! path normalization, output caps and error attribution on top, so a
 //! backend implements mechanism, never policy.
@@ -12,6 +13,8 @@
 pub mod local;
 pub mod openshell;
 pub mod types;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -30,11 +33,9 @@ pub trait FileSink: Send {
     async fn finish(self: Box<Self>) -> Result<FileStat>;
 }
 
-/// A place where sandboxes live. See the module docs.
-///
-/// Every path given to a backend is absolute and already normalized and
-/// checked against the host policy; backends still confine what they touch
-/// to the sandbox (symlinks must not lead out of it).
+/// A place where sandboxes live: their lifecycle. What runs inside one
+/// goes through the [`Sandbox`] that [`Backend::open`] returns. See the
+/// module docs.
 #[async_trait]
 pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     /// Short name: `local` or `openshell`.
@@ -58,72 +59,83 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     /// does not exist fails with `not-found`.
     async fn delete(&self, name: &str) -> Result<()>;
 
+    /// Bind to one sandbox: what every operation on it needs (its
+    /// layout, its session channel) is derived here once and held by the
+    /// returned handle. Opening does not check that the sandbox still
+    /// exists; operations on one that is gone fail with `not-found`.
+    fn open(&self, sandbox: &SandboxInfo) -> Arc<dyn Sandbox>;
+}
+
+/// One sandbox's commands, files, archives and network, opened with
+/// [`Backend::open`].
+///
+/// Every path given to a sandbox is absolute and already normalized and
+/// checked against the host policy; implementations still confine what they
+/// touch to the sandbox (symlinks must not lead out of it).
+#[async_trait]
+pub trait Sandbox: Send + Sync + std::fmt::Debug + 'static {
+    /// The sandbox as it was when opened.
+    fn info(&self) -> &SandboxInfo;
+
     /// Start a command. Output, the exit status and failures arrive on
     /// [`ExecSession::events`].
-    async fn exec(&self, sandbox: &SandboxInfo, request: ExecRequest) -> Result<ExecSession>;
+    async fn exec(&self, request: ExecRequest) -> Result<ExecSession>;
 
     /// Open a file for reading.
-    async fn read_file(&self, sandbox: &SandboxInfo, path: &str) -> Result<FileRead>;
+    async fn read_file(&self, path: &str) -> Result<FileRead>;
 
     /// Open a file for atomic writing.
-    async fn write_file(&self, sandbox: &SandboxInfo, path: &str, options: WriteOptions) -> Result<Box<dyn FileSink>>;
+    async fn write_file(&self, path: &str, options: WriteOptions) -> Result<Box<dyn FileSink>>;
 
     /// `lstat`.
-    async fn stat(&self, sandbox: &SandboxInfo, path: &str) -> Result<FileStat>;
+    async fn stat(&self, path: &str) -> Result<FileStat>;
 
     /// Directory listing, sorted by name.
-    async fn list_dir(&self, sandbox: &SandboxInfo, path: &str) -> Result<Vec<DirEntry>>;
+    async fn list_dir(&self, path: &str) -> Result<Vec<DirEntry>>;
 
     /// `mkdir` / `mkdir -p`.
-    async fn mkdir(&self, sandbox: &SandboxInfo, path: &str, parents: bool) -> Result<()>;
+    async fn mkdir(&self, path: &str, parents: bool) -> Result<()>;
 
     /// Remove a path (recursively if asked); symlinks are never followed.
-    async fn remove(&self, sandbox: &SandboxInfo, path: &str, recursive: bool) -> Result<()>;
+    async fn remove(&self, path: &str, recursive: bool) -> Result<()>;
 
     /// `rename`.
-    async fn rename(&self, sandbox: &SandboxInfo, from: &str, to: &str) -> Result<()>;
+    async fn rename(&self, from: &str, to: &str) -> Result<()>;
 
     /// `realpath -e`.
-    async fn realpath(&self, sandbox: &SandboxInfo, path: &str) -> Result<String>;
+    async fn realpath(&self, path: &str) -> Result<String>;
 
     /// `chmod`.
-    async fn chmod(&self, sandbox: &SandboxInfo, path: &str, mode: u32) -> Result<()>;
+    async fn chmod(&self, path: &str, mode: u32) -> Result<()>;
 
     /// Stream a tar archive of `root` (member names relative to `root`),
     /// leaving out paths that match `excludes` (see `archive::Excludes`).
-    async fn export_tar(&self, sandbox: &SandboxInfo, root: &str, excludes: &[String]) -> Result<ByteStream>;
+    async fn export_tar(&self, root: &str, excludes: &[String]) -> Result<ByteStream>;
 
     /// Unpack a tar archive into `root`, creating it if missing. The host has
     /// already validated and normalized every member (`archive::sanitize`);
-    /// backends still refuse to write through symlinks.
+    /// implementations still refuse to write through symlinks.
     ///
     /// With `clear_except = Some(excludes)`, everything in `root` that does
     /// not match `excludes` is removed first, so the result is exactly the
     /// archive (plus the excluded paths).
-    async fn import_tar(
-        &self,
-        sandbox: &SandboxInfo,
-        root: &str,
-        archive: ByteStream,
-        clear_except: Option<&[String]>,
-    ) -> Result<()>;
+    async fn import_tar(&self, root: &str, archive: ByteStream, clear_except: Option<&[String]>) -> Result<()>;
 
     /// The sandbox's network policy.
-    async fn network_policy(&self, sandbox: &SandboxInfo) -> Result<PolicyStatus> {
-        let _ = sandbox;
-        Err(unsupported(self.name(), "network.get-policy", "network policies"))
+    async fn network_policy(&self) -> Result<PolicyStatus> {
+        Err(unsupported(&self.info().backend, "network.get-policy", "network policies"))
     }
 
     /// Replace the sandbox's network rules.
-    async fn update_network_policy(&self, sandbox: &SandboxInfo, rules_yaml: &str) -> Result<PolicyStatus> {
-        let _ = (sandbox, rules_yaml);
-        Err(unsupported(self.name(), "network.update-policy", "network policies"))
+    async fn update_network_policy(&self, rules_yaml: &str) -> Result<PolicyStatus> {
+        let _ = rules_yaml;
+        Err(unsupported(&self.info().backend, "network.update-policy", "network policies"))
     }
 
     /// Expose a port.
-    async fn expose_port(&self, sandbox: &SandboxInfo, port: u16, name: &str) -> Result<ExposedPort> {
-        let _ = (sandbox, port, name);
-        Err(unsupported(self.name(), "network.expose-port", "exposed ports"))
+    async fn expose_port(&self, port: u16, name: &str) -> Result<ExposedPort> {
+        let _ = (port, name);
+        Err(unsupported(&self.info().backend, "network.expose-port", "exposed ports"))
     }
 }
 

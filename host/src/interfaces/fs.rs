@@ -119,10 +119,10 @@ impl fs::Host for SandboxCtxView<'_> {
     ) -> CallResult<Vec<u8>> {
         let op = "fs.read-file";
         let sb = self.sandbox_of(&sandbox)?;
-        let path = self.ctx.resolve(&sb, &path, false, op)?;
+        let path = self.ctx.resolve(sb.info(), &path, false, op)?;
         let policy_max = self.ctx.policy.fs.max_read_bytes;
         let limit = max_bytes.unwrap_or(policy_max).min(policy_max);
-        let read = self.ctx.backend.read_file(&sb, &path).await.map_err(|e| e.with_operation(op))?;
+        let read = sb.read_file(&path).await.map_err(|e| e.with_operation(op))?;
         if read.size > limit {
             return Err(SandboxError::too_large(
                 op,
@@ -143,14 +143,9 @@ impl fs::Host for SandboxCtxView<'_> {
     ) -> CallResult<fs::FileStat> {
         let op = "fs.write-file";
         let sb = self.sandbox_of(&sandbox)?;
-        let path = self.ctx.resolve(&sb, &path, true, op)?;
+        let path = self.ctx.resolve(sb.info(), &path, true, op)?;
         self.too_big_to_write(op, &path, data.len() as u64)?;
-        let mut sink = self
-            .ctx
-            .backend
-            .write_file(&sb, &path, convert::write_options(options))
-            .await
-            .map_err(|e| e.with_operation(op))?;
+        let mut sink = sb.write_file(&path, convert::write_options(options)).await.map_err(|e| e.with_operation(op))?;
         sink.write(Bytes::from(data)).await.map_err(|e| e.with_operation(op))?;
         let stat = sink.finish().await.map_err(|e| e.with_operation(op))?;
         Ok(convert::file_stat(stat))
@@ -163,8 +158,8 @@ impl fs::Host for SandboxCtxView<'_> {
     ) -> CallResult<Resource<ReaderHandle>> {
         let op = "fs.open-read";
         let sb = self.sandbox_of(&sandbox)?;
-        let path = self.ctx.resolve(&sb, &path, false, op)?;
-        let read = self.ctx.backend.read_file(&sb, &path).await.map_err(|e| e.with_operation(op))?;
+        let path = self.ctx.resolve(sb.info(), &path, false, op)?;
+        let read = sb.read_file(&path).await.map_err(|e| e.with_operation(op))?;
         let handle = ReaderHandle::new(read.size, read.content);
         Ok(self.table.push_child(handle, &sandbox)?)
     }
@@ -177,13 +172,8 @@ impl fs::Host for SandboxCtxView<'_> {
     ) -> CallResult<Resource<WriterHandle>> {
         let op = "fs.open-write";
         let sb = self.sandbox_of(&sandbox)?;
-        let path = self.ctx.resolve(&sb, &path, true, op)?;
-        let sink = self
-            .ctx
-            .backend
-            .write_file(&sb, &path, convert::write_options(options))
-            .await
-            .map_err(|e| e.with_operation(op))?;
+        let path = self.ctx.resolve(sb.info(), &path, true, op)?;
+        let sink = sb.write_file(&path, convert::write_options(options)).await.map_err(|e| e.with_operation(op))?;
         let handle = WriterHandle { sink: Some(sink), written: 0, limit: self.ctx.policy.fs.max_write_bytes, path };
         Ok(self.table.push_child(handle, &sandbox)?)
     }
@@ -191,23 +181,23 @@ impl fs::Host for SandboxCtxView<'_> {
     async fn list_dir(&mut self, sandbox: Resource<SandboxHandle>, path: String) -> CallResult<Vec<fs::DirEntry>> {
         let op = "fs.list-dir";
         let sb = self.sandbox_of(&sandbox)?;
-        let path = self.ctx.resolve(&sb, &path, false, op)?;
-        let entries = self.ctx.backend.list_dir(&sb, &path).await.map_err(|e| e.with_operation(op))?;
+        let path = self.ctx.resolve(sb.info(), &path, false, op)?;
+        let entries = sb.list_dir(&path).await.map_err(|e| e.with_operation(op))?;
         Ok(entries.into_iter().map(convert::dir_entry).collect())
     }
 
     async fn stat(&mut self, sandbox: Resource<SandboxHandle>, path: String) -> CallResult<fs::FileStat> {
         let op = "fs.stat";
         let sb = self.sandbox_of(&sandbox)?;
-        let path = self.ctx.resolve(&sb, &path, false, op)?;
-        Ok(convert::file_stat(self.ctx.backend.stat(&sb, &path).await.map_err(|e| e.with_operation(op))?))
+        let path = self.ctx.resolve(sb.info(), &path, false, op)?;
+        Ok(convert::file_stat(sb.stat(&path).await.map_err(|e| e.with_operation(op))?))
     }
 
     async fn exists(&mut self, sandbox: Resource<SandboxHandle>, path: String) -> CallResult<bool> {
         let op = "fs.exists";
         let sb = self.sandbox_of(&sandbox)?;
-        let path = self.ctx.resolve(&sb, &path, false, op)?;
-        match self.ctx.backend.stat(&sb, &path).await {
+        let path = self.ctx.resolve(sb.info(), &path, false, op)?;
+        match sb.stat(&path).await {
             Ok(_) => Ok(true),
             Err(e) if e.code == ErrorCode::NotFound => Ok(false),
             Err(e) => Err(e.with_operation(op).into()),
@@ -217,20 +207,20 @@ impl fs::Host for SandboxCtxView<'_> {
     async fn mkdir(&mut self, sandbox: Resource<SandboxHandle>, path: String, parents: bool) -> CallResult<()> {
         let op = "fs.mkdir";
         let sb = self.sandbox_of(&sandbox)?;
-        let path = self.ctx.resolve(&sb, &path, true, op)?;
-        Ok(self.ctx.backend.mkdir(&sb, &path, parents).await.map_err(|e| e.with_operation(op))?)
+        let path = self.ctx.resolve(sb.info(), &path, true, op)?;
+        Ok(sb.mkdir(&path, parents).await.map_err(|e| e.with_operation(op))?)
     }
 
     async fn remove(&mut self, sandbox: Resource<SandboxHandle>, path: String, recursive: bool) -> CallResult<()> {
         let op = "fs.remove";
         let sb = self.sandbox_of(&sandbox)?;
-        let path = self.ctx.resolve(&sb, &path, true, op)?;
-        if path == sb.workdir || path == "/" {
+        let path = self.ctx.resolve(sb.info(), &path, true, op)?;
+        if path == sb.info().workdir || path == "/" {
             return Err(
                 SandboxError::denied(op, format!("{path} is the workspace itself and cannot be removed")).into()
             );
         }
-        Ok(self.ctx.backend.remove(&sb, &path, recursive).await.map_err(|e| e.with_operation(op))?)
+        Ok(sb.remove(&path, recursive).await.map_err(|e| e.with_operation(op))?)
     }
 
     async fn rename(
@@ -241,30 +231,30 @@ impl fs::Host for SandboxCtxView<'_> {
     ) -> CallResult<()> {
         let op = "fs.rename";
         let sb = self.sandbox_of(&sandbox)?;
-        let from = self.ctx.resolve(&sb, &source, true, op)?;
-        let to = self.ctx.resolve(&sb, &destination, true, op)?;
-        if from == sb.workdir {
+        let from = self.ctx.resolve(sb.info(), &source, true, op)?;
+        let to = self.ctx.resolve(sb.info(), &destination, true, op)?;
+        if from == sb.info().workdir {
             return Err(SandboxError::denied(op, "the workspace itself cannot be renamed").into());
         }
-        Ok(self.ctx.backend.rename(&sb, &from, &to).await.map_err(|e| e.with_operation(op))?)
+        Ok(sb.rename(&from, &to).await.map_err(|e| e.with_operation(op))?)
     }
 
     async fn realpath(&mut self, sandbox: Resource<SandboxHandle>, path: String) -> CallResult<String> {
         let op = "fs.realpath";
         let sb = self.sandbox_of(&sandbox)?;
-        let path = self.ctx.resolve(&sb, &path, false, op)?;
-        let real = self.ctx.backend.realpath(&sb, &path).await.map_err(|e| e.with_operation(op))?;
+        let path = self.ctx.resolve(sb.info(), &path, false, op)?;
+        let real = sb.realpath(&path).await.map_err(|e| e.with_operation(op))?;
         // The resolved path must itself be readable, or symlinks would
         // reveal what lies outside the allowed area.
-        self.ctx.resolve(&sb, &real, false, op)?;
+        self.ctx.resolve(sb.info(), &real, false, op)?;
         Ok(real)
     }
 
     async fn chmod(&mut self, sandbox: Resource<SandboxHandle>, path: String, mode: u32) -> CallResult<()> {
         let op = "fs.chmod";
         let sb = self.sandbox_of(&sandbox)?;
-        let path = self.ctx.resolve(&sb, &path, true, op)?;
-        Ok(self.ctx.backend.chmod(&sb, &path, mode & 0o7777).await.map_err(|e| e.with_operation(op))?)
+        let path = self.ctx.resolve(sb.info(), &path, true, op)?;
+        Ok(sb.chmod(&path, mode & 0o7777).await.map_err(|e| e.with_operation(op))?)
     }
 
     async fn extract(
@@ -277,7 +267,7 @@ impl fs::Host for SandboxCtxView<'_> {
     ) -> CallResult<fs::ExtractSummary> {
         let op = "fs.extract";
         let sb = self.sandbox_of(&sandbox)?;
-        let dest = self.ctx.resolve(&sb, &destination, true, op)?;
+        let dest = self.ctx.resolve(sb.info(), &destination, true, op)?;
         let policy = &self.ctx.policy;
         let defaults = archive::Limits::default();
         let limits = archive::Limits {
@@ -293,8 +283,8 @@ impl fs::Host for SandboxCtxView<'_> {
                 Box::new(move || Ok(Box::new(std::io::Cursor::new(bytes.clone())) as Box<dyn Read + Send>))
             }
             fs::ArchiveSource::Path(p) => {
-                let path = self.ctx.resolve(&sb, &p, false, op)?;
-                let read = self.ctx.backend.read_file(&sb, &path).await.map_err(|e| e.with_operation(op))?;
+                let path = self.ctx.resolve(sb.info(), &p, false, op)?;
+                let read = sb.read_file(&path).await.map_err(|e| e.with_operation(op))?;
                 // A compressed archive is smaller than its content; allow
                 // the content bound plus a header block per member.
                 let input_cap = limits.max_total_bytes.saturating_add(limits.max_members.saturating_mul(1024));
@@ -316,7 +306,7 @@ impl fs::Host for SandboxCtxView<'_> {
         let (summary, stream) = archive::sanitize_to_stream(open, convert::archive_format(format), limits)
             .await
             .map_err(|e| e.into_sandbox_error(op))?;
-        let result = self.ctx.backend.import_tar(&sb, &dest, stream, None).await.map_err(|e| e.with_operation(op));
+        let result = sb.import_tar(&dest, stream, None).await.map_err(|e| e.with_operation(op));
         drop(staged);
         result?;
         Ok(convert::extract_summary(summary))

@@ -20,7 +20,7 @@ impl SandboxCtxView<'_> {
     }
 
     fn may_attach(&self, name: &str) -> bool {
-        name == self.ctx.current.name
+        name == self.ctx.current.info().name
             || self.created_names().iter().any(|n| n == name)
             || self.ctx.policy.sandbox.attach.iter().any(|pat| crate::glob::matches(pat, name))
     }
@@ -28,9 +28,9 @@ impl SandboxCtxView<'_> {
 
 impl lifecycle::Host for SandboxCtxView<'_> {
     async fn current(&mut self) -> wasmtime::Result<Resource<SandboxHandle>> {
-        let info = self.ctx.current.clone();
+        let sandbox = self.ctx.current.clone();
         let owned = self.ctx.current_owned;
-        self.new_handle(info, owned)
+        Ok(self.table.push(SandboxHandle { sandbox, owned })?)
     }
 
     async fn create(&mut self, spec: lifecycle::SandboxSpec) -> CallResult<Resource<SandboxHandle>> {
@@ -75,7 +75,7 @@ impl lifecycle::Host for SandboxCtxView<'_> {
         let info = self.ctx.backend.create(&backend_spec).await.map_err(|e| e.with_operation(op))?;
         tracing::info!(run = %self.ctx.run_id, sandbox = %info.name, "guest created a sandbox");
         self.ctx.created.lock().unwrap_or_else(|p| p.into_inner()).push(info.clone());
-        Ok(self.new_handle(info, true)?)
+        Ok(self.new_handle(&info, true)?)
     }
 
     async fn attach(&mut self, name: String) -> CallResult<Resource<SandboxHandle>> {
@@ -88,8 +88,9 @@ impl lifecycle::Host for SandboxCtxView<'_> {
             .into());
         }
         let info = self.ctx.backend.get(&name).await.map_err(|e| e.with_operation(op))?;
-        let owned = self.created_names().contains(&name) || (name == self.ctx.current.name && self.ctx.current_owned);
-        Ok(self.new_handle(info, owned)?)
+        let owned =
+            self.created_names().contains(&name) || (name == self.ctx.current.info().name && self.ctx.current_owned);
+        Ok(self.new_handle(&info, owned)?)
     }
 
     async fn list_sandboxes(&mut self) -> CallResult<Vec<types::SandboxInfo>> {
@@ -103,7 +104,8 @@ impl lifecycle::Host for SandboxCtxView<'_> {
             .iter()
             .filter(|s| self.may_attach(&s.name))
             .map(|s| {
-                let owned = created.contains(&s.name) || (s.name == self.ctx.current.name && self.ctx.current_owned);
+                let owned =
+                    created.contains(&s.name) || (s.name == self.ctx.current.info().name && self.ctx.current_owned);
                 convert::sandbox_info(s, owned)
             })
             .collect())
@@ -114,7 +116,7 @@ impl lifecycle::Host for SandboxCtxView<'_> {
         if !self.ctx.policy.sandbox.delete {
             return Err(SandboxError::denied(op, "this guest may not delete sandboxes (policy sandbox.delete)").into());
         }
-        if name == self.ctx.current.name {
+        if name == self.ctx.current.info().name {
             return Err(SandboxError::denied(op, "the sandbox bound to the run cannot be deleted by the guest").into());
         }
         if !self.created_names().contains(&name) {

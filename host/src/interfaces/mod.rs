@@ -50,7 +50,7 @@ use std::sync::{Arc, Mutex};
 
 use wasmtime::component::{HasData, Linker, ResourceTable, ResourceTableError};
 
-use crate::backend::{Backend, SandboxInfo};
+use crate::backend::{Backend, Sandbox, SandboxInfo};
 use crate::egress::Connector;
 use crate::error::SandboxError;
 use crate::model::ModelCtx;
@@ -133,7 +133,7 @@ pub struct SandboxCtx {
     pub(crate) snapshots: SnapshotStore,
     pub(crate) run_id: String,
     pub(crate) component: String,
-    pub(crate) current: SandboxInfo,
+    pub(crate) current: Arc<dyn Sandbox>,
     pub(crate) current_owned: bool,
     /// Sandboxes the guest created. Shared with the runner, which deletes
     /// them however the run ends (even after the store is gone).
@@ -181,7 +181,7 @@ impl SandboxCtx {
 
     /// The sandbox bound to this run.
     pub fn current(&self) -> &SandboxInfo {
-        &self.current
+        self.current.info()
     }
 
     /// Log lines dropped past the policy's cap.
@@ -261,13 +261,14 @@ impl SandboxCtxBuilder {
             None => crate::runtime::new_run_id().map_err(|e| SandboxError::from_id("run.start", &e))?,
         };
         let model = ModelCtx::new(self.policy.clone(), self.connector.unwrap_or_default());
+        let current = self.backend.open(&self.current);
         Ok(SandboxCtx {
             backend: self.backend,
             policy: self.policy,
             snapshots,
             run_id,
             component: self.component,
-            current: self.current,
+            current,
             current_owned: self.current_owned,
             created: self.created,
             own_snapshots: HashSet::new(),

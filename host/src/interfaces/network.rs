@@ -21,7 +21,7 @@ impl network::Host for SandboxCtxView<'_> {
             .into());
         }
         let sb = self.sandbox_of(&sandbox)?;
-        let status = self.ctx.backend.network_policy(&sb).await.map_err(|e| e.with_operation(op))?;
+        let status = sb.network_policy().await.map_err(|e| e.with_operation(op))?;
         Ok(convert::policy_status(status))
     }
 
@@ -44,9 +44,8 @@ impl network::Host for SandboxCtxView<'_> {
             );
         }
         let sb = self.sandbox_of(&sandbox)?;
-        tracing::info!(run = %self.ctx.run_id, sandbox = %sb.name, "guest updates the network policy");
-        let status =
-            self.ctx.backend.update_network_policy(&sb, &rules_yaml).await.map_err(|e| e.with_operation(op))?;
+        tracing::info!(run = %self.ctx.run_id, sandbox = %sb.info().name, "guest updates the network policy");
+        let status = sb.update_network_policy(&rules_yaml).await.map_err(|e| e.with_operation(op))?;
         Ok(convert::policy_status(status))
     }
 
@@ -65,7 +64,7 @@ impl network::Host for SandboxCtxView<'_> {
             .into());
         }
         let sb = self.sandbox_of(&sandbox)?;
-        let exposed = self.ctx.backend.expose_port(&sb, port, &name).await.map_err(|e| e.with_operation(op))?;
+        let exposed = sb.expose_port(port, &name).await.map_err(|e| e.with_operation(op))?;
         Ok(convert::exposed_port(exposed))
     }
 }

@@ -123,14 +123,14 @@ impl process::Host for SandboxCtxView<'_> {
     ) -> CallResult<process::RunOutput> {
         let op = "process.run";
         let sb = self.sandbox_of(&sandbox)?;
-        let mut prepared = self.prepare(&sb, argv, options.cwd, options.env, options.timeout_ms, op)?;
+        let mut prepared = self.prepare(sb.info(), argv, options.cwd, options.env, options.timeout_ms, op)?;
         prepared.request.stdin = Stdin::Bytes(Bytes::from(options.stdin.unwrap_or_default()));
         let cap = options
             .max_output_bytes
             .unwrap_or(self.ctx.policy.exec.max_output_bytes)
             .min(self.ctx.policy.exec.max_output_bytes);
         let started = Instant::now();
-        let mut session = self.ctx.backend.exec(&sb, prepared.request).await.map_err(|e| e.with_operation(op))?;
+        let mut session = sb.exec(prepared.request).await.map_err(|e| e.with_operation(op))?;
         let deadline = tokio::time::Instant::now() + prepared.timeout + TIMEOUT_GRACE;
         let (mut stdout, mut stderr) = (Capped::new(cap), Capped::new(cap));
         let exit = loop {
@@ -192,10 +192,10 @@ impl process::Host for SandboxCtxView<'_> {
             )
             .into());
         }
-        let mut prepared = self.prepare(&sb, argv, options.cwd, options.env, options.timeout_ms, op)?;
+        let mut prepared = self.prepare(sb.info(), argv, options.cwd, options.env, options.timeout_ms, op)?;
         prepared.request.pty = options.pty.map(convert::term_size);
         let pty = prepared.request.pty.is_some();
-        let session = self.ctx.backend.exec(&sb, prepared.request).await.map_err(|e| e.with_operation(op))?;
+        let session = sb.exec(prepared.request).await.map_err(|e| e.with_operation(op))?;
         let id = self.ctx.next_process_id;
         self.ctx.next_process_id += 1;
         self.ctx.live_processes += 1;

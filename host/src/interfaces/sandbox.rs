@@ -4,24 +4,27 @@ use wasmtime::component::Resource;
 
 use super::bindings::openshell::sandbox::types;
 use super::{CallError, CallErrorKind, CallResult, SandboxCtxView, convert};
-use crate::backend::SandboxInfo;
+use std::sync::Arc;
 
-/// A guest's handle to a sandbox.
+use crate::backend::{Sandbox, SandboxInfo};
+
+/// A guest's handle to a sandbox: the backend's opened [`Sandbox`].
 #[derive(Debug, Clone)]
 pub struct SandboxHandle {
-    pub(crate) info: SandboxInfo,
+    pub(crate) sandbox: Arc<dyn Sandbox>,
     pub(crate) owned: bool,
 }
 
 impl SandboxCtxView<'_> {
     /// The sandbox behind a handle the guest passed in.
-    pub(crate) fn sandbox_of(&self, handle: &Resource<SandboxHandle>) -> CallResult<SandboxInfo> {
-        Ok(self.table.get(handle)?.info.clone())
+    pub(crate) fn sandbox_of(&self, handle: &Resource<SandboxHandle>) -> CallResult<Arc<dyn Sandbox>> {
+        Ok(self.table.get(handle)?.sandbox.clone())
     }
 
-    /// A new handle to `info`.
-    pub(crate) fn new_handle(&mut self, info: SandboxInfo, owned: bool) -> wasmtime::Result<Resource<SandboxHandle>> {
-        Ok(self.table.push(SandboxHandle { info, owned })?)
+    /// A new handle to `info`, opened on the backend.
+    pub(crate) fn new_handle(&mut self, info: &SandboxInfo, owned: bool) -> wasmtime::Result<Resource<SandboxHandle>> {
+        let sandbox = self.ctx.backend.open(info);
+        Ok(self.table.push(SandboxHandle { sandbox, owned })?)
     }
 }
 
@@ -36,13 +39,17 @@ impl types::Host for SandboxCtxView<'_> {
 
 impl types::HostSandbox for SandboxCtxView<'_> {
     async fn name(&mut self, sandbox: Resource<SandboxHandle>) -> wasmtime::Result<String> {
-        Ok(self.table.get(&sandbox)?.info.name.clone())
+        Ok(self.table.get(&sandbox)?.sandbox.info().name.clone())
     }
 
     async fn info(&mut self, sandbox: Resource<SandboxHandle>) -> CallResult<types::SandboxInfo> {
         let handle = self.table.get(&sandbox)?.clone();
-        let fresh =
-            self.ctx.backend.get(&handle.info.name).await.map_err(|e| e.with_operation("types.sandbox.info"))?;
+        let fresh = self
+            .ctx
+            .backend
+            .get(&handle.sandbox.info().name)
+            .await
+            .map_err(|e| e.with_operation("types.sandbox.info"))?;
         Ok(convert::sandbox_info(&fresh, handle.owned))
     }
 

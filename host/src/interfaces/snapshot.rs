@@ -34,16 +34,16 @@ impl snapshot::Host for SandboxCtxView<'_> {
         }
         Excludes::new(&excludes).map_err(|m| SandboxError::invalid(op, m))?;
         let sb = self.sandbox_of(&sandbox)?;
-        let root = self.ctx.resolve(&sb, &root, false, op)?;
+        let root = self.ctx.resolve(sb.info(), &root, false, op)?;
         let remaining = policy.snapshot.quota_bytes.saturating_sub(self.ctx.snapshot_bytes);
-        let stream = self.ctx.backend.export_tar(&sb, &root, &excludes).await.map_err(|e| e.with_operation(op))?;
+        let stream = sb.export_tar(&root, &excludes).await.map_err(|e| e.with_operation(op))?;
         let meta = self
             .ctx
             .snapshots
             .put(
                 stream,
                 remaining,
-                NewSnapshot { sandbox: sb.name.clone(), root, excludes, run: self.ctx.run_id.clone() },
+                NewSnapshot { sandbox: sb.info().name.clone(), root, excludes, run: self.ctx.run_id.clone() },
             )
             .await?;
         self.ctx.snapshot_bytes += meta.size;
@@ -66,7 +66,7 @@ impl snapshot::Host for SandboxCtxView<'_> {
             );
         }
         let sb = self.sandbox_of(&sandbox)?;
-        let root = self.ctx.resolve(&sb, &root, true, op)?;
+        let root = self.ctx.resolve(sb.info(), &root, true, op)?;
         let (meta, path) = self.ctx.snapshots.open_verified(&id).await?;
         let open = move || -> std::io::Result<Box<dyn std::io::Read + Send>> {
             Ok(Box::new(std::io::BufReader::new(std::fs::File::open(&path)?)))
@@ -83,7 +83,7 @@ impl snapshot::Host for SandboxCtxView<'_> {
             snapshot::HydrateMode::Replace => Some(meta.excludes.as_slice()),
             snapshot::HydrateMode::Merge => None,
         };
-        self.ctx.backend.import_tar(&sb, &root, stream, clear).await.map_err(|e| e.with_operation(op))?;
+        sb.import_tar(&root, stream, clear).await.map_err(|e| e.with_operation(op))?;
         Ok(())
     }
 

@@ -468,8 +468,9 @@ impl Host {
         output: &OutputCapture,
         stats: &mut RunStats,
     ) -> Result<Result<String, String>, RunError> {
+        let opened = self.backend.open(sandbox);
         for s in &request.seeds {
-            transfer::seed(&*self.backend, sandbox, &s.host, &s.sandbox)
+            transfer::seed(&*opened, &s.host, &s.sandbox)
                 .await
                 .map_err(|e| RunError::Sandbox(e.context(format!("seeding {} -> {}", s.host.display(), s.sandbox))))?;
         }
@@ -477,7 +478,7 @@ impl Host {
         let result = self.call(agent, request, run_id, sandbox, owned, created, output, stats).await?;
 
         for c in &request.collects {
-            transfer::collect(&*self.backend, sandbox, &c.sandbox, &c.host).await.map_err(|e| {
+            transfer::collect(&*opened, &c.sandbox, &c.host).await.map_err(|e| {
                 RunError::Sandbox(e.context(format!("collecting {} -> {}", c.sandbox, c.host.display())))
             })?;
         }

@@ -14,15 +14,15 @@ use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use crate::archive::{self, Excludes, Limits};
-use crate::backend::{Backend, FileKind, SandboxInfo, WriteOptions};
+use crate::backend::{FileKind, Sandbox, WriteOptions};
 use crate::error::{Result, SandboxError};
 use crate::policy::paths;
 use crate::stream::StreamReader;
 
 /// Copy host `src` (a file or a directory) to `dest` in the sandbox.
-pub(crate) async fn seed(backend: &dyn Backend, sb: &SandboxInfo, src: &Path, dest: &str) -> Result<()> {
+pub(crate) async fn seed(sb: &dyn Sandbox, src: &Path, dest: &str) -> Result<()> {
     let op = "seed";
-    let dest = paths::normalize(&sb.workdir, dest).map_err(|m| SandboxError::invalid(op, m))?;
+    let dest = paths::normalize(&sb.info().workdir, dest).map_err(|m| SandboxError::invalid(op, m))?;
     let meta = tokio::fs::metadata(src)
         .await
         .map_err(|e| SandboxError::from_io(op, &src.display().to_string(), &e).context("seed source"))?;
@@ -31,8 +31,7 @@ pub(crate) async fn seed(backend: &dyn Backend, sb: &SandboxInfo, src: &Path, de
             tokio::fs::File::open(src).await.map_err(|e| SandboxError::from_io(op, &src.display().to_string(), &e))?;
         use std::os::unix::fs::PermissionsExt;
         let mode = meta.permissions().mode() & 0o777;
-        let mut sink =
-            backend.write_file(sb, &dest, WriteOptions { mode, create_parents: true, exclusive: false }).await?;
+        let mut sink = sb.write_file(&dest, WriteOptions { mode, create_parents: true, exclusive: false }).await?;
         let mut buf = vec![0u8; 1 << 20];
         loop {
             let n = tokio::io::AsyncReadExt::read(&mut file, &mut buf)
@@ -70,19 +69,19 @@ pub(crate) async fn seed(backend: &dyn Backend, sb: &SandboxInfo, src: &Path, de
     let (_, stream) = archive::sanitize_to_stream(open, archive::Format::Tar, limits)
         .await
         .map_err(|e| e.into_sandbox_error(op).context(format!("seeding {}", src.display())))?;
-    let result = backend.import_tar(sb, &dest, stream, None).await;
+    let result = sb.import_tar(&dest, stream, None).await;
     drop(path);
     result
 }
 
 /// Copy `src` (a file or directory in the sandbox) to host `dest`.
-pub(crate) async fn collect(backend: &dyn Backend, sb: &SandboxInfo, src: &str, dest: &Path) -> Result<()> {
+pub(crate) async fn collect(sb: &dyn Sandbox, src: &str, dest: &Path) -> Result<()> {
     let op = "collect";
-    let src = paths::normalize(&sb.workdir, src).map_err(|m| SandboxError::invalid(op, m))?;
-    let stat = backend.stat(sb, &src).await.map_err(|e| e.with_operation(op))?;
+    let src = paths::normalize(&sb.info().workdir, src).map_err(|m| SandboxError::invalid(op, m))?;
+    let stat = sb.stat(&src).await.map_err(|e| e.with_operation(op))?;
     match stat.kind {
         FileKind::File => {
-            let mut read = backend.read_file(sb, &src).await?;
+            let mut read = sb.read_file(&src).await?;
             if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
                 tokio::fs::create_dir_all(parent)
                     .await
@@ -104,7 +103,7 @@ pub(crate) async fn collect(backend: &dyn Backend, sb: &SandboxInfo, src: &str, 
             Ok(())
         }
         FileKind::Directory => {
-            let stream = backend.export_tar(sb, &src, &[]).await?;
+            let stream = sb.export_tar(&src, &[]).await?;
             let staged = stage(stream, op).await?;
             let reopen = staged.to_path_buf();
             let open = move || -> std::io::Result<Box<dyn std::io::Read + Send>> {

@@ -12,6 +12,7 @@
 pub mod bwrap;
 mod exec;
 mod files;
+mod sandbox;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -22,14 +23,10 @@ use async_trait::async_trait;
 use tokio::process::Command;
 use tokio::sync::watch;
 
-use self::files::{LocalSink, blocking, open_root, rel};
-use super::{
-    Backend, ByteStream, DirEntry, ExecRequest, ExecSession, Features, FileRead, FileSink, FileStat, Phase,
-    SandboxInfo, SandboxSpec, WriteOptions,
-};
-use crate::archive::{self, Excludes};
+use self::files::blocking;
+use self::sandbox::LocalSandbox;
+use super::{Backend, Features, Phase, Sandbox, SandboxInfo, SandboxSpec};
 use crate::error::{Result, SandboxError};
-use crate::stream::{StreamReader, blocking_stream};
 
 /// Where a local sandbox's files are.
 #[derive(Debug, Clone)]
@@ -353,146 +350,8 @@ impl Backend for LocalBackend {
         .await
     }
 
-    async fn exec(&self, sandbox: &SandboxInfo, request: ExecRequest) -> Result<ExecSession> {
-        let meta = {
-            let this = self.clone();
-            let name = sandbox.name.clone();
-            blocking("process.spawn", move || this.read_meta(&name)).await?
-        };
-        let layout = self.layout(&sandbox.name);
-        let mut env = meta.environment;
-        env.extend(request.env.clone());
-        let args = bwrap::args(&bwrap::Invocation {
-            bwrap: &self.bwrap,
-            workspace: &layout.workspace(),
-            workdir: &self.workdir,
-            etc_overlay: &layout.etc(),
-            cwd: &request.cwd,
-            env: &env,
-            pty: request.pty.is_some(),
-            argv: &request.argv,
-        });
-        let mut command = Command::new(&self.bwrap);
-        command.args(args);
-        exec::start(exec::Prepared {
-            command,
-            stdin: request.stdin,
-            pty: request.pty,
-            timeout: request.timeout,
-            cancel: self.cancel_receiver(&sandbox.name),
-        })
-    }
-
-    async fn read_file(&self, sandbox: &SandboxInfo, path: &str) -> Result<FileRead> {
-        let ws = self.layout(&sandbox.name).workspace();
-        let (path, r) = (path.to_string(), rel("fs.read-file", &self.workdir, path)?);
-        blocking("fs.read-file", move || files::open_read(&open_root("fs.read-file", &ws)?, &path, &r)).await
-    }
-
-    async fn write_file(&self, sandbox: &SandboxInfo, path: &str, options: WriteOptions) -> Result<Box<dyn FileSink>> {
-        let ws = self.layout(&sandbox.name).workspace();
-        let (path, r) = (path.to_string(), rel("fs.write-file", &self.workdir, path)?);
-        let sink =
-            blocking("fs.write-file", move || LocalSink::open(open_root("fs.write-file", &ws)?, &path, &r, options))
-                .await?;
-        Ok(Box::new(sink))
-    }
-
-    async fn stat(&self, sandbox: &SandboxInfo, path: &str) -> Result<FileStat> {
-        let ws = self.layout(&sandbox.name).workspace();
-        let (path, r) = (path.to_string(), rel("fs.stat", &self.workdir, path)?);
-        blocking("fs.stat", move || files::stat(&open_root("fs.stat", &ws)?, &path, &r)).await
-    }
-
-    async fn list_dir(&self, sandbox: &SandboxInfo, path: &str) -> Result<Vec<DirEntry>> {
-        let ws = self.layout(&sandbox.name).workspace();
-        let (path, r) = (path.to_string(), rel("fs.list-dir", &self.workdir, path)?);
-        blocking("fs.list-dir", move || files::list_dir(&open_root("fs.list-dir", &ws)?, &path, &r)).await
-    }
-
-    async fn mkdir(&self, sandbox: &SandboxInfo, path: &str, parents: bool) -> Result<()> {
-        let ws = self.layout(&sandbox.name).workspace();
-        let (path, r) = (path.to_string(), rel("fs.mkdir", &self.workdir, path)?);
-        blocking("fs.mkdir", move || files::mkdir(&open_root("fs.mkdir", &ws)?, &path, &r, parents)).await
-    }
-
-    async fn remove(&self, sandbox: &SandboxInfo, path: &str, recursive: bool) -> Result<()> {
-        let ws = self.layout(&sandbox.name).workspace();
-        let (path, r) = (path.to_string(), rel("fs.remove", &self.workdir, path)?);
-        blocking("fs.remove", move || files::remove(&open_root("fs.remove", &ws)?, &path, &r, recursive)).await
-    }
-
-    async fn rename(&self, sandbox: &SandboxInfo, from: &str, to: &str) -> Result<()> {
-        let ws = self.layout(&sandbox.name).workspace();
-        let (from, rf) = (from.to_string(), rel("fs.rename", &self.workdir, from)?);
-        let (to, rt) = (to.to_string(), rel("fs.rename", &self.workdir, to)?);
-        blocking("fs.rename", move || files::rename(&open_root("fs.rename", &ws)?, (&from, &rf), (&to, &rt))).await
-    }
-
-    async fn realpath(&self, sandbox: &SandboxInfo, path: &str) -> Result<String> {
-        let ws = self.layout(&sandbox.name).workspace();
-        let (path, r) = (path.to_string(), rel("fs.realpath", &self.workdir, path)?);
-        let workdir = self.workdir.clone();
-        blocking("fs.realpath", move || files::realpath(&open_root("fs.realpath", &ws)?, &workdir, &path, &r)).await
-    }
-
-    async fn chmod(&self, sandbox: &SandboxInfo, path: &str, mode: u32) -> Result<()> {
-        let ws = self.layout(&sandbox.name).workspace();
-        let (path, r) = (path.to_string(), rel("fs.chmod", &self.workdir, path)?);
-        blocking("fs.chmod", move || files::chmod(&open_root("fs.chmod", &ws)?, &path, &r, mode)).await
-    }
-
-    async fn export_tar(&self, sandbox: &SandboxInfo, root: &str, excludes: &[String]) -> Result<ByteStream> {
-        let op = "snapshot.persist";
-        let ws = self.layout(&sandbox.name).workspace();
-        let (root_path, r) = (root.to_string(), rel(op, &self.workdir, root)?);
-        let excludes = Excludes::new(excludes).map_err(|m| SandboxError::invalid(op, m))?;
-        let dir = blocking(op, move || {
-            let ws = open_root(op, &ws)?;
-            let meta = ws
-                .symlink_metadata(if r.is_empty() { "." } else { &r })
-                .map_err(|e| files::map_err(op, &root_path, &e))?;
-            if !meta.is_dir() {
-                return Err(SandboxError::conflict(op, format!("{root_path} is not a directory")));
-            }
-            if r.is_empty() { Ok(ws) } else { ws.open_dir(&r).map_err(|e| files::map_err(op, &root_path, &e)) }
-        })
-        .await?;
-        Ok(blocking_stream(op, move |w| archive::pack_dir(&dir, &excludes, w).map(|_| ())))
-    }
-
-    async fn import_tar(
-        &self,
-        sandbox: &SandboxInfo,
-        root: &str,
-        archive: ByteStream,
-        clear_except: Option<&[String]>,
-    ) -> Result<()> {
-        let op = "snapshot.hydrate";
-        let ws = self.layout(&sandbox.name).workspace();
-        let (root_path, r) = (root.to_string(), rel(op, &self.workdir, root)?);
-        let keep = match clear_except {
-            Some(ex) => Some(Excludes::new(ex).map_err(|m| SandboxError::invalid(op, m))?),
-            None => None,
-        };
-        let mut reader = StreamReader::new(archive);
-        blocking(op, move || {
-            let ws = open_root(op, &ws)?;
-            if !r.is_empty() {
-                ws.create_dir_all(&r).map_err(|e| files::map_err(op, &root_path, &e))?;
-            }
-            let dir =
-                if r.is_empty() { ws } else { ws.open_dir(&r).map_err(|e| files::map_err(op, &root_path, &e))? };
-            if let Some(keep) = &keep {
-                archive::unpack::clear_dir(&dir, keep).map_err(|e| files::map_err(op, &root_path, &e))?;
-            }
-            let result = archive::unpack::unpack_clean(&mut reader, &dir);
-            if let Some(e) = reader.take_error() {
-                return Err(e.with_operation(op));
-            }
-            result.map(|_| ()).map_err(|e| e.into_sandbox_error(op))
-        })
-        .await
+    fn open(&self, sandbox: &SandboxInfo) -> Arc<dyn Sandbox> {
+        Arc::new(LocalSandbox::new(self.clone(), sandbox.clone()))
     }
 }
 

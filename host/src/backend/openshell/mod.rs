@@ -21,6 +21,7 @@ pub mod config;
 mod exec;
 pub(crate) mod files;
 pub mod policy;
+mod sandbox;
 mod script;
 mod status;
 pub mod transport;
@@ -37,13 +38,11 @@ pub use self::channel::Server as SessionServer;
 use self::channel::Slot;
 use self::config::{GatewayConfig, Protocol, SessionChannel};
 use self::files::Files;
+use self::sandbox::OpenShellSandbox;
 use self::status::{retry, to_error};
 use self::wire::{CreateRequest, Record, Target, Wire};
-use super::{
-    Backend, ByteStream, DirEntry, ExecRequest, ExecSession, ExposedPort, Features, FileRead, FileSink, FileStat,
-    Phase, PolicyStatus, SandboxInfo, SandboxSpec, WriteOptions,
-};
-use crate::error::{ErrorCode, Result, SandboxError};
+use super::{Backend, Features, Phase, Sandbox, SandboxInfo, SandboxSpec};
+use crate::error::{Result, SandboxError};
 
 /// How long to wait for a deleted sandbox to disappear.
 const DELETE_WAIT: Duration = Duration::from_secs(120);
@@ -349,110 +348,7 @@ impl Backend for OpenShellBackend {
         }
     }
 
-    async fn exec(&self, sandbox: &SandboxInfo, request: ExecRequest) -> Result<ExecSession> {
-        exec::start(self.wire.clone(), Self::target(sandbox), request, "process.run").await
-    }
-
-    async fn read_file(&self, sandbox: &SandboxInfo, path: &str) -> Result<FileRead> {
-        let files = self.files(sandbox);
-        retry("fs.read-file", self.cfg.rpc_timeout, || files.read(path)).await
-    }
-
-    async fn write_file(&self, sandbox: &SandboxInfo, path: &str, options: WriteOptions) -> Result<Box<dyn FileSink>> {
-        Ok(Box::new(self.files(sandbox).writer(path, options)))
-    }
-
-    async fn stat(&self, sandbox: &SandboxInfo, path: &str) -> Result<FileStat> {
-        let files = self.files(sandbox);
-        retry("fs.stat", self.cfg.rpc_timeout, || files.stat(path)).await
-    }
-
-    async fn list_dir(&self, sandbox: &SandboxInfo, path: &str) -> Result<Vec<DirEntry>> {
-        let files = self.files(sandbox);
-        retry("fs.list-dir", self.cfg.rpc_timeout, || files.list(path)).await
-    }
-
-    async fn mkdir(&self, sandbox: &SandboxInfo, path: &str, parents: bool) -> Result<()> {
-        self.files(sandbox).mkdir(path, parents).await
-    }
-
-    async fn remove(&self, sandbox: &SandboxInfo, path: &str, recursive: bool) -> Result<()> {
-        self.files(sandbox).remove(path, recursive).await
-    }
-
-    async fn rename(&self, sandbox: &SandboxInfo, from: &str, to: &str) -> Result<()> {
-        self.files(sandbox).rename(from, to).await
-    }
-
-    async fn realpath(&self, sandbox: &SandboxInfo, path: &str) -> Result<String> {
-        let files = self.files(sandbox);
-        retry("fs.realpath", self.cfg.rpc_timeout, || files.realpath(path)).await
-    }
-
-    async fn chmod(&self, sandbox: &SandboxInfo, path: &str, mode: u32) -> Result<()> {
-        self.files(sandbox).chmod(path, mode).await
-    }
-
-    async fn export_tar(&self, sandbox: &SandboxInfo, root: &str, excludes: &[String]) -> Result<ByteStream> {
-        self.files(sandbox).export_tar(root, excludes).await
-    }
-
-    async fn import_tar(
-        &self,
-        sandbox: &SandboxInfo,
-        root: &str,
-        archive: ByteStream,
-        clear_except: Option<&[String]>,
-    ) -> Result<()> {
-        self.files(sandbox).import_tar(root, archive, clear_except).await
-    }
-
-    async fn network_policy(&self, sandbox: &SandboxInfo) -> Result<PolicyStatus> {
-        let op = "network.get-policy";
-        let target = Self::target(sandbox);
-        let rev = retry(op, self.cfg.rpc_timeout, || async {
-            self.wire.policy_status(&target, 0).await.map_err(|s| to_error(op, &s))
-        })
-        .await?;
-        Ok(PolicyStatus {
-            version: rev.version,
-            active_version: rev.active_version,
-            state: rev.state,
-            policy_hash: rev.hash,
-            load_error: rev.load_error,
-            rules_yaml: policy::render_rules(&rev.rules),
-        })
-    }
-
-    async fn update_network_policy(&self, sandbox: &SandboxInfo, rules_yaml: &str) -> Result<PolicyStatus> {
-        let op = "network.update-policy";
-        let rules = policy::parse_rules(rules_yaml)?;
-        let target = Self::target(sandbox);
-        let version = self.wire.update_rules(&target, &rules).await.map_err(|s| to_error(op, &s))?;
-        // Wait briefly for the sandbox to load the revision.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let rev = self.wire.policy_status(&target, version).await.map_err(|s| to_error(op, &s))?;
-            let settled = !matches!(rev.state, crate::backend::PolicyLoadState::Pending);
-            if settled || Instant::now() >= deadline {
-                return Ok(PolicyStatus {
-                    version: rev.version,
-                    active_version: rev.active_version,
-                    state: rev.state,
-                    policy_hash: rev.hash,
-                    load_error: rev.load_error,
-                    rules_yaml: policy::render_rules(&rev.rules),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    async fn expose_port(&self, sandbox: &SandboxInfo, port: u16, name: &str) -> Result<ExposedPort> {
-        let op = "network.expose-port";
-        self.wire.expose(&Self::target(sandbox), port, name).await.map_err(|s| {
-            let e = to_error(op, &s);
-            if e.code == ErrorCode::Unsupported { e.context("this gateway does not expose services") } else { e }
-        })
+    fn open(&self, sandbox: &SandboxInfo) -> Arc<dyn Sandbox> {
+        Arc::new(OpenShellSandbox::new(self.clone(), sandbox.clone()))
     }
 }

@@ -115,10 +115,10 @@ macro_rules! component_suite {
                 write(b, &sb, &path, &data, 0o640, &mut rng).await;
                 let back = read(b, &sb, &path).await;
                 assert!(back.len() == data.len() && sha(&back) == sha(&data), "{name:?} ({size} bytes) came back different");
-                let st = b.stat(&sb, &path).await.unwrap();
+                let st = b.open(&sb).stat(&path).await.unwrap();
                 assert_eq!((st.size, st.mode), (*size as u64, 0o640), "{name:?}");
             }
-            assert_eq!(b.list_dir(&sb, &dir).await.unwrap().len(), sizes.len());
+            assert_eq!(b.open(&sb).list_dir(&dir).await.unwrap().len(), sizes.len());
             b.delete(&sb.name).await.unwrap();
         }
 
@@ -145,7 +145,7 @@ macro_rules! component_suite {
                 write(b, &sb, &path, &rng.bytes(size), mode, &mut rng).await;
                 files.push(path);
             }
-            b.mkdir(&sb, &format!("{root}/empty dir"), true).await.unwrap();
+            b.open(&sb).mkdir(&format!("{root}/empty dir"), true).await.unwrap();
             run(b, &sb, &["ln", "-s", "d0", &format!("{root}/link to d0")]).await;
             run(b, &sb, &["ln", "-s", "missing-target", &format!("{root}/dangling")]).await;
             let before = manifest(b, &sb, &root).await;
@@ -163,13 +163,13 @@ macro_rules! component_suite {
 
             // Change it every way: remove, rewrite, chmod, add, and turn a
             // directory into a file.
-            b.remove(&sb, &files[0], false).await.unwrap();
+            b.open(&sb).remove(&files[0], false).await.unwrap();
             write(b, &sb, &files[1], b"rewritten", 0o600, &mut rng).await;
-            b.chmod(&sb, &files[2], 0o700).await.unwrap();
+            b.open(&sb).chmod(&files[2], 0o700).await.unwrap();
             write(b, &sb, &format!("{root}/new file"), b"new", 0o644, &mut rng).await;
-            b.remove(&sb, &format!("{root}/empty dir"), true).await.unwrap();
+            b.open(&sb).remove(&format!("{root}/empty dir"), true).await.unwrap();
             write(b, &sb, &format!("{root}/empty dir"), b"now a file", 0o644, &mut rng).await;
-            b.remove(&sb, &format!("{root}/link to d0"), false).await.unwrap();
+            b.open(&sb).remove(&format!("{root}/link to d0"), false).await.unwrap();
             assert_ne!(manifest(b, &sb, &root).await, before);
 
             assert_eq!(run_guest(format!("hydrate {id} tree")).await, "restored");

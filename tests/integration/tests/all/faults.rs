@@ -74,7 +74,7 @@ use openshell_wasm::backend::local::LocalBackend;
 use openshell_wasm::backend::openshell::OpenShellBackend;
 use openshell_wasm::backend::openshell::config::GatewayConfig;
 use openshell_wasm::backend::{
-    Backend, ByteStream, ExecEvent, ExecRequest, OWNER_LABEL, OWNER_VALUE, Phase, SandboxInfo, SandboxSpec,
+    Backend, ByteStream, ExecEvent, ExecRequest, OWNER_LABEL, OWNER_VALUE, Phase, Sandbox, SandboxInfo, SandboxSpec,
     WriteOptions,
 };
 use openshell_wasm::error::{ErrorCode, SandboxError};
@@ -429,7 +429,7 @@ impl GatewayCtl {
 /// labels each backing sandbox with its id).
 struct Disk {
     local: LocalBackend,
-    sandbox: SandboxInfo,
+    sandbox: Arc<dyn Sandbox>,
 }
 
 impl Disk {
@@ -437,19 +437,19 @@ impl Disk {
         let local = LocalBackend::new(state.join("sandboxes")).unwrap().with_workdir("/sandbox");
         let found = local.list(&[("openshell-testgw/id".to_string(), gateway_id.to_string())]).await.unwrap();
         let sandbox = found.into_iter().next().expect("the gateway's backing sandbox");
-        Disk { local, sandbox }
+        Disk { sandbox: local.open(&sandbox), local }
     }
 
     async fn put(&self, path: &str, data: &[u8]) {
         let opts = WriteOptions { create_parents: true, ..WriteOptions::default() };
-        let mut sink = self.local.write_file(&self.sandbox, path, opts).await.unwrap();
+        let mut sink = self.sandbox.write_file(path, opts).await.unwrap();
         sink.write(Bytes::copy_from_slice(data)).await.unwrap();
         sink.finish().await.unwrap();
     }
 
     /// The file's content, `None` if it does not exist.
     async fn get(&self, path: &str) -> Option<Vec<u8>> {
-        match self.local.read_file(&self.sandbox, path).await {
+        match self.sandbox.read_file(path).await {
             Ok(r) => Some(r.content.map(|c| c.unwrap().to_vec()).concat().await),
             Err(e) if e.code == ErrorCode::NotFound => None,
             Err(e) => panic!("cannot read {path} on disk: {e}"),
@@ -457,7 +457,7 @@ impl Disk {
     }
 
     async fn remove(&self, path: &str) {
-        match self.local.remove(&self.sandbox, path, true).await {
+        match self.sandbox.remove(path, true).await {
             Ok(()) => {}
             Err(e) if e.code == ErrorCode::NotFound => {}
             Err(e) => panic!("cannot remove {path} on disk: {e}"),
@@ -465,7 +465,7 @@ impl Disk {
     }
 
     async fn names(&self, dir: &str) -> Vec<String> {
-        self.local.list_dir(&self.sandbox, dir).await.unwrap().into_iter().map(|e| e.name).collect()
+        self.sandbox.list_dir(dir).await.unwrap().into_iter().map(|e| e.name).collect()
     }
 
     /// Every regular file under `root`: relative path → sha256.
@@ -474,7 +474,7 @@ impl Disk {
         let mut dirs = vec![String::new()];
         while let Some(rel) = dirs.pop() {
             let dir = if rel.is_empty() { root.to_string() } else { format!("{root}/{rel}") };
-            for e in self.local.list_dir(&self.sandbox, &dir).await.unwrap() {
+            for e in self.sandbox.list_dir(&dir).await.unwrap() {
                 let path = if rel.is_empty() { e.name.clone() } else { format!("{rel}/{}", e.name) };
                 match e.kind {
                     openshell_wasm::backend::FileKind::Directory => dirs.push(path),
@@ -520,7 +520,7 @@ impl Lab {
             Op::Exec => {}
         }
         // The session channel is open when the fault arrives.
-        backend.stat(&sandbox, "/sandbox").await.unwrap();
+        backend.open(&sandbox).stat("/sandbox").await.unwrap();
         Lab { _dir: dir, gw, backend, sandbox, disk }
     }
 }
@@ -608,7 +608,7 @@ async fn exec(
 ) -> Result<Done, SandboxError> {
     disk.remove(GO).await;
     let req = ExecRequest::new(["sh", "-c", EXEC_SCRIPT], sb.workdir.clone(), Duration::from_secs(30));
-    let mut s = b.exec(sb, req).await?;
+    let mut s = b.open(sb).exec(req).await?;
     let mut out = Vec::new();
     let mut released = false;
     loop {
@@ -638,7 +638,7 @@ async fn read(
     path: &str,
     striker: &mut Striker<'_>,
 ) -> Result<Done, SandboxError> {
-    let r = b.read_file(sb, path).await?;
+    let r = b.open(sb).read_file(path).await?;
     let mut content = r.content;
     let mut data = Vec::new();
     while let Some(chunk) = content.next().await {
@@ -662,7 +662,7 @@ async fn write(
     striker: &mut Striker<'_>,
 ) -> Result<Done, SandboxError> {
     let opts = WriteOptions { create_parents: true, ..WriteOptions::default() };
-    let mut sink = b.write_file(sb, TARGET, opts).await?;
+    let mut sink = b.open(sb).write_file(TARGET, opts).await?;
     let split = FIRST_PART.min(data.len());
     sink.write(Bytes::copy_from_slice(&data[..split])).await?;
     striker.hit().await;
@@ -673,7 +673,7 @@ async fn write(
 }
 
 async fn persist(b: &OpenShellBackend, sb: &SandboxInfo, striker: &mut Striker<'_>) -> Result<Done, SandboxError> {
-    let mut stream = b.export_tar(sb, PROJ, &[]).await?;
+    let mut stream = b.open(sb).export_tar(PROJ, &[]).await?;
     let mut archive = Vec::new();
     while let Some(chunk) = stream.next().await {
         archive.extend_from_slice(&chunk?);
@@ -699,7 +699,8 @@ async fn hydrate(b: &OpenShellBackend, sb: &SandboxInfo, striker: &mut Striker<'
         }
         drop(tx);
     };
-    let (imported, ()) = tokio::join!(b.import_tar(sb, RESTORE, stream, Some(&[])), feed);
+    let opened = b.open(sb);
+    let (imported, ()) = tokio::join!(opened.import_tar(RESTORE, stream, Some(&[])), feed);
     imported.map(|()| Done::Hydrated)
 }
 

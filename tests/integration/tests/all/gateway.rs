@@ -38,7 +38,7 @@ async fn run(
     let mut req = ExecRequest::new(argv, sb.workdir.clone(), Duration::from_secs(30));
     req.env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     req.stdin = Stdin::Bytes(stdin);
-    let mut s = b.exec(sb, req).await.unwrap();
+    let mut s = b.open(sb).exec(req).await.unwrap();
     let (mut out, mut err) = (Vec::new(), Vec::new());
     loop {
         match tokio::time::timeout(Duration::from_secs(60), s.events.recv()).await.expect("no hang") {
@@ -165,7 +165,7 @@ async fn a_dropped_exec_stream_is_an_error_not_a_hang() {
     let b = OpenShellBackend::connect(cfg(gw.addr)).await.unwrap();
     let sb = b.create(&SandboxSpec::default().with_ready_timeout(Duration::from_secs(30))).await.unwrap();
     let req = ExecRequest::new(["seq", "1", "200000"], sb.workdir.clone(), Duration::from_secs(30));
-    let mut s = b.exec(&sb, req).await.unwrap();
+    let mut s = b.open(&sb).exec(req).await.unwrap();
     let failure = loop {
         match tokio::time::timeout(Duration::from_secs(20), s.events.recv()).await.expect("no hang") {
             Some(ExecEvent::Failed(e)) => break e,
@@ -200,7 +200,7 @@ async fn a_sandbox_going_to_error_is_reported_with_its_reason() {
     assert_eq!(info.phase, Phase::Error);
     assert!(info.message.contains("MainProcessExited"), "{}", info.message);
     let req = ExecRequest::new(["true"], sb.workdir.clone(), Duration::from_secs(5));
-    let e = b.exec(&sb, req).await.map(|_| ()).unwrap_err();
+    let e = b.open(&sb).exec(req).await.map(|_| ()).unwrap_err();
     assert!(e.message.contains("not ready"), "{e}");
     b.delete(&sb.name).await.unwrap();
 }
@@ -281,7 +281,8 @@ async fn large_and_odd_data_travel_intact() {
             let odd = format!("{}/dir with space/'q' \"d\" é\nnl-{name}", sb.workdir);
             let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
             let mut sink = b
-                .write_file(&sb, &odd, WriteOptions { create_parents: true, ..WriteOptions::default() })
+                .open(&sb)
+                .write_file(&odd, WriteOptions { create_parents: true, ..WriteOptions::default() })
                 .await
                 .unwrap();
             for chunk in body.chunks(700_000) {
@@ -289,13 +290,14 @@ async fn large_and_odd_data_travel_intact() {
             }
             let st = sink.finish().await.unwrap();
             assert_eq!((st.size, st.kind), (size as u64, FileKind::File), "{name}");
-            let read = b.read_file(&sb, &odd).await.unwrap();
+            let read = b.open(&sb).read_file(&odd).await.unwrap();
             assert_eq!(read.size, size as u64);
             let back: Vec<u8> = read.content.map(|c| c.unwrap().to_vec()).concat().await;
             assert!(back == body, "{name}: {} bytes back of {size}", back.len());
         }
         let names: Vec<String> = b
-            .list_dir(&sb, &format!("{}/dir with space", sb.workdir))
+            .open(&sb)
+            .list_dir(&format!("{}/dir with space", sb.workdir))
             .await
             .unwrap()
             .into_iter()
@@ -314,7 +316,7 @@ async fn timeouts_are_told_apart_from_exit_124() {
     let sb = b.create(&SandboxSpec::default().with_ready_timeout(Duration::from_secs(30))).await.unwrap();
     for (argv, timed_out) in [(vec!["sleep", "30"], true), (vec!["sh", "-c", "exit 124"], false)] {
         let req = ExecRequest::new(&argv, sb.workdir.clone(), Duration::from_millis(1500));
-        let mut s = b.exec(&sb, req).await.unwrap();
+        let mut s = b.open(&sb).exec(req).await.unwrap();
         let exit = loop {
             match tokio::time::timeout(Duration::from_secs(30), s.events.recv()).await.unwrap() {
                 Some(ExecEvent::Exit(e)) => break e,
@@ -339,22 +341,22 @@ async fn network_policy_and_ports() {
                 .into(),
         );
         let sb = b.create(&spec).await.unwrap();
-        let p = b.network_policy(&sb).await.unwrap();
+        let p = b.open(&sb).network_policy().await.unwrap();
         assert!(p.rules_yaml.contains("pypi.org"), "{protocol:?}: {p:?}");
         let rules = "github:\n  endpoints:\n    - host: api.github.com\n      ports: [443]\n      access: read-only\n      enforcement: enforce\n  binaries: [/usr/bin/git]\n";
-        let updated = b.update_network_policy(&sb, rules).await.unwrap();
+        let updated = b.open(&sb).update_network_policy(rules).await.unwrap();
         assert!(updated.version > p.version, "{updated:?}");
-        let now = b.network_policy(&sb).await.unwrap();
+        let now = b.open(&sb).network_policy().await.unwrap();
         assert!(now.rules_yaml.contains("api.github.com") && !now.rules_yaml.contains("pypi.org"), "{now:?}");
         assert!(
             now.rules_yaml.contains("read-only") && now.rules_yaml.contains("enforce"),
             "enum fields survive: {now:?}"
         );
         assert_eq!(
-            b.update_network_policy(&sb, "x:\n  endpoints:\n    - host: ''\n").await.unwrap_err().code,
+            b.open(&sb).update_network_policy("x:\n  endpoints:\n    - host: ''\n").await.unwrap_err().code,
             ErrorCode::InvalidArgument
         );
-        let port = b.expose_port(&sb, 8080, "web").await.unwrap();
+        let port = b.open(&sb).expose_port(8080, "web").await.unwrap();
         assert!(port.url.contains("8080"), "{port:?}");
         b.delete(&sb.name).await.unwrap();
     }

@@ -52,7 +52,7 @@ pub fn boundary_sizes() -> Vec<usize> {
 /// Write `data` in randomly sized pieces.
 pub async fn write(b: &dyn Backend, sb: &SandboxInfo, path: &str, data: &[u8], mode: u32, rng: &mut Rng) {
     let opts = WriteOptions { create_parents: true, mode, ..WriteOptions::default() };
-    let mut sink = b.write_file(sb, path, opts).await.unwrap_or_else(|e| panic!("open {path:?}: {e}"));
+    let mut sink = b.open(sb).write_file(path, opts).await.unwrap_or_else(|e| panic!("open {path:?}: {e}"));
     let mut at = 0;
     while at < data.len() {
         let n = (1 + rng.below(2 << 20) as usize).min(data.len() - at);
@@ -64,7 +64,7 @@ pub async fn write(b: &dyn Backend, sb: &SandboxInfo, path: &str, data: &[u8], m
 }
 
 pub async fn read(b: &dyn Backend, sb: &SandboxInfo, path: &str) -> Vec<u8> {
-    let r = b.read_file(sb, path).await.unwrap_or_else(|e| panic!("read {path:?}: {e}"));
+    let r = b.open(sb).read_file(path).await.unwrap_or_else(|e| panic!("read {path:?}: {e}"));
     let mut out = Vec::with_capacity(r.size as usize);
     let mut content = r.content;
     while let Some(c) = content.next().await {
@@ -77,7 +77,7 @@ pub async fn read(b: &dyn Backend, sb: &SandboxInfo, path: &str) -> Vec<u8> {
 /// Run argv (no shell) and require success.
 pub async fn run(b: &dyn Backend, sb: &SandboxInfo, argv: &[&str]) {
     let req = ExecRequest::new(argv, sb.workdir.clone(), std::time::Duration::from_secs(60));
-    let mut s = b.exec(sb, req).await.unwrap();
+    let mut s = b.open(sb).exec(req).await.unwrap();
     while let Some(ev) = s.events.recv().await {
         match ev {
             ExecEvent::Exit(e) => {
@@ -98,12 +98,12 @@ pub async fn manifest(b: &dyn Backend, sb: &SandboxInfo, root: &str) -> BTreeMap
     let mut dirs = vec![String::new()];
     while let Some(rel) = dirs.pop() {
         let dir = if rel.is_empty() { root.to_string() } else { format!("{root}/{rel}") };
-        for e in b.list_dir(sb, &dir).await.unwrap_or_else(|e| panic!("list {dir:?}: {e}")) {
+        for e in b.open(sb).list_dir(&dir).await.unwrap_or_else(|e| panic!("list {dir:?}: {e}")) {
             let r = if rel.is_empty() { e.name.clone() } else { format!("{rel}/{}", e.name) };
             let full = format!("{root}/{r}");
             let what = match e.kind {
                 FileKind::File => sha(&read(b, sb, &full).await),
-                FileKind::Symlink => b.stat(sb, &full).await.unwrap().symlink_target.unwrap_or_default(),
+                FileKind::Symlink => b.open(sb).stat(&full).await.unwrap().symlink_target.unwrap_or_default(),
                 FileKind::Directory => {
                     dirs.push(r.clone());
                     String::new()

@@ -28,13 +28,14 @@ async fn sandbox(b: &OpenShellBackend) -> SandboxInfo {
 }
 
 async fn write(b: &OpenShellBackend, sb: &SandboxInfo, path: &str, data: &[u8]) -> openshell_wasm::error::Result<u64> {
-    let mut sink = b.write_file(sb, path, WriteOptions { create_parents: true, ..WriteOptions::default() }).await?;
+    let mut sink =
+        b.open(sb).write_file(path, WriteOptions { create_parents: true, ..WriteOptions::default() }).await?;
     sink.write(Bytes::copy_from_slice(data)).await?;
     Ok(sink.finish().await?.size)
 }
 
 async fn read(b: &OpenShellBackend, sb: &SandboxInfo, path: &str) -> openshell_wasm::error::Result<Vec<u8>> {
-    let r = b.read_file(sb, path).await?;
+    let r = b.open(sb).read_file(path).await?;
     let mut out = Vec::new();
     let mut content = r.content;
     while let Some(chunk) = content.next().await {
@@ -50,35 +51,36 @@ async fn workload(b: &OpenShellBackend, sb: &SandboxInfo) -> Vec<String> {
     let mut t = Vec::new();
     let forged = b"A 1 0 5 0\nhello\nOWCH1\n\x00\xff";
     let big: Vec<u8> = (0..3 << 20).map(|i: u32| (i % 253) as u8).collect();
-    b.mkdir(sb, &format!("{w}/d/e"), true).await.unwrap();
+    b.open(sb).mkdir(&format!("{w}/d/e"), true).await.unwrap();
     t.push(format!("write {}", write(b, sb, &format!("{w}/d/a\nb.txt"), forged).await.unwrap()));
     t.push(format!("write big {}", write(b, sb, &format!("{w}/d/big"), &big).await.unwrap()));
     t.push(format!("read {:?}", read(b, sb, &format!("{w}/d/a\nb.txt")).await.unwrap()));
     assert!(read(b, sb, &format!("{w}/d/big")).await.unwrap() == big, "the 3 MiB file came back different");
-    let st = b.stat(sb, &format!("{w}/d/a\nb.txt")).await.unwrap();
+    let st = b.open(sb).stat(&format!("{w}/d/a\nb.txt")).await.unwrap();
     t.push(format!("stat {:?} {} {:o}", st.kind, st.size, st.mode));
-    b.rename(sb, &format!("{w}/d/a\nb.txt"), &format!("{w}/d/e/c")).await.unwrap();
-    b.chmod(sb, &format!("{w}/d/e/c"), 0o600).await.unwrap();
+    b.open(sb).rename(&format!("{w}/d/a\nb.txt"), &format!("{w}/d/e/c")).await.unwrap();
+    b.open(sb).chmod(&format!("{w}/d/e/c"), 0o600).await.unwrap();
     let names: Vec<String> = b
-        .list_dir(sb, &format!("{w}/d"))
+        .open(sb)
+        .list_dir(&format!("{w}/d"))
         .await
         .unwrap()
         .into_iter()
         .map(|e| format!("{}:{:?}", e.name, e.kind))
         .collect();
     t.push(format!("list {names:?}"));
-    t.push(format!("realpath {}", b.realpath(sb, &format!("{w}/d/e/../e/c")).await.unwrap()));
-    t.push(format!("stat {:o}", b.stat(sb, &format!("{w}/d/e/c")).await.unwrap().mode));
+    t.push(format!("realpath {}", b.open(sb).realpath(&format!("{w}/d/e/../e/c")).await.unwrap()));
+    t.push(format!("stat {:o}", b.open(sb).stat(&format!("{w}/d/e/c")).await.unwrap().mode));
     for (what, e) in [
-        ("missing", b.stat(sb, &format!("{w}/nope")).await.unwrap_err()),
+        ("missing", b.open(sb).stat(&format!("{w}/nope")).await.unwrap_err()),
         ("outside", read(b, sb, "/etc/passwd").await.unwrap_err()),
-        ("not empty", b.remove(sb, &format!("{w}/d"), false).await.unwrap_err()),
-        ("exists", b.mkdir(sb, &format!("{w}/d"), false).await.unwrap_err()),
+        ("not empty", b.open(sb).remove(&format!("{w}/d"), false).await.unwrap_err()),
+        ("exists", b.open(sb).mkdir(&format!("{w}/d"), false).await.unwrap_err()),
     ] {
         t.push(format!("{what}: {:?}", e.code));
     }
-    b.remove(sb, &format!("{w}/d"), true).await.unwrap();
-    t.push(format!("gone {:?}", b.stat(sb, &format!("{w}/d")).await.unwrap_err().code));
+    b.open(sb).remove(&format!("{w}/d"), true).await.unwrap();
+    t.push(format!("gone {:?}", b.open(sb).stat(&format!("{w}/d")).await.unwrap_err().code));
     t
 }
 
@@ -157,7 +159,7 @@ async fn a_dropped_channel_is_replaced_without_losing_operations() {
     write(&b, &sb, &path, b"still here").await.unwrap();
     let before = stats.execs();
     for _ in 0..40 {
-        assert_eq!(b.stat(&sb, &path).await.unwrap().kind, FileKind::File);
+        assert_eq!(b.open(&sb).stat(&path).await.unwrap().kind, FileKind::File);
         assert_eq!(read(&b, &sb, &path).await.unwrap(), b"still here");
     }
     // 80 operations with the stream dropping every few answers: the channel
@@ -189,7 +191,7 @@ async fn deleting_the_sandbox_closes_its_channel() {
     let mut spec = SandboxSpec::default().with_ready_timeout(Duration::from_secs(30));
     spec.name = Some(sb.name.clone());
     let again = b.create(&spec).await.unwrap();
-    let e = b.stat(&again, &format!("{}/a", again.workdir)).await.unwrap_err();
+    let e = b.open(&again).stat(&format!("{}/a", again.workdir)).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::NotFound, "{e}");
     write(&b, &again, &format!("{}/b", again.workdir), b"2").await.unwrap();
     assert_eq!(read(&b, &again, &format!("{}/b", again.workdir)).await.unwrap(), b"2");

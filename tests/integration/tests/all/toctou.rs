@@ -26,7 +26,7 @@ fn request(sb: &SandboxInfo, script: &str) -> ExecRequest {
 }
 
 async fn sh(b: &dyn Backend, sb: &SandboxInfo, script: &str) -> String {
-    let mut s = b.exec(sb, request(sb, script)).await.unwrap();
+    let mut s = b.open(sb).exec(request(sb, script)).await.unwrap();
     let mut out = Vec::new();
     while let Some(ev) = s.events.recv().await {
         match ev {
@@ -43,7 +43,7 @@ async fn sh(b: &dyn Backend, sb: &SandboxInfo, script: &str) -> String {
 }
 
 async fn read(b: &dyn Backend, sb: &SandboxInfo, path: &str) -> Option<String> {
-    let r = b.read_file(sb, path).await.ok()?;
+    let r = b.open(sb).read_file(path).await.ok()?;
     let mut content = r.content;
     let mut out = Vec::new();
     while let Some(c) = content.next().await {
@@ -64,13 +64,14 @@ struct Tally {
 /// Race the host's operations against the attacker in `sb`, whose workspace
 /// `w` holds `f` and `d/s`, swapped for symlinks to `outside`.
 async fn race(b: &dyn Backend, sb: &SandboxInfo, outside: &str) -> Tally {
+    let s = b.open(sb);
     let w = &sb.workdir;
     let attack = format!(
         "cd {w} && i=0; while [ $i -lt {ROUNDS} ]; do rm -rf f d; echo inside > f; mkdir d; echo inside > d/s; \
          rm -rf f d; ln -s {outside}/secret.txt f; ln -s {outside} d; i=$((i+1)); done; \
          rm -rf f d; echo done"
     );
-    let mut attacker = b.exec(sb, request(sb, &attack)).await.unwrap();
+    let mut attacker = s.exec(request(sb, &attack)).await.unwrap();
     let mut t = Tally::default();
     let mut done = false;
     while !done {
@@ -82,25 +83,25 @@ async fn race(b: &dyn Backend, sb: &SandboxInfo, outside: &str) -> Tally {
                 _ => {}
             }
         }
-        if let Ok(st) = b.stat(sb, &format!("{w}/d/secret.txt")).await {
+        if let Ok(st) = s.stat(&format!("{w}/d/secret.txt")).await {
             t.escapes.push(format!("stat d/secret.txt: {st:?}"));
         }
-        if let Ok(entries) = b.list_dir(sb, &format!("{w}/d")).await
+        if let Ok(entries) = s.list_dir(&format!("{w}/d")).await
             && entries.iter().any(|e| e.name == "secret.txt" || e.name == "victim")
         {
             t.escapes.push("list d".into());
         }
         let opts = WriteOptions { create_parents: false, ..WriteOptions::default() };
-        if let Ok(mut sink) = b.write_file(sb, &format!("{w}/d/planted"), opts).await {
+        if let Ok(mut sink) = s.write_file(&format!("{w}/d/planted"), opts).await {
             let _ = sink.write(Bytes::from_static(b"planted")).await;
             if sink.finish().await.is_ok() {
                 t.inside += 1;
             }
         }
-        let _ = b.chmod(sb, &format!("{w}/d/s"), 0o777).await;
-        let _ = b.chmod(sb, &format!("{w}/f"), 0o777).await;
-        let _ = b.remove(sb, &format!("{w}/d/victim"), true).await;
-        if b.rename(sb, &format!("{w}/d/secret.txt"), &format!("{w}/stolen")).await.is_ok() {
+        let _ = s.chmod(&format!("{w}/d/s"), 0o777).await;
+        let _ = s.chmod(&format!("{w}/f"), 0o777).await;
+        let _ = s.remove(&format!("{w}/d/victim"), true).await;
+        if s.rename(&format!("{w}/d/secret.txt"), &format!("{w}/stolen")).await.is_ok() {
             t.escapes.push("rename d/secret.txt".into());
         }
         // Has the attacker finished?
@@ -221,7 +222,7 @@ async fn extraction_replaces_planted_symlinks() {
     for mode in [SessionChannel::Auto, SessionChannel::Off] {
         let (_state, _gw, b, sb, setup) = workspace_below_sandbox(mode).await;
         sh(&b, &setup, "mkdir -p ws outside && ln -s /sandbox/outside ws/pl").await;
-        b.import_tar(&sb, "/sandbox/ws", archive_through_planted_link(), None).await.unwrap();
+        b.open(&sb).import_tar("/sandbox/ws", archive_through_planted_link(), None).await.unwrap();
         let seen = sh(&b, &setup, "ls outside; echo; ls -l ws | grep -c '^l' || true; cat ws/pl/x").await;
         assert!(!seen.starts_with('x'), "{mode:?}: the archive wrote through the planted link: {seen:?}");
         assert!(seen.ends_with("owned"), "{mode:?}: {seen:?}");

@@ -159,7 +159,7 @@ impl Gateway {
         let mut request = ExecRequest::new(&p.argv, SANDBOX_WORKDIR, backstop);
         request.stdin = p.stdin.clone();
         request.pty = p.pty;
-        backend.exec(&info, request).await.map_err(relay_failed)
+        backend.open(&info).exec(request).await.map_err(relay_failed)
     }
 
     /// Relays one exec until its exit, its timeout, an injected drop, the
