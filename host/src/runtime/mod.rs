@@ -9,6 +9,8 @@
 
 pub(crate) mod agent;
 pub mod cache;
+mod call;
+mod cleanup;
 pub mod engine;
 pub mod limits;
 pub mod net;

@@ -1,26 +1,23 @@
-//! One run of an agent: bind a sandbox, seed it, instantiate the component
-//! under the policy's limits, call it, collect results, and clean up the
-//! sandboxes this run created on every exit path.
+//! One run of an agent, as the embedder sees it: the request, the outcome
+//! and its statistics, and the flow that binds a sandbox, runs the body
+//! (`call`) and cleans up the sandboxes this run created on every exit path
+//! (`cleanup`).
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
-use wasmtime::component::ResourceTable;
-use wasmtime::{Store, UpdateDeadline};
 
 use super::agent::{Agent, AgentKind, CodeSource, LoadError};
-use super::engine::ticks;
-use super::limits::{LimitExceeded, StoreLimiter, TICK};
+use super::call::RunCtx;
+use super::cleanup::{Cleanup, delete_with_retry};
+use super::limits::LimitExceeded;
 use super::output::{CapturedOutput, Forward, GuestStream, OutputCapture};
-use super::state::{RunState, wasi_ctx};
-use super::{Host, new_run_id, transfer};
-use crate::backend::{Backend, OWNER_LABEL, OWNER_VALUE, RUN_LABEL, SandboxInfo, SandboxSpec};
-use crate::egress::{DestinationStats, EgressRun, HttpHooks};
+use super::{Host, new_run_id};
+use crate::backend::{OWNER_LABEL, OWNER_VALUE, RUN_LABEL, SandboxInfo, SandboxSpec};
+use crate::egress::DestinationStats;
 use crate::error::SandboxError;
-use crate::interfaces::{AgentPre, SandboxCtx};
 use crate::model::ModelStats;
 
 /// Which sandbox a run binds.
@@ -231,95 +228,7 @@ impl std::fmt::Display for RunFailure {
 
 impl std::error::Error for RunFailure {}
 
-/// Deletes the sandboxes a run created. Runs explicitly at the end of a run;
-/// if the run's future is dropped instead, `Drop` schedules the deletion on
-/// the runtime, so no exit path leaks a sandbox.
-struct Cleanup {
-    backend: Arc<dyn Backend>,
-    main: Option<String>,
-    created: Arc<Mutex<Vec<SandboxInfo>>>,
-    keep: bool,
-    done: bool,
-}
-
-impl Cleanup {
-    fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.main.iter().cloned().collect();
-        names.extend(self.created.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|s| s.name.clone()));
-        names
-    }
-
-    async fn run(mut self) -> Vec<String> {
-        self.done = true;
-        if self.keep {
-            for n in self.names() {
-                tracing::info!(sandbox = %n, "keeping sandbox (--keep)");
-            }
-            return Vec::new();
-        }
-        let mut errors = Vec::new();
-        for name in self.names() {
-            match delete_with_retry(&*self.backend, &name).await {
-                Ok(()) => tracing::debug!(sandbox = %name, "deleted sandbox"),
-                Err(e) => errors.push(format!("could not delete sandbox `{name}`: {e}; remove it with `openshell-wasm sandbox delete {name}` or `sandbox sweep`")),
-            }
-        }
-        errors
-    }
-}
-
-async fn delete_with_retry(backend: &dyn Backend, name: &str) -> Result<(), SandboxError> {
-    let mut last = None;
-    for attempt in 0..3u32 {
-        match backend.delete(name).await {
-            Ok(()) => return Ok(()),
-            Err(e) if e.code == crate::error::ErrorCode::NotFound => return Ok(()),
-            Err(e) if e.retryable => {
-                last = Some(e);
-                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| SandboxError::unavailable("sandbox.delete", "gave up")))
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        if self.done || self.keep {
-            return;
-        }
-        let names = self.names();
-        if names.is_empty() {
-            return;
-        }
-        let backend = self.backend.clone();
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                handle.spawn(async move {
-                    for name in names {
-                        if let Err(e) = delete_with_retry(&*backend, &name).await {
-                            tracing::error!(sandbox = %name, "could not delete abandoned sandbox: {e}");
-                        }
-                    }
-                });
-            }
-            Err(_) => {
-                tracing::error!(?names, "run dropped outside a runtime; sandboxes left behind (use `sandbox sweep`)");
-            }
-        }
-    }
-}
-
-/// The trap's cause first, then its wasm backtrace; never the host's own
-/// stack (which says nothing about the guest).
-fn describe_trap(e: &wasmtime::Error) -> String {
-    let mut parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-    parts.reverse();
-    parts.join("\n")
-}
-
-fn ms(d: Duration) -> f64 {
+pub(super) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
@@ -383,7 +292,9 @@ impl Host {
         tracing::info!(run = %run_id, sandbox = %sandbox.name, backend = self.backend.name(), owned, "sandbox bound");
 
         // 2.-4. Seed, call, collect; any failure still reaches cleanup.
-        let body = self.run_body(agent, &request, &run_id, &sandbox, owned, created, &output, &mut stats);
+        let cx =
+            RunCtx { agent, request: &request, run_id: &run_id, sandbox: &sandbox, owned, created, output: &output };
+        let body = self.run_body(&cx, &mut stats);
         let result = tokio::select! {
             r = body => r,
             () = cancel.cancelled() => Err(RunError::Interrupted),
@@ -452,169 +363,6 @@ impl Host {
                     spec.image = self.policy.sandbox.image.clone();
                 }
                 Ok((self.backend.create(&spec).await?, true))
-            }
-        }
-    }
-
-    #[allow(clippy::too_many_arguments, reason = "one private step of `run`, named for readability")]
-    async fn run_body(
-        &self,
-        agent: &Agent,
-        request: &RunRequest,
-        run_id: &str,
-        sandbox: &SandboxInfo,
-        owned: bool,
-        created: Arc<Mutex<Vec<SandboxInfo>>>,
-        output: &OutputCapture,
-        stats: &mut RunStats,
-    ) -> Result<Result<String, String>, RunError> {
-        let opened = self.backend.open(sandbox);
-        for s in &request.seeds {
-            transfer::seed(&*opened, &s.host, &s.sandbox)
-                .await
-                .map_err(|e| RunError::Sandbox(e.context(format!("seeding {} -> {}", s.host.display(), s.sandbox))))?;
-        }
-
-        let result = self.call(agent, request, run_id, sandbox, owned, created, output, stats).await?;
-
-        for c in &request.collects {
-            transfer::collect(&*opened, &c.sandbox, &c.host).await.map_err(|e| {
-                RunError::Sandbox(e.context(format!("collecting {} -> {}", c.sandbox, c.host.display())))
-            })?;
-        }
-        Ok(result)
-    }
-
-    #[allow(clippy::too_many_arguments, reason = "one private step of `run`, named for readability")]
-    async fn call(
-        &self,
-        agent: &Agent,
-        request: &RunRequest,
-        run_id: &str,
-        sandbox: &SandboxInfo,
-        owned: bool,
-        created: Arc<Mutex<Vec<SandboxInfo>>>,
-        output: &OutputCapture,
-        stats: &mut RunStats,
-    ) -> Result<Result<String, String>, RunError> {
-        let policy = &self.policy;
-        let kind = agent.inner.kind;
-        let stdin = match kind {
-            AgentKind::Command => Some(request.input.clone().into_bytes()),
-            AgentKind::Agent => None,
-        };
-        let guest_output = output;
-        let wasi = wasi_ctx(policy, agent.name(), &request.args, stdin, guest_output)
-            .map_err(|e| RunError::Host(format!("{e:#}")))?;
-        let sandbox_ctx = SandboxCtx::builder(self.backend.clone(), sandbox.clone())
-            .policy(self.policy.clone())
-            .snapshots(self.snapshots.clone())
-            .run_id(run_id)
-            .component(agent.name())
-            .current_owned(owned)
-            .created_registry(created)
-            .connector(self.connector.clone())
-            .build()?;
-        let egress = EgressRun::new(self.policy.clone(), self.connector.clone());
-        let state = RunState {
-            wasi,
-            table: ResourceTable::new(),
-            sandbox: sandbox_ctx,
-            limiter: StoreLimiter::new(policy.guest.memory_bytes),
-            cpu_ticks: 0,
-            http: wasmtime_wasi_http::WasiHttpCtx::new(),
-            http_hooks: HttpHooks::new(egress.clone()),
-        };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limiter);
-        let cpu_limit = ticks(policy.guest.cpu_time);
-        let cpu_time = policy.guest.cpu_time;
-        let clock = self.clock.clone();
-        let mut last_seen = clock.load(Ordering::Relaxed);
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |mut ctx| {
-            // Count a tick only if the guest was in its own code for all of
-            // it; a jump of several ticks is time spent in a host call.
-            let now = clock.load(Ordering::Relaxed);
-            let state = ctx.data_mut();
-            if now.saturating_sub(last_seen) <= 1 {
-                state.cpu_ticks += 1;
-            }
-            last_seen = now;
-            if state.cpu_ticks > cpu_limit {
-                return Err(wasmtime::Error::new(LimitExceeded::CpuTime { limit: cpu_time }));
-            }
-            // Yield each tick: other runs share the executor, and the
-            // wall-clock deadline can only fire at a yield point.
-            Ok(UpdateDeadline::Yield(1))
-        });
-
-        let wall = policy.guest.wall_time;
-        let t = Instant::now();
-        let call = async {
-            match kind {
-                AgentKind::Agent => {
-                    let pre = AgentPre::new(agent.inner.pre.clone())?;
-                    let t0 = Instant::now();
-                    let instance = pre.instantiate_async(&mut store).await?;
-                    let inst_us = t0.elapsed().as_secs_f64() * 1e6;
-                    let r = instance.call_run(&mut store, &request.input).await?;
-                    Ok::<_, wasmtime::Error>((r, inst_us))
-                }
-                AgentKind::Command => {
-                    let pre = wasmtime_wasi::p2::bindings::CommandPre::new(agent.inner.pre.clone())?;
-                    let t0 = Instant::now();
-                    let instance = pre.instantiate_async(&mut store).await?;
-                    let inst_us = t0.elapsed().as_secs_f64() * 1e6;
-                    let r = instance.wasi_cli_run().call_run(&mut store).await;
-                    let code = match r {
-                        Ok(Ok(())) => 0,
-                        Ok(Err(())) => 1,
-                        Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
-                            Some(exit) => exit.0,
-                            None => return Err(e),
-                        },
-                    };
-                    let out = guest_output.snapshot();
-                    let r = if code == 0 {
-                        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-                    } else {
-                        let err = String::from_utf8_lossy(&out.stderr).trim_end().to_string();
-                        Err(if err.is_empty() {
-                            format!("the command exited with code {code}")
-                        } else {
-                            format!("{err} (exit code {code})")
-                        })
-                    };
-                    Ok((r, inst_us))
-                }
-            }
-        };
-        let outcome = tokio::time::timeout(wall, call).await;
-        stats.call_ms = ms(t.elapsed());
-        let data = store.data();
-        stats.peak_memory_bytes = data.limiter.peak_memory;
-        stats.cpu_ms = data.cpu_ticks * TICK.as_millis() as u64;
-        stats.log_lines_dropped = data.sandbox.log_dropped();
-        stats.http = egress.stats();
-        stats.model = data.sandbox.model().stats();
-        match outcome {
-            Err(_) => Err(RunError::Limit(LimitExceeded::WallTime { limit: wall })),
-            Ok(Ok((r, inst_us))) => {
-                stats.instantiate_us = inst_us;
-                Ok(r)
-            }
-            Ok(Err(e)) => {
-                if let Some(limit) = e.downcast_ref::<LimitExceeded>() {
-                    return Err(RunError::Limit(limit.clone()));
-                }
-                if let Some(limit) = store.data().limiter.exceeded.clone() {
-                    return Err(RunError::Limit(limit));
-                }
-                // A trap, or a host function that failed fatally; both end
-                // the guest, and the message (with the wasm backtrace) says
-                // which.
-                Err(RunError::Trap(describe_trap(&e)))
             }
         }
     }

@@ -1,0 +1,88 @@
+//! Deleting the sandboxes a run created, on every exit path: at the end of
+//! the run, and from `Drop` when the run's future is dropped instead.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::backend::{Backend, SandboxInfo};
+use crate::error::SandboxError;
+
+/// Deletes the sandboxes a run created. Runs explicitly at the end of a run;
+/// if the run's future is dropped instead, `Drop` schedules the deletion on
+/// the runtime, so no exit path leaks a sandbox.
+pub(super) struct Cleanup {
+    pub(super) backend: Arc<dyn Backend>,
+    pub(super) main: Option<String>,
+    pub(super) created: Arc<Mutex<Vec<SandboxInfo>>>,
+    pub(super) keep: bool,
+    pub(super) done: bool,
+}
+
+impl Cleanup {
+    fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.main.iter().cloned().collect();
+        names.extend(self.created.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|s| s.name.clone()));
+        names
+    }
+
+    pub(super) async fn run(mut self) -> Vec<String> {
+        self.done = true;
+        if self.keep {
+            for n in self.names() {
+                tracing::info!(sandbox = %n, "keeping sandbox (--keep)");
+            }
+            return Vec::new();
+        }
+        let mut errors = Vec::new();
+        for name in self.names() {
+            match delete_with_retry(&*self.backend, &name).await {
+                Ok(()) => tracing::debug!(sandbox = %name, "deleted sandbox"),
+                Err(e) => errors.push(format!("could not delete sandbox `{name}`: {e}; remove it with `openshell-wasm sandbox delete {name}` or `sandbox sweep`")),
+            }
+        }
+        errors
+    }
+}
+
+pub(super) async fn delete_with_retry(backend: &dyn Backend, name: &str) -> Result<(), SandboxError> {
+    let mut last = None;
+    for attempt in 0..3u32 {
+        match backend.delete(name).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.code == crate::error::ErrorCode::NotFound => return Ok(()),
+            Err(e) if e.retryable => {
+                last = Some(e);
+                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| SandboxError::unavailable("sandbox.delete", "gave up")))
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if self.done || self.keep {
+            return;
+        }
+        let names = self.names();
+        if names.is_empty() {
+            return;
+        }
+        let backend = self.backend.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(async move {
+                    for name in names {
+                        if let Err(e) = delete_with_retry(&*backend, &name).await {
+                            tracing::error!(sandbox = %name, "could not delete abandoned sandbox: {e}");
+                        }
+                    }
+                });
+            }
+            Err(_) => {
+                tracing::error!(?names, "run dropped outside a runtime; sandboxes left behind (use `sandbox sweep`)");
+            }
+        }
+    }
+}
