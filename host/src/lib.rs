@@ -76,6 +76,7 @@ pub mod ids;
 pub mod interfaces;
 pub mod model;
 pub mod policy;
+mod retry;
 pub mod runtime;
 pub mod snapshot_store;
 pub mod stream;

@@ -44,6 +44,7 @@ use super::{
     Phase, PolicyStatus, SandboxInfo, SandboxSpec, WriteOptions,
 };
 use crate::error::{ErrorCode, Result, SandboxError};
+use crate::retry::{self, Backoff, GaveUp, Reason, Verdict};
 
 /// How long to wait for a deleted sandbox to disappear.
 const DELETE_WAIT: Duration = Duration::from_secs(120);
@@ -201,24 +202,26 @@ impl OpenShellBackend {
                 }
             }
         }
-        loop {
-            if Instant::now() >= deadline {
-                return Err(not_ready(op, &created.name, "poll"));
-            }
-            match self.wire.get(&created.name).await {
-                Ok(r) => {
-                    if let Some(done) = settled(r, op)? {
-                        return Ok(done);
-                    }
+        if Instant::now() >= deadline {
+            return Err(not_ready(op, &created.name, "poll"));
+        }
+        // `None` is "not settled yet"; errors the gateway may outgrow are
+        // polled through too, until the deadline.
+        let polled = retry::retry(
+            &Backoff::constant(POLL).until(deadline.into()),
+            |_| async {
+                match self.wire.get(&created.name).await {
+                    Ok(r) => settled(r, op).map_err(Some)?.ok_or(None),
+                    Err(s) => Err(Some(to_error(op, &s))),
                 }
-                Err(s) => {
-                    let e = to_error(op, &s);
-                    if !e.retryable {
-                        return Err(e);
-                    }
-                }
-            }
-            tokio::time::sleep(POLL).await;
+            },
+            |e: &Option<SandboxError>| e.as_ref().map_or(Verdict::Retry, retry::if_retryable),
+        )
+        .await;
+        match polled {
+            Ok(done) => Ok(done),
+            Err(GaveUp { error: Some(e), reason: Reason::NotRetryable, .. }) => Err(e),
+            Err(_) => Err(not_ready(op, &created.name, "poll")),
         }
     }
 }
@@ -330,23 +333,22 @@ impl Backend for OpenShellBackend {
         retry(op, self.cfg.rpc_timeout, || async { self.wire.delete(name).await.map_err(|s| to_error(op, &s)) })
             .await?;
         // The record may linger in DELETING; wait until it is gone.
-        let deadline = Instant::now() + DELETE_WAIT;
-        loop {
-            match self.wire.get(name).await {
-                Err(s) if s.code() == tonic::Code::NotFound => return Ok(()),
-                Ok(r) if r.phase != Phase::Deleting && r.phase != Phase::Unknown => {
+        let gone = retry::retry(
+            &Backoff::constant(POLL).within(DELETE_WAIT),
+            |_| async {
+                match self.wire.get(name).await {
+                    Err(s) if s.code() == tonic::Code::NotFound => Ok(()),
                     // A new sandbox took the name meanwhile: ours is gone.
-                    return Ok(());
+                    Ok(r) if r.phase != Phase::Deleting && r.phase != Phase::Unknown => Ok(()),
+                    _ => Err(()),
                 }
-                _ if Instant::now() >= deadline => {
-                    return Err(SandboxError::timeout(
-                        op,
-                        format!("sandbox `{name}` was still being deleted after {DELETE_WAIT:?}"),
-                    ));
-                }
-                _ => tokio::time::sleep(POLL).await,
-            }
-        }
+            },
+            |()| Verdict::Retry,
+        )
+        .await;
+        gone.map_err(|_| {
+            SandboxError::timeout(op, format!("sandbox `{name}` was still being deleted after {DELETE_WAIT:?}"))
+        })
     }
 
     async fn exec(&self, sandbox: &SandboxInfo, request: ExecRequest) -> Result<ExecSession> {
@@ -429,23 +431,30 @@ impl Backend for OpenShellBackend {
         let rules = policy::parse_rules(rules_yaml)?;
         let target = Self::target(sandbox);
         let version = self.wire.update_rules(&target, &rules).await.map_err(|s| to_error(op, &s))?;
-        // Wait briefly for the sandbox to load the revision.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let rev = self.wire.policy_status(&target, version).await.map_err(|s| to_error(op, &s))?;
-            let settled = !matches!(rev.state, crate::backend::PolicyLoadState::Pending);
-            if settled || Instant::now() >= deadline {
-                return Ok(PolicyStatus {
-                    version: rev.version,
-                    active_version: rev.active_version,
-                    state: rev.state,
-                    policy_hash: rev.hash,
-                    load_error: rev.load_error,
-                    rules_yaml: policy::render_rules(&rev.rules),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        // Wait briefly for the sandbox to load the revision: a pending
+        // revision (`Ok` in the error slot) is polled again, and is the
+        // answer when time runs out.
+        let polled = retry::retry(
+            &Backoff::constant(Duration::from_millis(200)).within(Duration::from_secs(10)),
+            |_| async {
+                let rev = self.wire.policy_status(&target, version).await.map_err(|s| Err(to_error(op, &s)))?;
+                if matches!(rev.state, crate::backend::PolicyLoadState::Pending) { Err(Ok(rev)) } else { Ok(rev) }
+            },
+            |e| if e.is_ok() { Verdict::Retry } else { Verdict::Stop },
+        )
+        .await;
+        let rev = match polled {
+            Ok(rev) | Err(GaveUp { error: Ok(rev), .. }) => rev,
+            Err(GaveUp { error: Err(e), .. }) => return Err(e),
+        };
+        Ok(PolicyStatus {
+            version: rev.version,
+            active_version: rev.active_version,
+            state: rev.state,
+            policy_hash: rev.hash,
+            load_error: rev.load_error,
+            rules_yaml: policy::render_rules(&rev.rules),
+        })
     }
 
     async fn expose_port(&self, sandbox: &SandboxInfo, port: u16, name: &str) -> Result<ExposedPort> {

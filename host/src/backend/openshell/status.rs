@@ -6,6 +6,10 @@ use std::time::Duration;
 use tonic::{Code, Status};
 
 use crate::error::{ErrorCode, SandboxError};
+use crate::retry::{Backoff, if_retryable, retry_notify};
+
+/// Between attempts of an idempotent call: 100 ms, 200 ms, ... up to 2 s.
+const BACKOFF: Backoff = Backoff::exponential(Duration::from_millis(100), 2, Duration::from_secs(2));
 
 /// Map a gateway status for operation `op`, keeping the gateway's message.
 pub fn to_error(op: &str, s: &Status) -> SandboxError {
@@ -64,23 +68,16 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, SandboxError>>,
 {
-    let deadline = tokio::time::Instant::now() + budget;
-    let mut delay = Duration::from_millis(100);
-    let mut attempt = 1u32;
-    loop {
-        match f().await {
-            Ok(v) => return Ok(v),
-            Err(e) if e.retryable && tokio::time::Instant::now() + delay < deadline => {
-                tracing::debug!(op, attempt, "retrying after: {e}");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
-                attempt += 1;
-            }
-            Err(e) => {
-                return Err(if attempt > 1 { e.context(format!("after {attempt} attempts")) } else { e });
-            }
-        }
-    }
+    retry_notify(
+        &BACKOFF.within(budget),
+        |_| f(),
+        if_retryable,
+        |e, attempt, _| {
+            tracing::debug!(op, attempt, "retrying after: {e}");
+        },
+    )
+    .await
+    .map_err(|g| if g.attempts > 1 { g.error.context(format!("after {} attempts", g.attempts)) } else { g.error })
 }
 
 #[cfg(test)]
