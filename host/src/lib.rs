@@ -67,6 +67,7 @@
 pub mod archive;
 pub mod backend;
 pub mod cli;
+mod dirs;
 pub mod egress;
 pub mod error;
 #[doc(hidden)]

@@ -78,12 +78,7 @@ impl SnapshotStore {
     /// `$XDG_DATA_HOME/openshell-wasm/snapshots`, else
     /// `~/.local/share/openshell-wasm/snapshots`.
     pub fn default_dir() -> PathBuf {
-        std::env::var_os("XDG_DATA_HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-            .unwrap_or_else(std::env::temp_dir)
-            .join("openshell-wasm/snapshots")
+        crate::dirs::ours(crate::dirs::Base::Data, "snapshots")
     }
 
     /// The store's directory.

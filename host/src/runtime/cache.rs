@@ -41,12 +41,7 @@ impl ComponentCache {
     /// `$XDG_CACHE_HOME/openshell-wasm/components`, else
     /// `~/.cache/openshell-wasm/components`.
     pub fn default_dir() -> PathBuf {
-        std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-            .unwrap_or_else(std::env::temp_dir)
-            .join("openshell-wasm/components")
+        crate::dirs::ours(crate::dirs::Base::Cache, "components")
     }
 
     /// The cache directory.

@@ -96,12 +96,7 @@ impl LocalBackend {
     /// The default state directory: `$XDG_STATE_HOME/openshell-wasm/local`,
     /// else `~/.local/state/openshell-wasm/local`.
     pub fn default_root() -> PathBuf {
-        let base = std::env::var_os("XDG_STATE_HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-            .unwrap_or_else(std::env::temp_dir);
-        base.join("openshell-wasm/local")
+        crate::dirs::ours(crate::dirs::Base::State, "local")
     }
 
     /// The state directory.
