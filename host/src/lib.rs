@@ -65,6 +65,7 @@
 #![deny(missing_docs)]
 
 pub mod archive;
+mod atomic_write;
 pub mod backend;
 pub mod cli;
 mod dirs;

@@ -290,9 +290,7 @@ impl Backend for LocalBackend {
                 std::fs::create_dir(layout.workspace())?;
                 bwrap::write_etc_overlay(&layout.etc(), &workdir)?;
                 let json = serde_json::to_vec_pretty(&meta).map_err(std::io::Error::other)?;
-                let tmp = layout.dir.join(".sandbox.json.tmp");
-                std::fs::write(&tmp, json)?;
-                std::fs::rename(tmp, layout.meta())
+                crate::atomic_write::write(&layout.meta(), &json, crate::atomic_write::Durability::Relaxed)
             })();
             if let Err(e) = result {
                 let _ = force_remove(&layout.dir);
