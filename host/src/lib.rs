@@ -66,9 +66,11 @@
 #![deny(missing_docs)]
 
 pub mod archive;
+mod atomic_write;
 pub mod backend;
 #[cfg(feature = "cli")]
 pub mod cli;
+mod dirs;
 pub mod egress;
 pub mod error;
 #[doc(hidden)]
@@ -78,6 +80,7 @@ pub mod ids;
 pub mod interfaces;
 pub mod model;
 pub mod policy;
+mod retry;
 pub mod runtime;
 pub mod snapshot_store;
 pub mod stream;

@@ -7,13 +7,14 @@
 //! needed), and only then renamed into place. The hash is verified again
 //! before every restore.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 use crate::archive::{self, Limits};
+use crate::atomic_write::{self, Durability};
 use crate::backend::ByteStream;
 use crate::error::{Result, SandboxError};
 
@@ -78,12 +79,7 @@ impl SnapshotStore {
     /// `$XDG_DATA_HOME/openshell-wasm/snapshots`, else
     /// `~/.local/share/openshell-wasm/snapshots`.
     pub fn default_dir() -> PathBuf {
-        std::env::var_os("XDG_DATA_HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-            .unwrap_or_else(std::env::temp_dir)
-            .join("openshell-wasm/snapshots")
+        crate::dirs::ours(crate::dirs::Base::Data, "snapshots")
     }
 
     /// The store's directory.
@@ -168,7 +164,7 @@ impl SnapshotStore {
             .map_err(|e| SandboxError::backend(op, "io", format!("cannot store the snapshot: {e}")))?;
         let json =
             serde_json::to_vec_pretty(&meta).map_err(|e| SandboxError::backend(op, "internal", e.to_string()))?;
-        write_atomic(&json_path, &json).map_err(|e| {
+        atomic_write::write(&json_path, &json, Durability::Durable).map_err(|e| {
             let _ = std::fs::remove_file(&tar_path);
             SandboxError::backend(op, "io", format!("cannot store the snapshot's description: {e}"))
         })?;
@@ -269,12 +265,4 @@ fn check_id(id: &str) -> Result<()> {
 /// `snap-<creation time in ms, hex>-<random>`.
 fn new_id() -> Result<String, crate::ids::IdError> {
     crate::ids::random_id(&format!("snap-{:x}", crate::backend::local::now_ms()))
-}
-
-fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    std::fs::rename(tmp, path)
 }

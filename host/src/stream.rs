@@ -3,11 +3,14 @@
 //! memory whole.
 
 use std::io::{self, Read, Write};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::io::SyncIoBridge;
 
 use crate::archive::ArchiveError;
 use crate::backend::ByteStream;
@@ -56,6 +59,11 @@ impl Write for ChannelWriter {
 
 /// Run `produce` on a blocking thread and return what it writes as a
 /// stream. An error from `produce` becomes the stream's last item.
+///
+/// Not tokio-util's `SyncIoBridge` over a pipe read by a `ReaderStream`:
+/// that copies every byte once more (into the pipe, then out of it), wakes
+/// the reader per write, and has no way to end the stream with the
+/// producer's error; here each chunk moves down the channel as it is.
 pub fn blocking_stream<F>(op: &'static str, produce: F) -> ByteStream
 where
     F: FnOnce(&mut ChannelWriter) -> io::Result<()> + Send + 'static,
@@ -89,12 +97,17 @@ pub fn io_to_sandbox(op: &str, e: io::Error) -> SandboxError {
 
 /// A blocking `io::Read` over an async byte stream. Use only on a blocking
 /// thread (it waits on the runtime for each chunk).
+///
+/// tokio-util's `StreamReader` and `SyncIoBridge` do the reading; this
+/// keeps the stream's own error, which an `io::Read` can only pass on as
+/// text, for [`take_error`](Self::take_error).
 pub struct StreamReader {
-    stream: ByteStream,
-    current: Bytes,
-    handle: tokio::runtime::Handle,
-    failed: Option<SandboxError>,
+    inner: SyncIoBridge<tokio_util::io::StreamReader<IoStream, Bytes>>,
+    failed: Arc<Mutex<Option<SandboxError>>>,
 }
+
+/// A byte stream whose errors are I/O errors.
+type IoStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 
 impl std::fmt::Debug for StreamReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -105,32 +118,27 @@ impl std::fmt::Debug for StreamReader {
 impl StreamReader {
     /// Wrap `stream`; must be created on a runtime thread.
     pub fn new(stream: ByteStream) -> Self {
-        StreamReader { stream, current: Bytes::new(), handle: tokio::runtime::Handle::current(), failed: None }
+        let failed = Arc::new(Mutex::new(None));
+        let slot = failed.clone();
+        let stream: IoStream = Box::pin(stream.map(move |item| {
+            item.map_err(|e| {
+                let msg = e.to_string();
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                io::Error::other(msg)
+            })
+        }));
+        StreamReader { inner: SyncIoBridge::new(tokio_util::io::StreamReader::new(stream)), failed }
     }
 
     /// The stream's own error, if reading stopped because of one.
     pub fn take_error(&mut self) -> Option<SandboxError> {
-        self.failed.take()
+        self.failed.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }
 
 impl Read for StreamReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.current.is_empty() {
-            match self.handle.block_on(self.stream.next()) {
-                None => return Ok(0),
-                Some(Ok(chunk)) => self.current = chunk,
-                Some(Err(e)) => {
-                    let msg = e.to_string();
-                    self.failed = Some(e);
-                    return Err(io::Error::other(msg));
-                }
-            }
-        }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current[..n]);
-        let _ = self.current.split_to(n);
-        Ok(n)
+        self.inner.read(buf)
     }
 }
 
@@ -152,4 +160,45 @@ pub async fn collect(mut stream: ByteStream, limit: u64, op: &str) -> Result<Byt
         out.extend_from_slice(&chunk);
     }
     Ok(out.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reader_reads_the_chunks_then_keeps_the_streams_error() {
+        let items: Vec<Result<Bytes, SandboxError>> = vec![
+            Ok(Bytes::from_static(b"hello ")),
+            Ok(Bytes::new()),
+            Ok(Bytes::from_static(b"world")),
+            Err(SandboxError::unavailable("x", "the gateway went away")),
+        ];
+        let mut reader = StreamReader::new(Box::pin(futures::stream::iter(items)));
+        let (text, err, kept) = tokio::task::spawn_blocking(move || {
+            let mut text = Vec::new();
+            let err = reader.read_to_end(&mut text).unwrap_err();
+            (text, err, reader.take_error())
+        })
+        .await
+        .unwrap();
+        assert_eq!(text, b"hello world");
+        assert!(err.to_string().contains("the gateway went away"), "{err}");
+        assert_eq!(kept, Some(SandboxError::unavailable("x", "the gateway went away")));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reader_ends_with_the_stream() {
+        let data = Bytes::from(vec![7u8; 3 * CHUNK + 5]);
+        let mut reader = StreamReader::new(bytes_stream(&data));
+        let (read, kept) = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            reader.read_to_end(&mut out).unwrap();
+            (out, reader.take_error())
+        })
+        .await
+        .unwrap();
+        assert_eq!(read, data);
+        assert_eq!(kept, None);
+    }
 }

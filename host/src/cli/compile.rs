@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::{exit, out, report};
 use crate::backend::local::LocalBackend;
+use crate::policy::units::parse_size;
 use crate::runtime::{CodeSource, Host};
 
 /// Arguments of `compile`.
@@ -18,6 +19,10 @@ pub struct CompileArgs {
     /// Cache directory.
     #[arg(long, env = "OPENSHELL_WASM_CACHE_DIR", value_name = "DIR")]
     cache_dir: Option<PathBuf>,
+    /// Most the cache keeps (e.g. `512 MiB`); past it the least recently
+    /// used entries go. Default 1 GiB.
+    #[arg(long, env = "OPENSHELL_WASM_CACHE_MAX_SIZE", value_name = "SIZE", value_parser = parse_size)]
+    cache_max_size: Option<u64>,
 }
 
 impl CompileArgs {
@@ -34,6 +39,9 @@ impl CompileArgs {
         let mut builder = Host::builder().backend(Arc::new(backend));
         if let Some(d) = &self.cache_dir {
             builder = builder.cache_dir(Some(d.clone()));
+        }
+        if let Some(max) = self.cache_max_size {
+            builder = builder.cache_max_bytes(max);
         }
         let host = match builder.build() {
             Ok(h) => h,

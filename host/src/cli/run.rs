@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{BackendArgs, SpecArgs, exit, out, out_json, report};
 use crate::policy::Policy;
+use crate::policy::units::parse_size;
 use crate::runtime::{Collect, Host, Pooling, RunError, RunFailure, RunOutcome, RunRequest, Seed};
 
 /// Arguments of `run`.
@@ -74,6 +75,11 @@ pub struct RunArgs {
     /// Do not use the compiled-component cache.
     #[arg(long)]
     no_cache: bool,
+
+    /// Most the compiled-component cache keeps (e.g. `512 MiB`); past it
+    /// the least recently used entries go. Default 1 GiB.
+    #[arg(long, env = "OPENSHELL_WASM_CACHE_MAX_SIZE", value_name = "SIZE", value_parser = parse_size)]
+    cache_max_size: Option<u64>,
 
     /// Pooling allocator.
     #[arg(long, value_enum, default_value = "auto")]
@@ -214,6 +220,9 @@ impl RunArgs {
             builder = builder.cache_dir(None);
         } else if let Some(d) = &self.cache_dir {
             builder = builder.cache_dir(Some(d.clone()));
+        }
+        if let Some(max) = self.cache_max_size {
+            builder = builder.cache_max_bytes(max);
         }
         let host = builder.build().map_err(|e| (exit::BACKEND, e.to_string()))?;
         let agent = host

@@ -19,6 +19,7 @@ use super::{ChatRequest, Completion, Delta, Usage};
 use crate::egress::{Connector, EgressError, Target, apply_credentials, redact};
 use crate::error::SandboxError;
 use crate::policy::{ModelAlias, ModelPolicy, url_host};
+use crate::retry::{Backoff, Reason, Verdict, retry_notify};
 
 /// Why a call ended at its deadline.
 const DEADLINE_PASSED: &str = "the answer did not finish before the call's deadline (policy model.timeout)";
@@ -101,66 +102,100 @@ impl Started {
             ca: a.ca.clone(),
             connect_timeout: None,
         };
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let (mut parts, ()) = http::Request::post(format!("{}/chat/completions", a.path))
-                .header(http::header::HOST, authority(a))
-                .header(http::header::CONTENT_TYPE, "application/json")
-                .header(http::header::ACCEPT, if self.streamed { "text/event-stream" } else { "application/json" })
-                .header(http::header::USER_AGENT, concat!("openshell-wasm/", env!("CARGO_PKG_VERSION")))
-                .body(())
-                .map_err(|e| (SandboxError::invalid(self.op, e.to_string()), attempt))?
-                .into_parts();
-            let secrets =
-                apply_credentials(&mut parts, &a.credentials).map_err(|e| (e.to_sandbox(self.op), attempt))?;
-            let request = http::Request::from_parts(parts, Full::new(Bytes::from(self.body.clone())));
-            let wait = match self.ctx.connector.send(&target, request, self.deadline, self.deadline).await {
-                Ok(response) if response.status().is_success() => return Ok((response, secrets, attempt)),
-                Ok(response) => {
-                    let status = response.status();
-                    let retry_after = retry_after(&response);
-                    let body = read_capped(response.into_body(), 64 << 10, self.deadline).await.unwrap_or_default();
-                    let message = openai::shorten(&redact(&openai::error_message(&body), &secrets), 1000);
-                    let retryable = status.as_u16() == 429 || status.is_server_error();
-                    let error = SandboxError::backend(
-                        self.op,
-                        &format!("http-{}", status.as_u16()),
-                        format!("{} answered {status}: {message}", a.base_url()),
-                    );
-                    if !retryable || attempt > self.ctx.limits.retries {
-                        let mut error = error;
-                        if retryable {
-                            error = SandboxError::unavailable(
-                                self.op,
-                                format!("{} (gave up after {attempt} attempts)", error.message),
-                            );
-                        }
-                        return Err((error, attempt));
-                    }
-                    (retry_after.unwrap_or_else(|| backoff(attempt)), error)
-                }
-                Err(e) if e.transient() && attempt <= self.ctx.limits.retries => {
-                    (backoff(attempt), e.to_sandbox(self.op))
-                }
-                Err(e) => return Err((e.to_sandbox(self.op), attempt)),
-            };
-            let (wait, error) = wait;
-            if Instant::now() + wait >= self.deadline {
-                return Err((
-                    SandboxError::unavailable(
-                        self.op,
-                        format!(
-                            "{}; retrying in {wait:?} would pass the call's deadline (policy model.timeout)",
-                            error.message
-                        ),
+        let policy = BACKOFF.attempts(self.ctx.limits.retries.saturating_add(1)).until(self.deadline);
+        let sent = retry_notify(
+            &policy,
+            |attempt| self.attempt(&target, attempt),
+            |f: &Failed| f.verdict,
+            |f, attempt, wait| {
+                tracing::info!(target: "model", alias = %a.name, attempt, wait_ms = wait.as_millis() as u64, "retrying model call: {}", f.error.message);
+            },
+        )
+        .await;
+        sent.map_err(|g| {
+            let error = match g.reason {
+                Reason::NotRetryable => g.error.error,
+                // A broken connection's own error says enough.
+                Reason::Attempts if !g.error.http => g.error.error,
+                Reason::Attempts => SandboxError::unavailable(
+                    self.op,
+                    format!("{} (gave up after {} attempts)", g.error.error.message, g.attempts),
+                ),
+                Reason::Deadline { wait } => SandboxError::unavailable(
+                    self.op,
+                    format!(
+                        "{}; retrying in {wait:?} would pass the call's deadline (policy model.timeout)",
+                        g.error.error.message
                     ),
-                    attempt,
-                ));
+                ),
+            };
+            (error, g.attempts)
+        })
+    }
+
+    /// One attempt: a 2xx answer (with the credentials' secrets and the
+    /// attempt's number), or why not and whether another may pass.
+    async fn attempt(
+        &self,
+        target: &Target,
+        attempt: u32,
+    ) -> Result<(http::Response<Incoming>, Vec<SecretString>, u32), Failed> {
+        let a = &self.ctx.alias;
+        let (mut parts, ()) = http::Request::post(format!("{}/chat/completions", a.path))
+            .header(http::header::HOST, authority(a))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::ACCEPT, if self.streamed { "text/event-stream" } else { "application/json" })
+            .header(http::header::USER_AGENT, concat!("openshell-wasm/", env!("CARGO_PKG_VERSION")))
+            .body(())
+            .map_err(|e| Failed::last(SandboxError::invalid(self.op, e.to_string())))?
+            .into_parts();
+        let secrets = apply_credentials(&mut parts, &a.credentials).map_err(|e| Failed::last(e.to_sandbox(self.op)))?;
+        let request = http::Request::from_parts(parts, Full::new(Bytes::from(self.body.clone())));
+        match self.ctx.connector.send(target, request, self.deadline, self.deadline).await {
+            Ok(response) if response.status().is_success() => Ok((response, secrets, attempt)),
+            Ok(response) => {
+                let status = response.status();
+                let retry_after = retry_after(&response);
+                let body = read_capped(response.into_body(), 64 << 10, self.deadline).await.unwrap_or_default();
+                let message = openai::shorten(&redact(&openai::error_message(&body), &secrets), 1000);
+                let retryable = status.as_u16() == 429 || status.is_server_error();
+                let error = SandboxError::backend(
+                    self.op,
+                    &format!("http-{}", status.as_u16()),
+                    format!("{} answered {status}: {message}", a.base_url()),
+                );
+                let verdict = match (retryable, retry_after) {
+                    (false, _) => Verdict::Stop,
+                    (true, Some(wait)) => Verdict::RetryAfter(wait),
+                    (true, None) => Verdict::Retry,
+                };
+                Err(Failed { error, verdict, http: true })
             }
-            tracing::info!(target: "model", alias = %a.name, attempt, wait_ms = wait.as_millis() as u64, "retrying model call: {}", error.message);
-            tokio::time::sleep(wait).await;
+            Err(e) => {
+                let verdict = if e.transient() { Verdict::Retry } else { Verdict::Stop };
+                Err(Failed { error: e.to_sandbox(self.op), verdict, http: false })
+            }
         }
+    }
+}
+
+/// Between attempts: 0.5 s, 1 s, 2 s, ... up to 8 s, unless the server
+/// says `Retry-After`.
+const BACKOFF: Backoff = Backoff::exponential(Duration::from_millis(500), 2, Duration::from_secs(8));
+
+/// A failed attempt.
+struct Failed {
+    error: SandboxError,
+    verdict: Verdict,
+    /// The server answered (with a status that is not 2xx), as opposed to
+    /// a connection that failed.
+    http: bool,
+}
+
+impl Failed {
+    /// A failure no retry can mend.
+    fn last(error: SandboxError) -> Self {
+        Failed { error, verdict: Verdict::Stop, http: false }
     }
 }
 
@@ -175,11 +210,6 @@ fn retry_after(response: &http::Response<Incoming>) -> Option<Duration> {
     let v = response.headers().get(http::header::RETRY_AFTER)?.to_str().ok()?;
     let secs: f64 = v.trim().parse().ok()?;
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)))
-}
-
-/// 0.5 s, 1 s, 2 s, ... up to 8 s.
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(500u64 << attempt.saturating_sub(1).min(4)).min(Duration::from_secs(8))
 }
 
 /// Read a whole body, at most `cap` bytes, before `deadline`.
@@ -382,8 +412,8 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_stops() {
-        assert_eq!(backoff(1), Duration::from_millis(500));
-        assert_eq!(backoff(2), Duration::from_secs(1));
-        assert_eq!(backoff(10), Duration::from_secs(8));
+        assert_eq!(BACKOFF.delay(1), Duration::from_millis(500));
+        assert_eq!(BACKOFF.delay(2), Duration::from_secs(1));
+        assert_eq!(BACKOFF.delay(10), Duration::from_secs(8));
     }
 }

@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::backend::{Backend, SandboxInfo};
-use crate::error::SandboxError;
+use crate::error::{ErrorCode, SandboxError};
+use crate::retry::{Backoff, if_retryable, retry};
 
 /// Deletes the sandboxes a run created. Runs explicitly at the end of a run;
 /// if the run's future is dropped instead, `Drop` schedules the deletion on
@@ -45,19 +46,20 @@ impl Cleanup {
 }
 
 pub(super) async fn delete_with_retry(backend: &dyn Backend, name: &str) -> Result<(), SandboxError> {
-    let mut last = None;
-    for attempt in 0..3u32 {
-        match backend.delete(name).await {
-            Ok(()) => return Ok(()),
-            Err(e) if e.code == crate::error::ErrorCode::NotFound => return Ok(()),
-            Err(e) if e.retryable => {
-                last = Some(e);
-                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+    // Three attempts, 200 ms and 400 ms apart.
+    let policy = Backoff::exponential(Duration::from_millis(200), 2, Duration::from_millis(800)).attempts(3);
+    let deleted = retry(
+        &policy,
+        |_| async {
+            match backend.delete(name).await {
+                Err(e) if e.code == ErrorCode::NotFound => Ok(()),
+                other => other,
             }
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| SandboxError::unavailable("sandbox.delete", "gave up")))
+        },
+        if_retryable,
+    )
+    .await;
+    deleted.map_err(|g| g.error)
 }
 
 impl Drop for Cleanup {

@@ -79,14 +79,16 @@ impl std::fmt::Debug for Host {
 ///
 /// Defaults: the default [`Policy`] (nothing of the host granted), the
 /// snapshot store in [`SnapshotStore::default_dir`], the compiled-component
-/// cache in [`ComponentCache::default_dir`], pooling where possible. A
-/// backend must be given.
+/// cache in [`ComponentCache::default_dir`] bounded to
+/// [`cache::DEFAULT_MAX_BYTES`], pooling where possible. A backend must be
+/// given.
 #[derive(Debug, Default)]
 pub struct HostBuilder {
     backend: Option<Arc<dyn Backend>>,
     policy: Option<Policy>,
     snapshot_dir: Option<PathBuf>,
     cache_dir: Option<Option<PathBuf>>,
+    cache_max_bytes: Option<u64>,
     engine: EngineOptions,
 }
 
@@ -109,6 +111,13 @@ impl HostBuilder {
     /// Where compiled components are cached (`None` disables the cache).
     pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
         self.cache_dir = Some(dir);
+        self
+    }
+    /// The most bytes the compiled-component cache keeps; past it the least
+    /// recently used entries are removed (default
+    /// [`cache::DEFAULT_MAX_BYTES`]).
+    pub fn cache_max_bytes(mut self, max_bytes: u64) -> Self {
+        self.cache_max_bytes = Some(max_bytes);
         self
     }
     /// Pooling allocator choice.
@@ -139,7 +148,10 @@ impl HostBuilder {
         let cache = match self.cache_dir.unwrap_or_else(|| Some(ComponentCache::default_dir())) {
             None => None,
             Some(dir) => match ComponentCache::open(&dir) {
-                Ok(c) => Some(c),
+                Ok(c) => Some(match self.cache_max_bytes {
+                    Some(max) => c.with_max_bytes(max),
+                    None => c,
+                }),
                 Err(e) => {
                     tracing::warn!("compiled-component cache disabled: {}: {e}", dir.display());
                     None

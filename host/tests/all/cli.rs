@@ -62,6 +62,36 @@ fn second_run_skips_compilation() {
 }
 
 #[test]
+fn the_cache_keeps_to_its_bound_evicting_the_least_recently_used() {
+    let env = Env::new();
+    let entries = || -> Vec<PathBuf> {
+        let dir = env.path("cache/openshell-wasm/components");
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+            .collect()
+    };
+    let compile = |component: &str| {
+        let out = env.run(&["compile", component, "--cache-max-size", "1 B"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    compile(guests::SMOKE_ECHO.path());
+    let first = entries();
+    assert_eq!(first.len(), 1, "the entry just written stays, over the bound or not");
+    compile(guests::RUST_AGENT.path());
+    let second = entries();
+    assert_eq!(second.len(), 1, "the older entry made room: {second:?}");
+    assert_ne!(first, second);
+    assert!(compile(guests::SMOKE_ECHO.path()).contains("compiled"), "the evicted component is compiled again");
+    // Without a bound given, the default (1 GiB) keeps both.
+    let out = env.run(&["compile", guests::RUST_AGENT.path()]);
+    assert!(out.status.success());
+    assert_eq!(entries().len(), 2);
+}
+
+#[test]
 fn plain_output_is_the_result() {
     let env = Env::new();
     let out = env.run(&["run", guests::SMOKE_ECHO.path(), "--input", "plain text"]);

@@ -54,11 +54,22 @@ pub(super) fn open_root(op: &str, workspace: &Path) -> Result<Dir> {
 /// Map an error from a confined operation, recognizing cap-std's refusal to
 /// leave the directory.
 pub(super) fn map_err(op: &str, path: &str, e: &io::Error) -> SandboxError {
-    let text = e.to_string();
-    if text.contains("outside of the filesystem") || e.raw_os_error() == Some(libc::ELOOP) {
+    if escapes(e) {
         return SandboxError::denied(op, format!("{path} leads outside the workspace (through a symlink or `..`)"));
     }
     SandboxError::from_io(op, path, e)
+}
+
+/// Whether `e` is cap-std refusing a path that leaves the directory.
+///
+/// cap-primitives reports an escape (a `..` or an absolute symlink it
+/// resolves itself, or `openat2`'s `EXDEV` under `RESOLVE_BENEATH`) as
+/// `PermissionDenied` made by `io::Error::new`, so with no OS error number;
+/// a permission the kernel refused always carries one (`EACCES`, `EPERM`).
+/// `ELOOP` is the kernel refusing to follow a symlink at the last component
+/// (`O_NOFOLLOW`), which cap-std asks for where a link could lead out.
+fn escapes(e: &io::Error) -> bool {
+    (e.kind() == io::ErrorKind::PermissionDenied && e.raw_os_error().is_none()) || e.raw_os_error() == Some(libc::ELOOP)
 }
 
 fn kind_of(meta: &cap_std::fs::Metadata) -> FileKind {
@@ -307,5 +318,33 @@ impl FileSink for LocalSink {
             stat(&self.root, &self.path, &self.rel)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    #[test]
+    fn escapes_are_told_by_kind_and_errno_not_by_message() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = tmp.path().join("ws");
+        std::fs::create_dir(&ws).unwrap();
+        std::fs::write(tmp.path().join("secret"), b"s").unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("secret"), ws.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../secret", ws.join("rel")).unwrap();
+        let root = open_root("x", &ws).unwrap();
+        for path in ["../secret", "abs", "rel"] {
+            let e = root.open(path).unwrap_err();
+            assert_eq!(map_err("fs.read-file", path, &e).code, ErrorCode::PermissionDenied, "{path}: {e:?}");
+        }
+        // A permission the kernel refused is not an escape.
+        let kernel = io::Error::from_raw_os_error(libc::EACCES);
+        assert_eq!(kernel.kind(), io::ErrorKind::PermissionDenied);
+        assert_eq!(map_err("fs.read-file", "a", &kernel).code, ErrorCode::Backend("io".into()));
+        // Nor does the wording decide.
+        let worded = io::Error::other("a path led outside of the filesystem");
+        assert_eq!(map_err("fs.read-file", "a", &worded).code, ErrorCode::Backend("io".into()));
     }
 }

@@ -93,12 +93,7 @@ impl LocalBackend {
     /// The default state directory: `$XDG_STATE_HOME/openshell-wasm/local`,
     /// else `~/.local/state/openshell-wasm/local`.
     pub fn default_root() -> PathBuf {
-        let base = std::env::var_os("XDG_STATE_HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-            .unwrap_or_else(std::env::temp_dir);
-        base.join("openshell-wasm/local")
+        crate::dirs::ours(crate::dirs::Base::State, "local")
     }
 
     /// The state directory.
@@ -292,9 +287,7 @@ impl Backend for LocalBackend {
                 std::fs::create_dir(layout.workspace())?;
                 bwrap::write_etc_overlay(&layout.etc(), &workdir)?;
                 let json = serde_json::to_vec_pretty(&meta).map_err(std::io::Error::other)?;
-                let tmp = layout.dir.join(".sandbox.json.tmp");
-                std::fs::write(&tmp, json)?;
-                std::fs::rename(tmp, layout.meta())
+                crate::atomic_write::write(&layout.meta(), &json, crate::atomic_write::Durability::Relaxed)
             })();
             if let Err(e) = result {
                 let _ = force_remove(&layout.dir);

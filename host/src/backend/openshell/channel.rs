@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use super::config::SessionChannel as Mode;
 use super::exec::MAX_FRAME;
 use super::script::{self, Op, code};
-use super::status::to_error;
+use super::status::exec_error;
 use super::wire::{Event, ExecCall, Input, Target, Wire};
 use crate::error::{Result, SandboxError};
 
@@ -140,7 +140,7 @@ impl SessionChannel {
         let mut events = wire
             .exec_interactive(&target, call, input_rx, Duration::from_secs(7 * 24 * 3600))
             .await
-            .map_err(|s| to_error(op, &s))?;
+            .map_err(|s| exec_error(op, &s))?;
         let mut buf = BytesMut::new();
         let opened = tokio::time::timeout(OPEN_TIMEOUT, async {
             loop {
@@ -163,7 +163,7 @@ impl SessionChannel {
                     Some(Ok(Event::Exit(code))) => {
                         return Err(SandboxError::unsupported(op, format!("the session server exited with {code}")));
                     }
-                    Some(Err(s)) => return Err(to_error(op, &s)),
+                    Some(Err(s)) => return Err(exec_error(op, &s)),
                     None => return Err(SandboxError::unavailable(op, "the session stream closed")),
                 }
             }

@@ -193,11 +193,7 @@ impl GatewayConfig {
 
 /// `$XDG_CONFIG_HOME/openshell`, else `~/.config/openshell`.
 pub fn config_root() -> Option<PathBuf> {
-    std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
-        .map(|p| p.join("openshell"))
+    crate::dirs::openshell_config()
 }
 
 /// Whether a gateway is configured at all (for `--backend auto`), and how.

@@ -29,7 +29,7 @@ use futures::StreamExt;
 use tokio::sync::{Notify, mpsc};
 
 use super::script;
-use super::status::to_error;
+use super::status::exec_error;
 use super::wire::{Event, Events, ExecCall, Input, Target, Wire};
 use crate::backend::{ExecEvent, ExecInput, ExecRequest, ExecSession, ExitInfo, Signal, Stdin};
 use crate::error::{Result, SandboxError};
@@ -182,10 +182,11 @@ async fn launch(
     let killed = Arc::new(AtomicBool::new(false));
 
     let (events, wire_input) = if mode == Mode::Direct {
-        (wire.exec(&target, call, stream_deadline).await.map_err(|s| to_error(op, &s))?, None)
+        (wire.exec(&target, call, stream_deadline).await.map_err(|s| exec_error(op, &s))?, None)
     } else {
         let (wtx, wrx) = mpsc::channel::<Input>(4);
-        let events = wire.exec_interactive(&target, call, wrx, stream_deadline).await.map_err(|s| to_error(op, &s))?;
+        let events =
+            wire.exec_interactive(&target, call, wrx, stream_deadline).await.map_err(|s| exec_error(op, &s))?;
         (events, Some(wtx))
     };
 
@@ -294,7 +295,7 @@ async fn drive(
                         return;
                     }
                     Some(Err(status)) => {
-                        let _ = tx.send(ExecEvent::Failed(to_error(op, &status))).await;
+                        let _ = tx.send(ExecEvent::Failed(exec_error(op, &status))).await;
                         return;
                     }
                     None => {

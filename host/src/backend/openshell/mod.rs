@@ -43,6 +43,7 @@ use self::status::{retry, to_error};
 use self::wire::{CreateRequest, Record, Target, Wire};
 use super::{Backend, Features, Phase, Sandbox, SandboxInfo, SandboxSpec};
 use crate::error::{Result, SandboxError};
+use crate::retry::{self, Backoff, GaveUp, Reason, Verdict};
 
 /// How long to wait for a deleted sandbox to disappear.
 const DELETE_WAIT: Duration = Duration::from_secs(120);
@@ -200,24 +201,26 @@ impl OpenShellBackend {
                 }
             }
         }
-        loop {
-            if Instant::now() >= deadline {
-                return Err(not_ready(op, &created.name, "poll"));
-            }
-            match self.wire.get(&created.name).await {
-                Ok(r) => {
-                    if let Some(done) = settled(r, op)? {
-                        return Ok(done);
-                    }
+        if Instant::now() >= deadline {
+            return Err(not_ready(op, &created.name, "poll"));
+        }
+        // `None` is "not settled yet"; errors the gateway may outgrow are
+        // polled through too, until the deadline.
+        let polled = retry::retry(
+            &Backoff::constant(POLL).until(deadline.into()),
+            |_| async {
+                match self.wire.get(&created.name).await {
+                    Ok(r) => settled(r, op).map_err(Some)?.ok_or(None),
+                    Err(s) => Err(Some(to_error(op, &s))),
                 }
-                Err(s) => {
-                    let e = to_error(op, &s);
-                    if !e.retryable {
-                        return Err(e);
-                    }
-                }
-            }
-            tokio::time::sleep(POLL).await;
+            },
+            |e: &Option<SandboxError>| e.as_ref().map_or(Verdict::Retry, retry::if_retryable),
+        )
+        .await;
+        match polled {
+            Ok(done) => Ok(done),
+            Err(GaveUp { error: Some(e), reason: Reason::NotRetryable, .. }) => Err(e),
+            Err(_) => Err(not_ready(op, &created.name, "poll")),
         }
     }
 }
@@ -329,23 +332,22 @@ impl Backend for OpenShellBackend {
         retry(op, self.cfg.rpc_timeout, || async { self.wire.delete(name).await.map_err(|s| to_error(op, &s)) })
             .await?;
         // The record may linger in DELETING; wait until it is gone.
-        let deadline = Instant::now() + DELETE_WAIT;
-        loop {
-            match self.wire.get(name).await {
-                Err(s) if s.code() == tonic::Code::NotFound => return Ok(()),
-                Ok(r) if r.phase != Phase::Deleting && r.phase != Phase::Unknown => {
+        let gone = retry::retry(
+            &Backoff::constant(POLL).within(DELETE_WAIT),
+            |_| async {
+                match self.wire.get(name).await {
+                    Err(s) if s.code() == tonic::Code::NotFound => Ok(()),
                     // A new sandbox took the name meanwhile: ours is gone.
-                    return Ok(());
+                    Ok(r) if r.phase != Phase::Deleting && r.phase != Phase::Unknown => Ok(()),
+                    _ => Err(()),
                 }
-                _ if Instant::now() >= deadline => {
-                    return Err(SandboxError::timeout(
-                        op,
-                        format!("sandbox `{name}` was still being deleted after {DELETE_WAIT:?}"),
-                    ));
-                }
-                _ => tokio::time::sleep(POLL).await,
-            }
-        }
+            },
+            |()| Verdict::Retry,
+        )
+        .await;
+        gone.map_err(|_| {
+            SandboxError::timeout(op, format!("sandbox `{name}` was still being deleted after {DELETE_WAIT:?}"))
+        })
     }
 
     fn open(&self, sandbox: &SandboxInfo) -> Arc<dyn Sandbox> {

@@ -2,7 +2,7 @@
 //! (the session channel, shared with every other handle to the sandbox)
 //! are looked up once.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -16,6 +16,7 @@ use crate::backend::{
     SandboxInfo, WriteOptions,
 };
 use crate::error::{ErrorCode, Result};
+use crate::retry::{self, Backoff, GaveUp, Verdict};
 
 /// A sandbox on the gateway.
 #[derive(Debug)]
@@ -112,23 +113,30 @@ impl Sandbox for OpenShellSandbox {
         let rules = policy::parse_rules(rules_yaml)?;
         let target = &self.files.target;
         let version = self.backend.wire.update_rules(target, &rules).await.map_err(|s| to_error(op, &s))?;
-        // Wait briefly for the sandbox to load the revision.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let rev = self.backend.wire.policy_status(target, version).await.map_err(|s| to_error(op, &s))?;
-            let settled = !matches!(rev.state, crate::backend::PolicyLoadState::Pending);
-            if settled || Instant::now() >= deadline {
-                return Ok(PolicyStatus {
-                    version: rev.version,
-                    active_version: rev.active_version,
-                    state: rev.state,
-                    policy_hash: rev.hash,
-                    load_error: rev.load_error,
-                    rules_yaml: policy::render_rules(&rev.rules),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        // Wait briefly for the sandbox to load the revision: a pending
+        // revision (`Ok` in the error slot) is polled again, and is the
+        // answer when time runs out.
+        let polled = retry::retry(
+            &Backoff::constant(Duration::from_millis(200)).within(Duration::from_secs(10)),
+            |_| async {
+                let rev = self.backend.wire.policy_status(target, version).await.map_err(|s| Err(to_error(op, &s)))?;
+                if matches!(rev.state, crate::backend::PolicyLoadState::Pending) { Err(Ok(rev)) } else { Ok(rev) }
+            },
+            |e| if e.is_ok() { Verdict::Retry } else { Verdict::Stop },
+        )
+        .await;
+        let rev = match polled {
+            Ok(rev) | Err(GaveUp { error: Ok(rev), .. }) => rev,
+            Err(GaveUp { error: Err(e), .. }) => return Err(e),
+        };
+        Ok(PolicyStatus {
+            version: rev.version,
+            active_version: rev.active_version,
+            state: rev.state,
+            policy_hash: rev.hash,
+            load_error: rev.load_error,
+            rules_yaml: policy::render_rules(&rev.rules),
+        })
     }
 
     async fn expose_port(&self, port: u16, name: &str) -> Result<ExposedPort> {

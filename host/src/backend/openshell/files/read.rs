@@ -4,7 +4,7 @@
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 
-use super::super::status::to_error;
+use super::super::status::exec_error;
 use super::super::wire::{Event, Events};
 use super::parse::num;
 use super::{Files, OP_TIMEOUT, Op, Output, channel, code, exec, incomplete, keep_stderr, malformed, script_error};
@@ -27,7 +27,7 @@ impl Files {
         // The content is polled straight from the gateway's stream (no
         // relay task in between: a hop per chunk costs more than the copy).
         let (call, _) = exec::prepare(&self.request(Op::Read, &[path], Stdin::Bytes(Bytes::new())), op, true)?;
-        let mut events = self.wire.exec(&self.target, call, OP_TIMEOUT).await.map_err(|s| to_error(op, &s))?;
+        let mut events = self.wire.exec(&self.target, call, OP_TIMEOUT).await.map_err(|s| exec_error(op, &s))?;
         // The header line: the size.
         let mut head = BytesMut::new();
         let mut stderr = Vec::new();
@@ -45,7 +45,7 @@ impl Files {
                 }
                 Some(Ok(Event::Stderr(b))) => keep_stderr(&mut stderr, &b),
                 Some(Ok(Event::Exit(code))) => return Err(script_error(op, code, &String::from_utf8_lossy(&stderr))),
-                Some(Err(s)) => return Err(to_error(op, &s)),
+                Some(Err(s)) => return Err(exec_error(op, &s)),
                 None => return Err(SandboxError::unavailable(op, "the exec stream ended early")),
             }
         };
@@ -127,7 +127,7 @@ impl Download {
                 }
                 Some(Ok(Event::Exit(0))) => incomplete(op, self.got, self.size),
                 Some(Ok(Event::Exit(code))) => script_error(op, code, &String::from_utf8_lossy(&self.stderr)),
-                Some(Err(s)) => to_error(op, &s),
+                Some(Err(s)) => exec_error(op, &s),
                 None => SandboxError::unavailable(op, "the exec stream ended before the file was complete"),
             };
             self.done = true;
