@@ -1,5 +1,5 @@
 //! Entry points for the fuzz targets (`fuzz/`) and the test that replays
-//! their corpus (`host/tests/fuzz_corpus.rs`): every parser that reads
+//! their corpus (`host/tests/all/fuzz_corpus.rs`): every parser that reads
 //! input a guest, a sandbox or a user controls. Each takes arbitrary bytes
 //! and must return, never panic or hang; each also checks the invariants
 //! its callers rely on, and panics (a finding) when one breaks.

@@ -83,7 +83,7 @@ pub mod policy;
 mod retry;
 pub mod runtime;
 pub mod snapshot_store;
-pub mod stream;
+pub(crate) mod stream;
 
 #[doc(no_inline)]
 pub use wasmtime;

@@ -143,6 +143,7 @@ impl Read for StreamReader {
 }
 
 /// A stream of the given bytes, cut into chunks.
+#[cfg(test)]
 pub fn bytes_stream(data: &Bytes) -> ByteStream {
     let chunks: Vec<Result<Bytes, SandboxError>> =
         (0..data.len()).step_by(CHUNK).map(|i| Ok(data.slice(i..(i + CHUNK).min(data.len())))).collect();

@@ -21,7 +21,7 @@
 mod excludes;
 mod pack;
 mod sanitize;
-pub mod unpack;
+pub(crate) mod unpack;
 
 #[cfg(test)]
 mod file_tests;

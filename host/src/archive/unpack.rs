@@ -186,15 +186,3 @@ fn split(path: &str) -> (&str, &str) {
 fn io_err(path: &str, e: &io::Error) -> ArchiveError {
     ArchiveError::Io(io::Error::new(e.kind(), format!("{path}: {e}")))
 }
-
-/// Write `data` to `path` in `dir` atomically (temporary file + rename).
-pub fn write_file_atomic(
-    dir: &Dir,
-    path: &str,
-    mode: u32,
-    data: &mut impl Read,
-    size: u64,
-) -> Result<(), ArchiveError> {
-    let (parent, name) = split(path);
-    write_atomic(dir, path, parent, name, mode, data, size)
-}

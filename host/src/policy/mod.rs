@@ -11,8 +11,8 @@
 
 mod egress;
 mod file;
-pub mod paths;
-pub mod units;
+pub(crate) mod paths;
+pub(crate) mod units;
 
 use std::path::PathBuf;
 use std::time::Duration;

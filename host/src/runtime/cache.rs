@@ -68,6 +68,7 @@ impl ComponentCache {
     }
 
     /// The bound on the cache's size.
+    #[cfg(test)]
     pub fn max_bytes(&self) -> u64 {
         self.max_bytes
     }
@@ -79,6 +80,7 @@ impl ComponentCache {
     }
 
     /// The cache directory.
+    #[cfg(test)]
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -8,13 +8,13 @@
 //! `Arc` and run many agents concurrently.
 
 pub(crate) mod agent;
-pub mod cache;
+mod cache;
 mod call;
 mod cleanup;
-pub mod engine;
-pub mod limits;
-pub mod net;
-pub mod output;
+mod engine;
+mod limits;
+pub(crate) mod net;
+mod output;
 mod run;
 mod state;
 mod transfer;

@@ -16,8 +16,6 @@ use crate::error::SandboxError;
 
 /// The path commands see as their workspace, unless configured otherwise.
 pub const WORKDIR: &str = "/workspace";
-/// uid and gid inside the sandbox.
-pub const SANDBOX_UID: u32 = 1000;
 
 /// Host directories bound read-only when they exist (as directories; on
 /// merged-/usr systems the top-level ones are symlinks and are recreated as
@@ -101,8 +99,6 @@ pub fn find_bwrap() -> Result<PathBuf, SandboxError> {
 /// Everything needed to build one command line.
 #[derive(Debug)]
 pub struct Invocation<'a> {
-    /// The `bwrap` binary.
-    pub bwrap: &'a Path,
     /// Host directory bound as the workdir.
     pub workspace: &'a Path,
     /// Where the workspace appears inside (usually [`WORKDIR`]).
@@ -254,7 +250,6 @@ mod tests {
         let env = BTreeMap::from([("A".to_string(), "1".to_string())]);
         let argv = vec!["echo".to_string(), "hi".to_string()];
         let args = args(&Invocation {
-            bwrap: Path::new("/usr/bin/bwrap"),
             workspace: Path::new("/state/ws"),
             workdir: "/workspace",
             etc_overlay: Path::new("/state/etc"),

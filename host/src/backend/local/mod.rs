@@ -9,7 +9,7 @@
 //! environment). Sandboxes therefore outlive the process that created them,
 //! so `--sandbox NAME` and `openshell-wasm sandbox list` work across runs.
 
-pub mod bwrap;
+pub(crate) mod bwrap;
 mod exec;
 mod files;
 mod sandbox;
@@ -114,7 +114,6 @@ impl LocalBackend {
         let env = BTreeMap::new();
         let argv = vec!["true".to_string()];
         let args = bwrap::args(&bwrap::Invocation {
-            bwrap: &self.bwrap,
             workspace: tmp.path(),
             workdir: &self.workdir,
             etc_overlay: &etc,

@@ -68,7 +68,6 @@ impl Sandbox for LocalSandbox {
         let mut env = meta.environment;
         env.extend(request.env.clone());
         let args = bwrap::args(&bwrap::Invocation {
-            bwrap: &self.backend.bwrap,
             workspace: &self.workspace,
             workdir: &self.backend.workdir,
             etc_overlay: &self.layout.etc(),

@@ -24,7 +24,7 @@ pub mod policy;
 mod sandbox;
 mod script;
 mod status;
-pub mod transport;
+pub(crate) mod transport;
 mod wire;
 
 use std::collections::HashMap;
@@ -56,15 +56,21 @@ const POLL: Duration = Duration::from_millis(500);
 /// calls retry refusals for the full budget: it is then restarting.
 const REFUSED_AT_CONNECT: Duration = Duration::from_secs(1);
 
+/// Session channels by (sandbox id, workspace root).
+type Channels = HashMap<(String, String), Arc<Slot>>;
+
 /// Sandboxes on an OpenShell gateway.
 #[derive(Debug, Clone)]
 pub struct OpenShellBackend {
     wire: Arc<dyn Wire>,
     cfg: GatewayConfig,
     version: String,
-    /// Session channels by sandbox id (shared by clones, closed when the
-    /// sandbox is deleted or the last clone is dropped).
-    channels: Arc<Mutex<HashMap<String, Arc<Slot>>>>,
+    /// Session channels by sandbox id and workspace root (shared by
+    /// clones, closed when the sandbox is deleted or the last clone is
+    /// dropped). The root is part of the key because the channel's server
+    /// confines every path to it: a handle with a narrower workdir must not
+    /// reuse a channel that confines to a wider one.
+    channels: Arc<Mutex<Channels>>,
 }
 
 impl OpenShellBackend {
@@ -155,7 +161,7 @@ impl OpenShellBackend {
         let mode = self.cfg.session_channel;
         let channel = (mode != SessionChannel::Off).then(|| {
             let mut map = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-            map.entry(sb.id.clone())
+            map.entry((sb.id.clone(), sb.workdir.clone()))
                 .or_insert_with(|| Arc::new(Slot::new(self.wire.clone(), target.clone(), sb.workdir.clone(), mode)))
                 .clone()
         });

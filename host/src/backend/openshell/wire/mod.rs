@@ -5,6 +5,7 @@
 //! leaks past this module. Every unary call carries a deadline (`grpc-timeout`
 //! plus a client-side timer); streams carry one sized by the caller.
 
+mod shared;
 mod v0_0;
 mod v0_1;
 

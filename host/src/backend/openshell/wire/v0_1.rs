@@ -17,7 +17,9 @@ use tonic::Status;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-use super::{CreateRequest, Event, Events, ExecCall, Input, Record, Revision, Snapshots, Target, Wire, request, unary};
+use super::{
+    CreateRequest, Event, Events, ExecCall, Input, Record, Revision, Snapshots, Target, Wire, request, shared, unary,
+};
 use crate::backend::ExposedPort;
 use crate::backend::openshell::config::{GatewayConfig, Protocol};
 use crate::backend::openshell::policy::{self as pol, PolicyDoc, RuleDoc};
@@ -82,111 +84,30 @@ fn exec_request(target: &Target, call: ExecCall, workspace: &str) -> pb::ExecSan
     }
 }
 
-fn events(stream: tonic::Streaming<pb::ExecSandboxEvent>) -> Events {
-    Box::pin(stream.filter_map(|item| async move {
-        match item {
-            Err(s) => Some(Err(s)),
-            Ok(ev) => match ev.payload {
-                Some(pb::exec_sandbox_event::Payload::Stdout(o)) => Some(Ok(Event::Stdout(o.data.into()))),
-                Some(pb::exec_sandbox_event::Payload::Stderr(e)) => Some(Ok(Event::Stderr(e.data.into()))),
-                Some(pb::exec_sandbox_event::Payload::Exit(x)) => Some(Ok(Event::Exit(x.exit_code))),
-                None => None,
-            },
-        }
-    }))
+// How 0.1 spells an endpoint's settings (enums) and a binary.
+fn tls_to_pb(s: &str) -> i32 {
+    pol::tls_enum(s)
+}
+fn tls_from_pb(v: i32) -> String {
+    pol::tls_str(v).to_string()
+}
+fn enforcement_to_pb(s: &str) -> i32 {
+    pol::enforcement_enum(s)
+}
+fn enforcement_from_pb(v: i32) -> String {
+    pol::enforcement_str(v).to_string()
+}
+fn access_to_pb(s: &str) -> i32 {
+    pol::access_enum(s)
+}
+fn access_from_pb(v: i32) -> String {
+    pol::access_str(v).to_string()
+}
+fn binary_to_pb(path: &str) -> sb::NetworkBinary {
+    sb::NetworkBinary { path: path.to_string() }
 }
 
-fn rules_to_pb(rules: &BTreeMap<String, RuleDoc>) -> HashMap<String, sb::NetworkPolicyRule> {
-    rules
-        .iter()
-        .map(|(name, r)| {
-            let rule = sb::NetworkPolicyRule {
-                name: name.clone(),
-                endpoints: r
-                    .endpoints
-                    .iter()
-                    .map(|e| sb::NetworkEndpoint {
-                        host: e.host.clone(),
-                        ports: e.ports.clone(),
-                        protocol: e.protocol.clone(),
-                        tls: pol::tls_enum(&e.tls),
-                        enforcement: pol::enforcement_enum(&e.enforcement),
-                        access: pol::access_enum(&e.access),
-                        allowed_ips: e.allowed_ips.clone(),
-                        path: e.path.clone(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                binaries: r.binaries.iter().map(|b| sb::NetworkBinary { path: b.clone() }).collect(),
-            };
-            (name.clone(), rule)
-        })
-        .collect()
-}
-
-fn rules_from_pb(rules: HashMap<String, sb::NetworkPolicyRule>) -> BTreeMap<String, RuleDoc> {
-    use crate::backend::openshell::policy::EndpointDoc;
-    rules
-        .into_iter()
-        .map(|(name, r)| {
-            let doc = RuleDoc {
-                endpoints: r
-                    .endpoints
-                    .into_iter()
-                    .map(|e| EndpointDoc {
-                        host: e.host,
-                        ports: if e.ports.is_empty() && e.port != 0 { vec![e.port] } else { e.ports },
-                        protocol: e.protocol,
-                        tls: pol::tls_str(e.tls).to_string(),
-                        enforcement: pol::enforcement_str(e.enforcement).to_string(),
-                        access: pol::access_str(e.access).to_string(),
-                        allowed_ips: e.allowed_ips,
-                        path: e.path,
-                    })
-                    .collect(),
-                binaries: r.binaries.into_iter().map(|b| b.path).collect(),
-            };
-            (name, doc)
-        })
-        .collect()
-}
-
-fn policy_to_pb(p: &PolicyDoc) -> sb::SandboxPolicy {
-    sb::SandboxPolicy {
-        version: p.version.unwrap_or(1),
-        filesystem: p.filesystem.as_ref().map(|f| sb::FilesystemPolicy {
-            include_workdir: f.include_workdir,
-            read_only: f.read_only.clone(),
-            read_write: f.read_write.clone(),
-        }),
-        landlock: p.landlock.as_ref().map(|l| sb::LandlockPolicy { compatibility: l.compatibility.clone() }),
-        process: p
-            .process
-            .as_ref()
-            .map(|x| sb::ProcessPolicy { run_as_user: x.run_as_user.clone(), run_as_group: x.run_as_group.clone() }),
-        network_policies: rules_to_pb(&p.network_policies),
-        ..Default::default()
-    }
-}
-
-/// `{"requests": {...}, "limits": {...}}` for the template's resources.
-fn resources(cpu: &Option<String>, memory: &Option<String>) -> Option<prost_types::Struct> {
-    use prost_types::value::Kind;
-    let mut fields = BTreeMap::new();
-    if let Some(c) = cpu {
-        fields.insert("cpu".to_string(), prost_types::Value { kind: Some(Kind::StringValue(c.clone())) });
-    }
-    if let Some(m) = memory {
-        fields.insert("memory".to_string(), prost_types::Value { kind: Some(Kind::StringValue(m.clone())) });
-    }
-    if fields.is_empty() {
-        return None;
-    }
-    let inner = prost_types::Value { kind: Some(Kind::StructValue(prost_types::Struct { fields })) };
-    Some(prost_types::Struct {
-        fields: BTreeMap::from([("requests".to_string(), inner.clone()), ("limits".to_string(), inner)]),
-    })
-}
+shared::conversions!();
 
 #[async_trait]
 impl Wire for Wire01 {
@@ -204,7 +125,7 @@ impl Wire for Wire01 {
             environment: req.environment.clone().into_iter().collect(),
             template: Some(pb::SandboxTemplate {
                 image: req.image.clone(),
-                resources: resources(&req.cpu, &req.memory),
+                resources: shared::resources(&req.cpu, &req.memory),
                 ..Default::default()
             }),
             policy: req.policy.as_ref().map(policy_to_pb),
