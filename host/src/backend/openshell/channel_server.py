@@ -351,19 +351,6 @@ def temp_name(path):
     return path.rpartition(b"/")[2]
 
 
-def op_write_append(a, data):
-    temp_name(a[0])
-    d, name = parent_of(a[0])
-    with d as dfd:
-        try:
-            fd = os.open(name, os.O_WRONLY | os.O_APPEND | NOFOLLOW, dir_fd=dfd)
-        except OSError:
-            die(NOT_FOUND, b"the write in progress was lost")
-        with os.fdopen(fd, "ab") as f:
-            f.write(data)
-    return b""
-
-
 def op_write_finish(a, _in):
     # The temporary file was made beside the target: it is looked up in the
     # target's (checked) directory, never through the path it came with.

@@ -37,6 +37,9 @@ use crate::error::{Result, SandboxError};
 /// Largest stdin carried by one request or frame: the gateway refuses
 /// inbound messages over 1 MiB, and the rest of the message needs room.
 pub const MAX_FRAME: usize = 960 * 1024;
+/// The most bytes of interactive stdin behind one frame header: what the
+/// sandbox's frame reader holds in memory at once.
+pub const STDIN_FRAME: usize = 4 << 20;
 /// Largest single argv entry or environment value the gateway accepts.
 const MAX_VALUE: usize = 32 * 1024;
 /// Events buffered per command before the stream is paused.
@@ -54,6 +57,9 @@ pub(super) enum Mode {
     Sized(u64),
     /// Interactive, framed stdin with EOF and signals.
     Framed,
+    /// Interactive, the same frames (without signals) read by the command
+    /// itself: one of the host's scripts.
+    Frames,
     /// Interactive with a terminal.
     Pty,
 }
@@ -123,7 +129,7 @@ pub(super) fn prepare(req: &ExecRequest, op: &str, trusted_env: bool) -> Result<
         match mode {
             Mode::Sized(n) => format!("sized:{n}"),
             Mode::Framed => "framed".into(),
-            Mode::Direct | Mode::Pty => "exec".into(),
+            Mode::Direct | Mode::Pty | Mode::Frames => "exec".into(),
         },
     );
     let mut argv = vec!["sh".to_string(), "-c".into(), script::BOOTSTRAP.into(), "sh".into()];
@@ -148,6 +154,29 @@ pub(super) fn prepare(req: &ExecRequest, op: &str, trusted_env: bool) -> Result<
     call.argv = argv;
     call.env = env;
     Ok((call, mode))
+}
+
+/// Start one of the host's own scripts that reads the frames of its
+/// interactive stdin itself (`N` and a newline, then N bytes; `E` and a
+/// newline at the end). The frames go straight to the script, with no frame
+/// reader and pipe in between, so an upload's bytes pass through one
+/// process in the sandbox, as they do through a plain `head -c N > file`.
+pub async fn start_reading_frames(
+    wire: Arc<dyn Wire>,
+    target: Target,
+    req: ExecRequest,
+    op: &'static str,
+) -> Result<ExecSession> {
+    let (mut call, mode) = prepare(&req, op, true)?;
+    if mode != Mode::Framed {
+        return Err(SandboxError::backend(
+            op,
+            "internal",
+            "a script reading frames needs interactive stdin and no terminal",
+        ));
+    }
+    call.env.insert("OW_MODE".into(), "exec".into());
+    launch(wire, target, req, (call, Mode::Frames), op).await
 }
 
 /// Start `req` in sandbox `target`.
@@ -217,21 +246,26 @@ async fn forward_input(
     while let Some(input) = rx.recv().await {
         let Some(w) = &wire else { continue };
         let frame = match (mode, input) {
-            (Mode::Framed, ExecInput::Stdin(data)) => {
-                // One frame per piece of at most MAX_FRAME bytes: its
-                // header, then the piece itself (not copied).
+            (Mode::Framed | Mode::Frames, ExecInput::Stdin(data)) => {
+                // One frame per piece of at most STDIN_FRAME bytes: its
+                // header, then its bytes (not copied) in messages of at
+                // most MAX_FRAME. The sandbox reads a frame with one `dd`,
+                // however its bytes were split into messages, so large
+                // frames keep uploads from paying a process per message.
                 let mut ok = true;
-                for i in (0..data.len()).step_by(MAX_FRAME) {
-                    let piece = data.slice(i..(i + MAX_FRAME).min(data.len()));
-                    ok &= w.send(Input::Stdin(Bytes::from(format!("{}\n", piece.len())))).await.is_ok();
-                    ok &= w.send(Input::Stdin(piece)).await.is_ok();
+                for i in (0..data.len()).step_by(STDIN_FRAME) {
+                    let frame = data.slice(i..(i + STDIN_FRAME).min(data.len()));
+                    ok &= w.send(Input::Stdin(Bytes::from(format!("{}\n", frame.len())))).await.is_ok();
+                    for j in (0..frame.len()).step_by(MAX_FRAME) {
+                        ok &= w.send(Input::Stdin(frame.slice(j..(j + MAX_FRAME).min(frame.len())))).await.is_ok();
+                    }
                 }
                 if !ok {
                     return;
                 }
                 continue;
             }
-            (Mode::Framed, ExecInput::CloseStdin) => Input::Stdin(Bytes::from_static(b"E\n")),
+            (Mode::Framed | Mode::Frames, ExecInput::CloseStdin) => Input::Stdin(Bytes::from_static(b"E\n")),
             (Mode::Framed, ExecInput::Signal(sig)) => {
                 if sig == Signal::Kill {
                     killed.store(true, Ordering::SeqCst);

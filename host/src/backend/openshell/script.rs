@@ -69,7 +69,10 @@ operations! {
         /// Start a streamed write: print the temporary file's path
         /// (NUL-terminated).
         WriteOpen = "write_open",
-        /// Append stdin to the temporary file `$1` of a streamed write.
+        /// Append the frames on stdin (`N` and a newline, then N bytes; `E`
+        /// and a newline at the end) to the temporary file `$1` of a
+        /// streamed write. Through its own exec only: it reads the frames
+        /// itself, so the upload's bytes pass through one process.
         WriteAppend = "write_append",
         /// Finish a streamed write whose temporary file is `$6`: check that it
         /// holds all `$5` bytes (the stream that filled it ended with success,
@@ -114,9 +117,10 @@ impl Op {
     }
 
     /// Whether the session channel carries it: both session servers serve
-    /// exactly these. The archives stream in and out of their own exec.
+    /// exactly these. The archives and uploads stream through their own
+    /// exec.
     pub const fn in_channel(self) -> bool {
-        !matches!(self, Op::ExportTar | Op::ImportTar)
+        !matches!(self, Op::ExportTar | Op::ImportTar | Op::WriteAppend)
     }
 
     /// The operations the session channel carries.

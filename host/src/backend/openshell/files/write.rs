@@ -34,8 +34,8 @@ const UPLOAD_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// A file being written over exec: small files in one operation at
 /// `finish`; larger ones streamed into a temporary file through one
-/// interactive exec, committed at `finish` once the temporary file holds
-/// every byte sent.
+/// interactive exec that writes the frames itself, committed at `finish`
+/// once the temporary file holds every byte sent.
 pub struct OpenShellSink {
     files: Files,
     path: String,
@@ -86,7 +86,7 @@ impl OpenShellSink {
             let mut req = self.files.request(Op::WriteAppend, &[&tmp], Stdin::Interactive);
             req.timeout = UPLOAD_TIMEOUT;
             self.upload =
-                Some(exec::start_internal(self.files.wire.clone(), self.files.target.clone(), req, op).await?);
+                Some(exec::start_reading_frames(self.files.wire.clone(), self.files.target.clone(), req, op).await?);
         }
         if data.is_empty() {
             return Ok(());
@@ -134,9 +134,9 @@ impl Drop for OpenShellSink {
 impl FileSink for OpenShellSink {
     async fn write(&mut self, mut data: Bytes) -> Result<()> {
         self.size += data.len() as u64;
-        // Whole frames go out as they are: each frame costs the sandbox a
-        // read of its own, so a 1 MiB write sent as 960 KiB + 64 KiB would
-        // double that cost. Only the remainder is kept (and copied).
+        // Whole frames go out as they are (each costs the sandbox a read of
+        // its own, so a 1 MiB write sent as 960 KiB + 64 KiB would double
+        // that cost); only the remainder is kept, and copied.
         if self.buffer.is_empty() && data.len() >= WHOLE_WRITE {
             let whole = data.len() - data.len() % WHOLE_WRITE;
             self.send(data.split_to(whole)).await?;
