@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::files::Files;
+use super::wire::Revision;
 use super::{OpenShellBackend, exec};
 
 use super::policy;
@@ -98,14 +99,7 @@ impl Sandbox for OpenShellSandbox {
             self.backend.wire.policy_status(target, 0).await.map_err(|s| to_error(op, &s))
         })
         .await?;
-        Ok(PolicyStatus {
-            version: rev.version,
-            active_version: rev.active_version,
-            state: rev.state,
-            policy_hash: rev.hash,
-            load_error: rev.load_error,
-            rules_yaml: policy::render_rules(&rev.rules),
-        })
+        Ok(policy_status(rev))
     }
 
     async fn update_network_policy(&self, rules_yaml: &str) -> Result<PolicyStatus> {
@@ -129,14 +123,7 @@ impl Sandbox for OpenShellSandbox {
             Ok(rev) | Err(GaveUp { error: Ok(rev), .. }) => rev,
             Err(GaveUp { error: Err(e), .. }) => return Err(e),
         };
-        Ok(PolicyStatus {
-            version: rev.version,
-            active_version: rev.active_version,
-            state: rev.state,
-            policy_hash: rev.hash,
-            load_error: rev.load_error,
-            rules_yaml: policy::render_rules(&rev.rules),
-        })
+        Ok(policy_status(rev))
     }
 
     async fn expose_port(&self, port: u16, name: &str) -> Result<ExposedPort> {
@@ -145,5 +132,17 @@ impl Sandbox for OpenShellSandbox {
             let e = to_error(op, &s);
             if e.code == ErrorCode::Unsupported { e.context("this gateway does not expose services") } else { e }
         })
+    }
+}
+
+/// What the guest sees of a policy revision.
+fn policy_status(rev: Revision) -> PolicyStatus {
+    PolicyStatus {
+        version: rev.version,
+        active_version: rev.active_version,
+        state: rev.state,
+        policy_hash: rev.hash,
+        load_error: rev.load_error,
+        rules_yaml: policy::render_rules(&rev.rules),
     }
 }
