@@ -40,6 +40,9 @@ fn main() -> Result<(), Box<dyn Error>> {
             // Unimplemented methods answer UNIMPLEMENTED, so test doubles
             // only need to implement what they use.
             .generate_default_stubs(true)
+            // Maps as BTreeMap: encodings are then canonical, so equal
+            // policies encode (and hash) alike on both sides.
+            .btree_map(".")
             .out_dir(&target)
             .compile_fds(fds)?;
     }

@@ -296,6 +296,25 @@ fn policy_check_and_wit() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.toml:2:"));
 
+    // Sandbox policies: OpenShell's spelling, L7 rules, errors with the
+    // line and column, and the fields a generation lacks.
+    let sandbox = env.path("sandbox.yaml");
+    write(
+        &sandbox,
+        "version: 1\nfilesystem_policy:\n  include_workdir: true\nnetwork_policies:\n  github:\n    endpoints:\n      - host: api.github.com\n        port: 443\n        protocol: rest\n        token_grant_owner: ci\n        rules:\n          - allow: {method: GET, path: /repos/*}\n    binaries:\n      - path: /usr/bin/git\n",
+    );
+    let out = env.run(&["policy", "check", "--sandbox", sandbox.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("api.github.com:443 (1 allow, 0 deny L7 rules) for /usr/bin/git"), "{stdout}");
+    let out = env.run(&["policy", "check", "--sandbox", "--protocol", "0.0", sandbox.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("token_grant_owner"));
+    write(&sandbox, "network_policies:\n  x:\n    endpoints:\n      - host: h\n        tls: mutual\n");
+    let out = env.run(&["policy", "check", "--sandbox", sandbox.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 5 column 14"), "{out:?}");
+
     let out = env.run(&["wit", env.path("wit").to_str().unwrap()]);
     assert!(out.status.success());
     let repo_wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");

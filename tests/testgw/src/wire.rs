@@ -1,8 +1,6 @@
 //! Helpers both wire adapters share: paging arithmetic and turning the
 //! core's channels into response streams.
 
-use std::collections::{BTreeMap, HashMap};
-
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
@@ -50,16 +48,6 @@ where
     U: Send + 'static,
 {
     Box::pin(ReceiverStream::new(rx).map(move |item| item.map(|t| convert(&t))))
-}
-
-/// A protobuf map as the core's ordered map.
-pub(crate) fn ordered(map: HashMap<String, String>) -> BTreeMap<String, String> {
-    map.into_iter().collect()
-}
-
-/// The core's ordered map as a protobuf map.
-pub(crate) fn unordered(map: &BTreeMap<String, String>) -> HashMap<String, String> {
-    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 /// Milliseconds since the epoch as a protobuf timestamp.

@@ -278,7 +278,11 @@ impl Backend for OpenShellBackend {
         let op = "sandbox.create";
         let started = Instant::now();
         let policy = match &spec.policy_yaml {
-            Some(text) => Some(policy::parse_policy(text, "the sandbox policy")?),
+            Some(text) => {
+                let doc = policy::parse_policy(text, "the sandbox policy")?;
+                policy::check_generation(&doc.network_policies, self.wire.protocol())?;
+                Some(doc)
+            }
             None => None,
         };
         let req = CreateRequest {

@@ -16,7 +16,7 @@ use crate::backend::{
     ByteStream, DirEntry, ExecRequest, ExecSession, ExposedPort, FileRead, FileSink, FileStat, PolicyStatus, Sandbox,
     SandboxInfo, WriteOptions,
 };
-use crate::error::{ErrorCode, Result};
+use crate::error::{ErrorCode, Result, SandboxError};
 use crate::retry::{self, Backoff, GaveUp, Verdict};
 
 /// A sandbox on the gateway.
@@ -99,12 +99,13 @@ impl Sandbox for OpenShellSandbox {
             self.backend.wire.policy_status(target, 0).await.map_err(|s| to_error(op, &s))
         })
         .await?;
-        Ok(policy_status(rev))
+        policy_status(op, rev)
     }
 
     async fn update_network_policy(&self, rules_yaml: &str) -> Result<PolicyStatus> {
         let op = "network.update-policy";
         let rules = policy::parse_rules(rules_yaml)?;
+        policy::check_generation(&rules, self.backend.wire.protocol()).map_err(|e| e.with_operation(op))?;
         let target = &self.files.target;
         let version = self.backend.wire.update_rules(target, &rules).await.map_err(|s| to_error(op, &s))?;
         // Wait briefly for the sandbox to load the revision: a pending
@@ -123,7 +124,7 @@ impl Sandbox for OpenShellSandbox {
             Ok(rev) | Err(GaveUp { error: Ok(rev), .. }) => rev,
             Err(GaveUp { error: Err(e), .. }) => return Err(e),
         };
-        Ok(policy_status(rev))
+        policy_status(op, rev)
     }
 
     async fn expose_port(&self, port: u16, name: &str) -> Result<ExposedPort> {
@@ -136,13 +137,14 @@ impl Sandbox for OpenShellSandbox {
 }
 
 /// What the guest sees of a policy revision.
-fn policy_status(rev: Revision) -> PolicyStatus {
-    PolicyStatus {
+fn policy_status(op: &str, rev: Revision) -> Result<PolicyStatus> {
+    let rules = rev.rules.map_err(|m| SandboxError::new(ErrorCode::Unsupported, op, m))?;
+    Ok(PolicyStatus {
         version: rev.version,
         active_version: rev.active_version,
         state: rev.state,
         policy_hash: rev.hash,
         load_error: rev.load_error,
-        rules_yaml: policy::render_rules(&rev.rules),
-    }
+        rules_yaml: policy::render_rules(&rules),
+    })
 }

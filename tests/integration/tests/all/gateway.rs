@@ -51,7 +51,9 @@ async fn run(
     }
 }
 
-async fn python_sdk(protocol: Gw, generation: &str) {
+/// Run one of `tests/python`'s scripts with the official SDK of
+/// `generation` against `addr`; its stdout, which starts with OK.
+async fn sdk_script(script: &str, addr: std::net::SocketAddr, generation: &str) -> String {
     let python = repo().join(format!(".venv-openshell-{generation}/bin/python"));
     assert!(
         python.exists(),
@@ -59,22 +61,56 @@ async fn python_sdk(protocol: Gw, generation: &str) {
         python.display(),
         if generation == "0.0" { "0.0.116" } else { "0.1.5" }
     );
-    let state = tempfile::tempdir().unwrap();
-    let gw = start_gateway(protocol, state.path(), |_| {}).await;
     let out = tokio::process::Command::new(python)
-        .arg(repo().join("tests/python/sdk_proof.py"))
-        .arg(gw.addr.to_string())
+        .arg(repo().join("tests/python").join(script))
+        .arg(addr.to_string())
         .arg(generation)
         .output()
         .await
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "the official SDK failed against the test gateway:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.starts_with("OK"), "{stdout}");
+    stdout
+}
+
+async fn python_sdk(protocol: Gw, generation: &str) {
+    let state = tempfile::tempdir().unwrap();
+    let gw = start_gateway(protocol, state.path(), |_| {}).await;
+    sdk_script("sdk_proof.py", gw.addr, generation).await;
+
+    // A sandbox the SDK created with an L7 policy reads back unchanged.
+    let out = sdk_script("sdk_l7_policy.py", gw.addr, generation).await;
+    let name = out.trim().strip_prefix("OK ").unwrap();
+    let b = OpenShellBackend::connect(cfg(gw.addr)).await.unwrap();
+    let sb = b.get(name).await.unwrap();
+    let got = b.open(&sb).network_policy().await.unwrap();
+    let (tls, enforcement) = ("terminate", "enforce");
+    let want = format!(
+        "github:
+  endpoints:
+    - host: api.github.com
+      port: 443
+      ports: [443]
+      protocol: rest
+      tls: {tls}
+      enforcement: {enforcement}
+      rules:
+        - allow: {{method: GET, path: /repos/*, query: {{per_page: '1*'}}}}
+      deny_rules:
+        - {{method: DELETE, path: /repos/**}}
+      allow_encoded_slash: true
+      credential_binding: {{provider: github}}
+  binaries: [/usr/bin/git]
+"
+    );
+    use openshell_wasm::backend::openshell::policy::parse_rules;
+    assert_eq!(parse_rules(&got.rules_yaml).unwrap(), parse_rules(&want).unwrap(), "{}", got.rules_yaml);
+    b.delete(name).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -358,6 +394,108 @@ async fn network_policy_and_ports() {
         );
         let port = b.open(&sb).expose_port(8080, "web").await.unwrap();
         assert!(port.url.contains("8080"), "{port:?}");
+        b.delete(&sb.name).await.unwrap();
+    }
+}
+
+/// Every field of a network rule, as the generation spells it.
+fn full_rules(protocol: Gw) -> String {
+    let only = match protocol {
+        Gw::V0_0 => ("", "      - {path: /usr/bin/legacy, harness: true}\n"),
+        _ => (
+            "        token_grant_owner: ci-bot\n        mcp: {strict_tool_names: true, versions: ['2025-06-18']}\n",
+            "",
+        ),
+    };
+    format!(
+        "network_policies:
+  github:
+    endpoints:
+      - host: api.github.com
+        port: 443
+        ports: [443, 8443]
+        protocol: rest
+        tls: terminate
+        enforcement: enforce
+        rules:
+          - allow:
+              method: GET
+              path: /repos/*
+              query: {{per_page: '1*', sort: {{any: [created, updated]}}}}
+        deny_rules:
+          - {{method: DELETE, path: '/repos/*/hooks/**'}}
+        allowed_ips: [10.0.0.0/8]
+        allow_encoded_slash: true
+        path: /repos/**
+        websocket_credential_rewrite: true
+        request_body_credential_rewrite: true
+        credential_signing: sigv4
+        signing_service: execute-api
+        signing_region: eu-west-1
+        credential_binding: {{provider: github}}
+        allow_uninspected_credentials: true
+{}    binaries:
+      - /usr/bin/git
+{}  graph:
+    name: graph-rule
+    endpoints:
+      - host: '**.example.com'
+        protocol: graphql
+        persisted_queries: allow_registered
+        graphql_persisted_queries:
+          abc123: {{operation_type: query, operation_name: Viewer, fields: [viewer]}}
+        graphql_max_body_bytes: 4096
+        rules:
+          - allow: {{operation_type: query, fields: [viewer, repository]}}
+      - host: mcp.internal
+        protocol: mcp
+        json_rpc_max_body_bytes: 8192
+        advisor_proposed: true
+        provider_credentialed: true
+        rules:
+          - allow: {{method: tools/call, params: {{name: 'search_*'}}}}
+",
+        only.0, only.1
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_rules_cross_both_generations_without_loss() {
+    use openshell_wasm::backend::openshell::policy::parse_rules;
+    for protocol in [Gw::V0_0, Gw::V0_1] {
+        let state = tempfile::tempdir().unwrap();
+        let gw = start_gateway(protocol, state.path(), |_| {}).await;
+        let b = OpenShellBackend::connect(cfg(gw.addr)).await.unwrap();
+        let sb = b.create(&SandboxSpec::default().with_ready_timeout(Duration::from_secs(30))).await.unwrap();
+        let text = full_rules(protocol);
+        let set = b.open(&sb).update_network_policy(&text).await.unwrap();
+        let got = b.open(&sb).network_policy().await.unwrap();
+        assert_eq!(
+            parse_rules(&got.rules_yaml).unwrap(),
+            parse_rules(&text).unwrap(),
+            "{protocol:?}:\n{}",
+            got.rules_yaml
+        );
+        assert!(got.rules_yaml.contains("/repos/*") && got.rules_yaml.contains("DELETE"), "{}", got.rules_yaml);
+
+        // Writing back what was read is the same policy to the gateway:
+        // same hash, so no new revision.
+        let again = b.open(&sb).update_network_policy(&got.rules_yaml).await.unwrap();
+        assert_eq!((again.version, &again.policy_hash), (set.version, &set.policy_hash), "{protocol:?}");
+
+        // A field the other generation has is refused by name, not dropped.
+        let foreign = match protocol {
+            Gw::V0_0 => "x:\n  endpoints:\n    - {host: h, token_grant_owner: me}\n",
+            _ => "x:\n  binaries: [{path: /bin/a, harness: true}]\n",
+        };
+        let e = b.open(&sb).update_network_policy(foreign).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidArgument, "{e}");
+        assert!(e.message.contains("token_grant_owner") || e.message.contains("harness"), "{e}");
+        assert_eq!(
+            b.open(&sb).network_policy().await.unwrap().version,
+            set.version,
+            "the refused update changed nothing"
+        );
         b.delete(&sb.name).await.unwrap();
     }
 }

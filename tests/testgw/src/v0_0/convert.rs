@@ -12,7 +12,6 @@ use crate::gateway::{
     ClientFrame, DEFAULT_WORKSPACE, Endpoint, ExecOutput, ExecSpec, Phase, PolicyRevision, PolicyState, Sandbox,
     SettingValue, Target, Workspace,
 };
-use crate::wire::{ordered, unordered};
 
 /// The image recorded when a spec names none.
 pub(super) const DEFAULT_IMAGE: &str = "openshell-testgw/bubblewrap:local";
@@ -54,9 +53,9 @@ pub(super) fn sandbox(s: &Sandbox) -> pb::Sandbox {
             id: s.id.clone(),
             name: s.name.clone(),
             created_at_ms: s.created_ms,
-            labels: unordered(&s.labels),
+            labels: s.labels.clone(),
             resource_version: s.resource_version,
-            annotations: unordered(&s.annotations),
+            annotations: s.annotations.clone(),
             workspace: s.workspace.clone(),
             deletion_timestamp_ms: s.deletion_ms,
         }),
@@ -91,7 +90,7 @@ pub(super) fn exec_spec(req: pb::ExecSandboxRequest) -> ExecSpec {
         target: Target::Id(req.sandbox_id),
         command: req.command,
         workdir: req.workdir,
-        environment: ordered(req.environment),
+        environment: req.environment,
         timeout: (req.timeout_seconds > 0).then(|| Duration::from_secs(u64::from(req.timeout_seconds))),
         stdin: Bytes::from(req.stdin),
         tty: req.tty,
@@ -142,7 +141,7 @@ pub(super) fn policy_revision(r: &PolicyRevision, with_policy: bool) -> pb::Sand
         created_at_ms: r.created_ms,
         loaded_at_ms: r.loaded_ms,
         policy: with_policy.then(|| sb::SandboxPolicy::decode(r.policy.as_slice()).unwrap_or_default()),
-        provenance: unordered(&r.provenance),
+        provenance: r.provenance.clone(),
     }
 }
 
@@ -198,7 +197,7 @@ pub(super) fn workspace_msg(w: &Workspace) -> dm::Workspace {
             id: w.id.clone(),
             name: w.name.clone(),
             created_at_ms: w.created_ms,
-            labels: unordered(&w.labels),
+            labels: w.labels.clone(),
             resource_version: 1,
             ..Default::default()
         }),

@@ -18,7 +18,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use self::convert::workspace;
 use crate::gateway::{ConfigChange, ConfigUpdate, Deleted, Expose, Gateway, NewSandbox, Scope, Target};
-use crate::wire::{self, limit_offset, ordered, unordered};
+use crate::wire::{self, limit_offset};
 
 /// The generated server around this generation's handlers.
 pub(crate) fn server(gateway: Gateway, max_inbound: usize) -> OpenShellServer<Service> {
@@ -107,9 +107,9 @@ impl OpenShell for Service {
         let new = NewSandbox {
             name: req.name,
             workspace: workspace(&req.workspace),
-            labels: ordered(req.labels),
-            annotations: ordered(req.annotations),
-            environment: ordered(spec.environment.clone()),
+            labels: req.labels,
+            annotations: req.annotations,
+            environment: spec.environment.clone(),
             policy: spec.policy.as_ref().map(|p| p.encode_to_vec()),
             providers: spec.providers.clone(),
             spec: spec.encode_to_vec(),
@@ -254,14 +254,14 @@ impl OpenShell for Service {
             global: req.global,
             change,
             expected_resource_version: req.expected_resource_version,
-            annotations: ordered(req.annotations),
+            annotations: req.annotations,
         })?;
         reply(pb::UpdateConfigResponse {
             version: updated.version,
             policy_hash: updated.policy_hash,
             settings_revision: updated.settings_revision,
             deleted: updated.deleted,
-            annotations: unordered(&updated.annotations),
+            annotations: updated.annotations.clone(),
         })
     }
 
@@ -335,7 +335,7 @@ impl OpenShell for Service {
         request: Request<pb::CreateWorkspaceRequest>,
     ) -> Reply<pb::CreateWorkspaceResponse> {
         let req = request.into_inner();
-        let created = self.gateway.create_workspace(&req.name, ordered(req.labels))?;
+        let created = self.gateway.create_workspace(&req.name, req.labels)?;
         reply(pb::CreateWorkspaceResponse { workspace: Some(convert::workspace_msg(&created)) })
     }
 

@@ -13,7 +13,7 @@ use crate::gateway::{
     ClientFrame, DEFAULT_WORKSPACE, Endpoint, ExecOutput, ExecSpec, Phase, PolicyRevision, PolicyState, Sandbox, Scope,
     SettingValue, Target, Workspace,
 };
-use crate::wire::{ordered, timestamp, unordered};
+use crate::wire::timestamp;
 
 /// The image recorded when a spec names none.
 pub(super) const DEFAULT_IMAGE: &str = "openshell-testgw/bubblewrap:local";
@@ -85,8 +85,8 @@ fn meta(id: &str, name: &str, workspace: &str, created_ms: i64, resource_version
 /// A sandbox record as a `Sandbox` message.
 pub(super) fn sandbox(s: &Sandbox) -> pb::Sandbox {
     let mut metadata = meta(&s.id, &s.name, &s.workspace, s.created_ms, s.resource_version);
-    metadata.labels = unordered(&s.labels);
-    metadata.annotations = unordered(&s.annotations);
+    metadata.labels = s.labels.clone();
+    metadata.annotations = s.annotations.clone();
     metadata.deletion_time = (s.deletion_ms != 0).then(|| timestamp(s.deletion_ms));
     pb::Sandbox {
         metadata: Some(metadata),
@@ -130,7 +130,7 @@ pub(super) fn exec_spec(req: pb::ExecSandboxRequest) -> Result<ExecSpec, Status>
         target: by_name(req.workspace_scope.as_ref(), req.sandbox)?,
         command: req.command,
         workdir: req.workdir,
-        environment: ordered(req.environment),
+        environment: req.environment,
         timeout,
         stdin: Bytes::from(req.stdin),
         tty: req.tty,
@@ -182,7 +182,7 @@ pub(super) fn policy_revision(r: &PolicyRevision, with_policy: bool) -> pb::Sand
         .into(),
         load_error: String::new(),
         policy: with_policy.then(|| sb::SandboxPolicy::decode(r.policy.as_slice()).unwrap_or_default()),
-        provenance: unordered(&r.provenance),
+        provenance: r.provenance.clone(),
         created_time: Some(timestamp(r.created_ms)),
         loaded_time: (r.loaded_ms != 0).then(|| timestamp(r.loaded_ms)),
     }
@@ -231,7 +231,7 @@ pub(super) fn endpoint(e: &Endpoint) -> pb::ServiceEndpointResponse {
 /// A workspace.
 pub(super) fn workspace_msg(w: &Workspace) -> dm::Workspace {
     let mut metadata = meta(&w.id, &w.name, "", w.created_ms, 1);
-    metadata.labels = unordered(&w.labels);
+    metadata.labels = w.labels.clone();
     dm::Workspace {
         metadata: Some(metadata),
         status: Some(dm::WorkspaceStatus { phase: dm::WorkspacePhase::Active.into() }),

@@ -1,6 +1,6 @@
 //! The 0.0.x generation, through a tonic client over real sockets.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use openshell_proto::v0_0::openshell::sandbox::v1 as sb;
@@ -80,7 +80,7 @@ async fn create_provisioning_then_ready() {
     let req = pb::CreateSandboxRequest {
         spec: Some(pb::SandboxSpec::default()),
         name: "box-one".into(),
-        labels: HashMap::from([("team".into(), "a".into())]),
+        labels: BTreeMap::from([("team".into(), "a".into())]),
         ..Default::default()
     };
     let created = c.create_sandbox(req.clone()).await.unwrap().into_inner().sandbox.unwrap();
@@ -124,7 +124,7 @@ async fn exec_output_env_workdir_stdin_and_exit_codes() {
     let mut c = client(&gw).await;
     let create = pb::CreateSandboxRequest {
         spec: Some(pb::SandboxSpec {
-            environment: HashMap::from([("SPEC_VAR".into(), "from-spec".into())]),
+            environment: BTreeMap::from([("SPEC_VAR".into(), "from-spec".into())]),
             ..Default::default()
         }),
         name: "exec".into(),
@@ -137,7 +137,7 @@ async fn exec_output_env_workdir_stdin_and_exit_codes() {
     assert_eq!((out.exit_ok(), out.stdout().as_str()), (0, "hello\n"));
 
     let mut req = request(&id, &["sh", "-c", r#"echo "$GREETING|$SPEC_VAR|$(pwd)|$(id -u)""#]);
-    req.environment = HashMap::from([("GREETING".into(), "it's a 'quoted' value".into())]);
+    req.environment = BTreeMap::from([("GREETING".into(), "it's a 'quoted' value".into())]);
     let out = exec(&mut c, req).await;
     assert_eq!(out.exit_ok(), 0, "stderr: {}", out.stderr());
     assert_eq!(out.stdout(), "it's a 'quoted' value|from-spec|/sandbox|1000\n");
@@ -208,10 +208,10 @@ async fn exec_validation_in_the_gateway_order() {
     assert_status(code(request(&id, &[])).await, Code::InvalidArgument, "command is required");
     assert_status(code(request(&id, &["echo", "a\nb"])).await, Code::InvalidArgument, "newline");
     let mut req = request(&id, &["true"]);
-    req.environment = HashMap::from([("OPENSHELL_TOKEN".into(), "x".into())]);
+    req.environment = BTreeMap::from([("OPENSHELL_TOKEN".into(), "x".into())]);
     assert_status(code(req).await, Code::InvalidArgument, "reserved");
     let mut req = request(&id, &["true"]);
-    req.environment = HashMap::from([("1BAD".into(), "x".into())]);
+    req.environment = BTreeMap::from([("1BAD".into(), "x".into())]);
     assert_status(code(req).await, Code::InvalidArgument, "is invalid");
     let mut req = request(&id, &["true"]);
     req.workdir = "/tmp\n".into();
@@ -221,7 +221,7 @@ async fn exec_validation_in_the_gateway_order() {
     // ...which comes before the phase check.
     assert_status(code(request("unknown-id", &["true"])).await, Code::NotFound, "sandbox not found");
     let mut req = request(&id, &["true"]);
-    req.environment = HashMap::from([("OPENSHELL_PYFUNC_B64".into(), "x".into())]);
+    req.environment = BTreeMap::from([("OPENSHELL_PYFUNC_B64".into(), "x".into())]);
     assert_status(code(req).await, Code::FailedPrecondition, "sandbox is not ready");
     let huge = "x".repeat(30 * 1024);
     let words: Vec<&str> = std::iter::repeat_n(huge.as_str(), 9).collect();
@@ -334,7 +334,7 @@ async fn list_with_label_selector_and_paging() {
         let req = pb::CreateSandboxRequest {
             spec: Some(Default::default()),
             name: name.into(),
-            labels: HashMap::from([("team".into(), team.into()), ("owner".into(), "me".into())]),
+            labels: BTreeMap::from([("team".into(), team.into()), ("owner".into(), "me".into())]),
             ..Default::default()
         };
         c.create_sandbox(req).await.unwrap();
@@ -405,7 +405,7 @@ async fn policy_revisions_and_config() {
     let policy = sb::SandboxPolicy {
         version: 1,
         filesystem: Some(sb::FilesystemPolicy { include_workdir: true, ..Default::default() }),
-        network_policies: HashMap::from([("github".into(), rule("github.com", 443))]),
+        network_policies: BTreeMap::from([("github".into(), rule("github.com", 443))]),
         ..Default::default()
     };
     let req = pb::CreateSandboxRequest {

@@ -1,6 +1,6 @@
 //! The 0.1.x generation, through a tonic client over real sockets.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use openshell_proto::v0_1::openshell::datamodel::v1 as dm;
@@ -75,7 +75,7 @@ async fn lifecycle_and_exec_by_name() {
 
     let req = pb::CreateSandboxRequest {
         spec: Some(pb::SandboxSpec {
-            environment: HashMap::from([("SPEC_VAR".into(), "spec".into())]),
+            environment: BTreeMap::from([("SPEC_VAR".into(), "spec".into())]),
             ..Default::default()
         }),
         name: "w-box".into(),
@@ -100,7 +100,7 @@ async fn lifecycle_and_exec_by_name() {
     wait_ready(&mut c, "w-box").await;
 
     let mut req = request("w-box", &["sh", "-c", r#"echo "$A $SPEC_VAR"; cat"#]);
-    req.environment = HashMap::from([("A".into(), "x y".into())]);
+    req.environment = BTreeMap::from([("A".into(), "x y".into())]);
     req.stdin = b"in".to_vec();
     req.workspace_scope = default_scope();
     let out = exec(&mut c, req).await;
@@ -179,7 +179,7 @@ async fn list_pages_with_tokens() {
         let req = pb::CreateSandboxRequest {
             spec: Some(Default::default()),
             name: name.into(),
-            labels: HashMap::from([("kind".into(), "page".into())]),
+            labels: BTreeMap::from([("kind".into(), "page".into())]),
             ..Default::default()
         };
         c.create_sandbox(req).await.unwrap();
@@ -295,7 +295,7 @@ async fn policy_by_name_and_services() {
     create(&mut c, "cfg").await;
     wait_ready(&mut c, "cfg").await;
     let policy = sb::SandboxPolicy {
-        network_policies: HashMap::from([(
+        network_policies: BTreeMap::from([(
             "api".into(),
             sb::NetworkPolicyRule {
                 name: "api".into(),

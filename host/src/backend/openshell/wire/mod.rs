@@ -132,8 +132,9 @@ pub struct Revision {
     pub hash: String,
     /// Why loading failed.
     pub load_error: String,
-    /// The revision's network rules.
-    pub rules: BTreeMap<String, RuleDoc>,
+    /// The revision's network rules, or why this host cannot represent
+    /// them without loss.
+    pub rules: Result<BTreeMap<String, RuleDoc>, String>,
     /// The version the sandbox enforces.
     pub active_version: u32,
 }

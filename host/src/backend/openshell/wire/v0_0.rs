@@ -2,7 +2,7 @@
 //! sandboxes by id; workspaces are plain strings; times are `*_ms`
 //! integers; lists page with `limit`/`offset`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -21,7 +21,7 @@ use super::{
 };
 use crate::backend::ExposedPort;
 use crate::backend::openshell::config::{GatewayConfig, Protocol};
-use crate::backend::openshell::policy::{PolicyDoc, RuleDoc};
+use crate::backend::openshell::policy::{self as pol, Access, BinaryDoc, Enforcement, McpDoc, PolicyDoc, RuleDoc, Tls};
 use crate::backend::openshell::transport::Auth;
 
 type Client = OpenShellClient<InterceptedService<Channel, Auth>>;
@@ -76,31 +76,49 @@ fn exec_request(target: &Target, call: ExecCall) -> pb::ExecSandboxRequest {
     }
 }
 
-// How 0.0 spells an endpoint's settings (strings, as the policy file
-// does) and a binary.
-fn tls_to_pb(s: &str) -> String {
-    s.to_string()
+// What 0.0 spells its own way: endpoint settings as the policy file's
+// strings, binaries with the `harness` flag, MCP options without versions.
+fn tls_to_pb(v: Option<Tls>) -> String {
+    v.map(|v| v.as_str().to_string()).unwrap_or_default()
 }
-fn tls_from_pb(s: String) -> String {
-    s
+fn tls_from_pb(s: &str) -> Result<Option<Tls>, String> {
+    pol::setting_from_str("tls", s)
 }
-fn enforcement_to_pb(s: &str) -> String {
-    s.to_string()
+fn enforcement_to_pb(v: Option<Enforcement>) -> String {
+    v.map(|v| v.as_str().to_string()).unwrap_or_default()
 }
-fn enforcement_from_pb(s: String) -> String {
-    s
+fn enforcement_from_pb(s: &str) -> Result<Option<Enforcement>, String> {
+    pol::setting_from_str("enforcement", s)
 }
-fn access_to_pb(s: &str) -> String {
-    s.to_string()
+fn access_to_pb(v: Option<Access>) -> String {
+    v.map(|v| v.as_str().to_string()).unwrap_or_default()
 }
-fn access_from_pb(s: String) -> String {
-    s
+fn access_from_pb(s: &str) -> Result<Option<Access>, String> {
+    pol::setting_from_str("access", s)
 }
-fn binary_to_pb(path: &str) -> sb::NetworkBinary {
-    sb::NetworkBinary { path: path.to_string(), ..Default::default() }
+fn binary_to_pb(b: &BinaryDoc) -> sb::NetworkBinary {
+    sb::NetworkBinary { path: b.path.clone(), harness: b.harness }
 }
+fn binary_from_pb(b: sb::NetworkBinary) -> BinaryDoc {
+    BinaryDoc { path: b.path, harness: b.harness }
+}
+fn mcp_to_pb(m: &McpDoc) -> sb::McpOptions {
+    sb::McpOptions {
+        strict_tool_names: m.strict_tool_names,
+        allow_all_known_mcp_methods: m.allow_all_known_mcp_methods,
+    }
+}
+fn mcp_from_pb(m: sb::McpOptions) -> McpDoc {
+    McpDoc {
+        strict_tool_names: m.strict_tool_names,
+        allow_all_known_mcp_methods: m.allow_all_known_mcp_methods,
+        versions: Vec::new(),
+    }
+}
+fn extra_to_pb(_: &EndpointDoc, _: &mut sb::NetworkEndpoint) {}
+fn extra_from_pb(_: &sb::NetworkEndpoint, _: &mut EndpointDoc) {}
 
-shared::conversions!();
+shared::conversions!(Protocol::V0_0);
 
 #[async_trait]
 impl Wire for Wire00 {
@@ -226,7 +244,7 @@ impl Wire for Wire00 {
             state: super::load_state(rev.status),
             hash: rev.policy_hash,
             load_error: rev.load_error,
-            rules: rev.policy.map(|p| rules_from_pb(p.network_policies)).unwrap_or_default(),
+            rules: rev.policy.map(|p| rules_from_pb(p.network_policies)).unwrap_or_else(|| Ok(BTreeMap::new())),
             active_version: resp.active_version,
         })
     }

@@ -3,7 +3,7 @@
 //! old field number + 100; lists page with tokens; deletes report an
 //! outcome; three endpoint settings are enums.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,7 +22,7 @@ use super::{
 };
 use crate::backend::ExposedPort;
 use crate::backend::openshell::config::{GatewayConfig, Protocol};
-use crate::backend::openshell::policy::{self as pol, PolicyDoc, RuleDoc};
+use crate::backend::openshell::policy::{Access, BinaryDoc, Enforcement, McpDoc, PolicyDoc, RuleDoc, Tls};
 use crate::backend::openshell::transport::Auth;
 
 type Client = OpenShellClient<InterceptedService<Channel, Auth>>;
@@ -84,30 +84,85 @@ fn exec_request(target: &Target, call: ExecCall, workspace: &str) -> pb::ExecSan
     }
 }
 
-// How 0.1 spells an endpoint's settings (enums) and a binary.
-fn tls_to_pb(s: &str) -> i32 {
-    pol::tls_enum(s)
+// What 0.1 spells its own way: endpoint settings as enums, binaries
+// without `harness`, MCP versions and the token grant owner.
+fn tls_to_pb(v: Option<Tls>) -> i32 {
+    match v {
+        None => 0,
+        Some(Tls::Skip) => 1,
+        Some(Tls::Terminate) => 2,
+        Some(Tls::Passthrough) => 3,
+    }
 }
-fn tls_from_pb(v: i32) -> String {
-    pol::tls_str(v).to_string()
+fn tls_from_pb(v: &i32) -> Result<Option<Tls>, String> {
+    [None, Some(Tls::Skip), Some(Tls::Terminate), Some(Tls::Passthrough)]
+        .get(index(*v))
+        .copied()
+        .ok_or_else(|| unknown("tls", *v))
 }
-fn enforcement_to_pb(s: &str) -> i32 {
-    pol::enforcement_enum(s)
+fn enforcement_to_pb(v: Option<Enforcement>) -> i32 {
+    match v {
+        None => 0,
+        Some(Enforcement::Enforce) => 1,
+        Some(Enforcement::Audit) => 2,
+    }
 }
-fn enforcement_from_pb(v: i32) -> String {
-    pol::enforcement_str(v).to_string()
+fn enforcement_from_pb(v: &i32) -> Result<Option<Enforcement>, String> {
+    [None, Some(Enforcement::Enforce), Some(Enforcement::Audit)]
+        .get(index(*v))
+        .copied()
+        .ok_or_else(|| unknown("enforcement", *v))
 }
-fn access_to_pb(s: &str) -> i32 {
-    pol::access_enum(s)
+fn access_to_pb(v: Option<Access>) -> i32 {
+    match v {
+        None => 0,
+        Some(Access::ReadOnly) => 1,
+        Some(Access::ReadWrite) => 2,
+        Some(Access::Full) => 3,
+    }
 }
-fn access_from_pb(v: i32) -> String {
-    pol::access_str(v).to_string()
+fn access_from_pb(v: &i32) -> Result<Option<Access>, String> {
+    [None, Some(Access::ReadOnly), Some(Access::ReadWrite), Some(Access::Full)]
+        .get(index(*v))
+        .copied()
+        .ok_or_else(|| unknown("access", *v))
 }
-fn binary_to_pb(path: &str) -> sb::NetworkBinary {
-    sb::NetworkBinary { path: path.to_string() }
+fn index(v: i32) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+// An enum value newer than this host is an error, not "unset": unset
+// could widen access when the policy is written back.
+fn unknown(field: &str, v: i32) -> String {
+    format!("the gateway's policy has {field} value {v}, which this host does not know; upgrade openshell-wasm")
+}
+fn binary_to_pb(b: &BinaryDoc) -> sb::NetworkBinary {
+    sb::NetworkBinary { path: b.path.clone() }
+}
+fn binary_from_pb(b: sb::NetworkBinary) -> BinaryDoc {
+    BinaryDoc { path: b.path, harness: false }
+}
+fn mcp_to_pb(m: &McpDoc) -> sb::McpOptions {
+    sb::McpOptions {
+        strict_tool_names: m.strict_tool_names,
+        allow_all_known_mcp_methods: m.allow_all_known_mcp_methods,
+        versions: m.versions.clone(),
+    }
+}
+fn mcp_from_pb(m: sb::McpOptions) -> McpDoc {
+    McpDoc {
+        strict_tool_names: m.strict_tool_names,
+        allow_all_known_mcp_methods: m.allow_all_known_mcp_methods,
+        versions: m.versions,
+    }
+}
+fn extra_to_pb(e: &EndpointDoc, ep: &mut sb::NetworkEndpoint) {
+    ep.token_grant_owner = e.token_grant_owner.clone();
+}
+fn extra_from_pb(ep: &sb::NetworkEndpoint, e: &mut EndpointDoc) {
+    e.token_grant_owner = ep.token_grant_owner.clone();
 }
 
-shared::conversions!();
+shared::conversions!(Protocol::V0_1);
 
 #[async_trait]
 impl Wire for Wire01 {
@@ -239,7 +294,7 @@ impl Wire for Wire01 {
             state: super::load_state(rev.status),
             hash: rev.policy_hash,
             load_error: rev.load_error,
-            rules: rev.policy.map(|p| rules_from_pb(p.network_policies)).unwrap_or_default(),
+            rules: rev.policy.map(|p| rules_from_pb(p.network_policies)).unwrap_or_else(|| Ok(BTreeMap::new())),
             active_version: resp.active_version,
         })
     }
