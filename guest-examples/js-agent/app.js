@@ -21,16 +21,16 @@
  * editor checks this file against them (`// @ts-check`).
  */
 
-import { current } from 'openshell:sandbox/lifecycle@0.1.1';
-import { run as runCommand, spawn } from 'openshell:sandbox/process@0.1.1';
-import { writeFile, readFile, openWrite, listDir, exists, remove } from 'openshell:sandbox/fs@0.1.1';
-import { persist, hydrate, delete as deleteSnapshot } from 'openshell:sandbox/snapshot@0.1.1';
-import { getPolicy } from 'openshell:sandbox/network@0.1.1';
-import { log } from 'openshell:sandbox/log@0.1.1';
-import { aliases, complete } from 'openshell:sandbox/model@0.1.1';
+import { current } from 'openshell:sandbox/lifecycle@0.1.2';
+import { run as runCommand, spawn } from 'openshell:sandbox/process@0.1.2';
+import { writeFile, readFile, openWrite, listDir, exists, remove } from 'openshell:sandbox/fs@0.1.2';
+import { persist, hydrate, delete as deleteSnapshot } from 'openshell:sandbox/snapshot@0.1.2';
+import { getPolicy } from 'openshell:sandbox/network@0.1.2';
+import { log } from 'openshell:sandbox/log@0.1.2';
+import { aliases, complete } from 'openshell:sandbox/model@0.1.2';
 
-/** @typedef {import('openshell:sandbox/types@0.1.1').Sandbox} Sandbox */
-/** @typedef {import('openshell:sandbox/types@0.1.1').Error} SandboxError */
+/** @typedef {import('openshell:sandbox/types@0.1.2').Sandbox} Sandbox */
+/** @typedef {import('openshell:sandbox/types@0.1.2').Error} SandboxError */
 
 /**
  * The `error` record of a failed import call. Imports whose WIT result is

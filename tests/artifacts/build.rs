@@ -177,7 +177,11 @@ fn at_0_1_0(text: &str) -> Option<String> {
             }
             continue;
         }
-        out.push_str(&line.replace("package openshell:sandbox@0.1.1;", "package openshell:sandbox@0.1.0;"));
+        if t.starts_with("package openshell:sandbox@") {
+            out.push_str("package openshell:sandbox@0.1.0;\n");
+            continue;
+        }
+        out.push_str(line);
         out.push('\n');
     }
     Some(out)

@@ -78,12 +78,13 @@ pub use bindings::Guest;
 pub use bindings::openshell::sandbox::fs::{
     ArchiveFormat, DirEntry, ExtractLimits, ExtractSummary, FileKind, FileStat,
 };
-pub use bindings::openshell::sandbox::lifecycle::SandboxSpec;
+pub use bindings::openshell::sandbox::lifecycle::{SandboxOptions, SandboxSpec};
 pub use bindings::openshell::sandbox::model::{
     Budget, Completion, Delta, FinishReason, Message, Role, Tool, ToolCall, ToolCallDelta, ToolChoice, Usage,
 };
 pub use bindings::openshell::sandbox::network::{ExposedPort, PolicyStatus};
 pub use bindings::openshell::sandbox::process::{ExitStatus, RunOutput, Signal, TerminalSize};
+pub use bindings::openshell::sandbox::providers::{Provider, Readiness};
 pub use bindings::openshell::sandbox::snapshot::{HydrateMode, SnapshotInfo};
 pub use bindings::openshell::sandbox::types::{Capabilities, ErrorCode, Limits, SandboxInfo, SandboxPhase};
 pub use command::{Command, Event, Process};
@@ -95,7 +96,7 @@ pub use model::{ChatRequest, Model, Stream};
 #[cfg(feature = "agent")]
 pub use bindings::export;
 
-use bindings::openshell::sandbox::{lifecycle, network, snapshot, types};
+use bindings::openshell::sandbox::{lifecycle, network, providers, snapshot, types};
 
 /// A failed sandbox operation.
 #[derive(Debug, Clone)]
@@ -168,6 +169,12 @@ impl Sandbox {
         Ok(Sandbox(lifecycle::create(spec)?))
     }
 
+    /// Create a sandbox with OpenShell's options: its own policy,
+    /// providers, GPUs, CPU and memory (each needs its policy grant).
+    pub fn create_with(spec: &SandboxSpec, options: &SandboxOptions) -> Result<Sandbox> {
+        Ok(Sandbox(lifecycle::create_with(spec, options)?))
+    }
+
     /// An existing sandbox by name (needs the policy grant).
     pub fn attach(name: &str) -> Result<Sandbox> {
         Ok(Sandbox(lifecycle::attach(name)?))
@@ -222,6 +229,23 @@ impl Sandbox {
     /// Replace the sandbox's network rules (needs the policy grant).
     pub fn update_network_policy(&self, rules_yaml: &str) -> Result<PolicyStatus> {
         Ok(network::update_policy(&self.0, rules_yaml)?)
+    }
+
+    /// The credential providers attached to this sandbox (never their
+    /// credential values).
+    pub fn providers(&self) -> Result<Vec<Provider>> {
+        Ok(providers::list_providers(&self.0)?)
+    }
+
+    /// Attach a credential provider; false when it already was (needs the
+    /// policy grant).
+    pub fn attach_provider(&self, name: &str) -> Result<bool> {
+        Ok(providers::attach(&self.0, name)?)
+    }
+
+    /// Detach a credential provider; false when it was not attached.
+    pub fn detach_provider(&self, name: &str) -> Result<bool> {
+        Ok(providers::detach(&self.0, name)?)
     }
 
     /// Expose a port (needs the policy grant).

@@ -137,6 +137,23 @@ pub trait Sandbox: Send + Sync + std::fmt::Debug + 'static {
         let _ = (port, name);
         Err(unsupported(&self.info().backend, "network.expose-port", "exposed ports"))
     }
+
+    /// The credential providers attached to the sandbox.
+    async fn providers(&self) -> Result<Vec<ProviderInfo>> {
+        Err(unsupported(&self.info().backend, "providers.list-providers", "credential providers"))
+    }
+
+    /// Attach a provider; false when it already was.
+    async fn attach_provider(&self, name: &str) -> Result<bool> {
+        let _ = name;
+        Err(unsupported(&self.info().backend, "providers.attach", "credential providers"))
+    }
+
+    /// Detach a provider; false when it was not attached.
+    async fn detach_provider(&self, name: &str) -> Result<bool> {
+        let _ = name;
+        Err(unsupported(&self.info().backend, "providers.detach", "credential providers"))
+    }
 }
 
 fn unsupported(backend: &str, op: &str, what: &str) -> SandboxError {

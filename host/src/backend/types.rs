@@ -62,6 +62,8 @@ pub struct SandboxSpec {
     pub gpu: Option<u32>,
     /// A backend-specific sandbox policy document (OpenShell policy YAML).
     pub policy_yaml: Option<String>,
+    /// Credential providers to attach, by name (OpenShell).
+    pub providers: Vec<String>,
     /// How long to wait for the sandbox to become ready.
     pub ready_timeout: Duration,
 }
@@ -336,6 +338,40 @@ impl std::fmt::Debug for FileRead {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FileRead").field("size", &self.size).finish_non_exhaustive()
     }
+}
+
+/// A credential provider attached to a sandbox. Never carries a
+/// credential value.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ProviderInfo {
+    /// Its name.
+    pub name: String,
+    /// Its type (`github`, `claude`, ...).
+    pub kind: String,
+    /// The names of its credentials.
+    pub credential_names: Vec<String>,
+    /// Where it stands in the sandbox.
+    pub readiness: ProviderReadiness,
+    /// Why, when the backend says.
+    pub reason: String,
+}
+
+/// Where an attached provider stands in the sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderReadiness {
+    /// Attached, not installed yet.
+    Pending,
+    /// In use.
+    Ready,
+    /// Withheld by the gateway.
+    Withheld,
+    /// Detached and removed.
+    Revoked,
+    /// Installing it failed.
+    Failed,
+    /// Not reported.
+    Unknown,
 }
 
 /// Network policy status (OpenShell).

@@ -113,6 +113,9 @@ pub struct SpecArgs {
     /// GPUs (OpenShell; 0 = one, the driver's default).
     #[arg(long)]
     pub gpu: Option<u32>,
+    /// A credential provider to attach (OpenShell; repeatable).
+    #[arg(long = "provider", value_name = "NAME")]
+    pub providers: Vec<String>,
 }
 
 impl SpecArgs {
@@ -141,6 +144,7 @@ impl SpecArgs {
             memory: self.memory.clone(),
             gpu: self.gpu,
             policy_yaml,
+            providers: self.providers.clone(),
             ..SandboxSpec::default()
         })
     }

@@ -16,6 +16,7 @@ pub const WIT_FILES: &[(&str, &str)] = &[
     ("network.wit", include_str!("../../../wit/network.wit")),
     ("log.wit", include_str!("../../../wit/log.wit")),
     ("model.wit", include_str!("../../../wit/model.wit")),
+    ("providers.wit", include_str!("../../../wit/providers.wit")),
     ("world.wit", include_str!("../../../wit/world.wit")),
 ];
 

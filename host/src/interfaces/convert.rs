@@ -1,8 +1,10 @@
 //! Every conversion between our plain types and the generated WIT types, in
 //! one place.
 
-use super::bindings::openshell::sandbox::{fs, network, process, snapshot, types};
-use crate::backend::{self, DirEntry, ExitInfo, FileKind, FileStat, Phase, PolicyLoadState, SandboxInfo};
+use super::bindings::openshell::sandbox::{fs, network, process, providers, snapshot, types};
+use crate::backend::{
+    self, DirEntry, ExitInfo, FileKind, FileStat, Phase, PolicyLoadState, ProviderReadiness, SandboxInfo,
+};
 use crate::error::{ErrorCode, SandboxError};
 use crate::policy::Policy;
 use crate::snapshot_store::SnapshotMeta;
@@ -158,6 +160,23 @@ pub(super) fn policy_status(s: backend::PolicyStatus) -> network::PolicyStatus {
         policy_hash: s.policy_hash,
         load_error: s.load_error,
         rules_yaml: s.rules_yaml,
+    }
+}
+
+pub(super) fn provider(p: backend::ProviderInfo) -> providers::Provider {
+    providers::Provider {
+        name: p.name,
+        kind: p.kind,
+        credential_names: p.credential_names,
+        readiness: match p.readiness {
+            ProviderReadiness::Pending => providers::Readiness::Pending,
+            ProviderReadiness::Ready => providers::Readiness::Ready,
+            ProviderReadiness::Withheld => providers::Readiness::Withheld,
+            ProviderReadiness::Revoked => providers::Readiness::Revoked,
+            ProviderReadiness::Failed => providers::Readiness::Failed,
+            ProviderReadiness::Unknown => providers::Readiness::Unknown,
+        },
+        reason: p.reason,
     }
 }
 

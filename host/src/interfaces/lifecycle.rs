@@ -6,35 +6,95 @@ use std::collections::BTreeMap;
 use wasmtime::component::Resource;
 
 use super::bindings::openshell::sandbox::{lifecycle, types};
+use super::providers::{MAX_PROVIDERS, check_grant};
 use super::{CallResult, SandboxCtxView, SandboxHandle, convert};
 use crate::backend::local::validate_name;
+use crate::backend::openshell::policy as sandbox_policy;
 use crate::backend::{OWNER_LABEL, OWNER_VALUE, RUN_LABEL, SandboxSpec};
 use crate::error::SandboxError;
+use crate::policy::{SandboxPolicy, units};
 
 /// Longest wait for readiness a guest may ask for.
 const MAX_READY_MS: u32 = 30 * 60 * 1000;
+
+/// Largest sandbox policy document a guest may give (OpenShell's own cap
+/// on a rules document).
+const MAX_POLICY_BYTES: usize = 256 * 1024;
+
+/// Put what the guest asked for into `spec`, each against its grant.
+fn apply_options(
+    policy: &SandboxPolicy,
+    options: lifecycle::SandboxOptions,
+    spec: &mut SandboxSpec,
+    op: &str,
+) -> Result<(), SandboxError> {
+    let denied = |what: &str, grant: &str| {
+        SandboxError::denied(op, format!("this guest may not {what} (policy sandbox.{grant})"))
+    };
+    if let Some(doc) = options.policy_yaml {
+        if !policy.policy {
+            return Err(denied("give a sandbox its own policy", "policy"));
+        }
+        if doc.len() > MAX_POLICY_BYTES {
+            return Err(SandboxError::too_large(op, format!("the sandbox policy is over {MAX_POLICY_BYTES} bytes")));
+        }
+        // Checked here too, so a bad document fails before anything exists.
+        sandbox_policy::parse_policy(&doc, "the sandbox policy").map_err(|e| e.with_operation(op))?;
+        spec.policy_yaml = Some(doc);
+    }
+    if options.providers.len() > MAX_PROVIDERS {
+        return Err(SandboxError::too_large(op, format!("a sandbox has at most {MAX_PROVIDERS} providers")));
+    }
+    for name in &options.providers {
+        check_grant(policy, name, op)?;
+    }
+    spec.providers = options.providers;
+    if let Some(n) = options.gpu {
+        if !policy.gpu {
+            return Err(denied("ask for GPUs", "gpu"));
+        }
+        spec.gpu = Some(n);
+    }
+    if let Some(cpu) = options.cpu {
+        let asked = units::parse_cpu(&cpu).map_err(|m| SandboxError::invalid(op, m))?;
+        match policy.max_cpu_millis {
+            None => return Err(denied("ask for CPU", "max-cpu")),
+            Some(max) if asked > max => {
+                return Err(SandboxError::denied(
+                    op,
+                    format!("`{cpu}` is more CPU than policy sandbox.max-cpu ({max}m)"),
+                ));
+            }
+            Some(_) => spec.cpu = Some(cpu),
+        }
+    }
+    if let Some(memory) = options.memory {
+        let asked = units::parse_memory(&memory).map_err(|m| SandboxError::invalid(op, m))?;
+        match policy.max_memory_bytes {
+            None => return Err(denied("ask for memory", "max-memory")),
+            Some(max) if asked > max => {
+                return Err(SandboxError::denied(
+                    op,
+                    format!("`{memory}` is more memory than policy sandbox.max-memory ({})", units::format_size(max)),
+                ));
+            }
+            Some(_) => spec.memory = Some(memory),
+        }
+    }
+    Ok(())
+}
 
 impl SandboxCtxView<'_> {
     fn created_names(&self) -> Vec<String> {
         self.ctx.created.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|s| s.name.clone()).collect()
     }
 
-    fn may_attach(&self, name: &str) -> bool {
-        name == self.ctx.current.info().name
-            || self.created_names().iter().any(|n| n == name)
-            || self.ctx.policy.sandbox.attach.iter().any(|pat| crate::glob::matches(pat, name))
-    }
-}
-
-impl lifecycle::Host for SandboxCtxView<'_> {
-    async fn current(&mut self) -> wasmtime::Result<Resource<SandboxHandle>> {
-        let sandbox = self.ctx.current.clone();
-        let owned = self.ctx.current_owned;
-        Ok(self.table.push(SandboxHandle { sandbox, owned })?)
-    }
-
-    async fn create(&mut self, spec: lifecycle::SandboxSpec) -> CallResult<Resource<SandboxHandle>> {
-        let op = "lifecycle.create";
+    async fn create_sandbox(
+        &mut self,
+        op: &str,
+        spec: lifecycle::SandboxSpec,
+        options: Option<lifecycle::SandboxOptions>,
+    ) -> CallResult<Resource<SandboxHandle>> {
         let policy = self.ctx.policy.clone();
         if !policy.sandbox.create {
             return Err(SandboxError::denied(op, "this guest may not create sandboxes (policy sandbox.create)").into());
@@ -64,7 +124,7 @@ impl lifecycle::Host for SandboxCtxView<'_> {
         let ready_ms = spec
             .ready_timeout_ms
             .unwrap_or(u32::try_from(policy.sandbox.ready_timeout.as_millis()).unwrap_or(u32::MAX));
-        let backend_spec = SandboxSpec {
+        let mut backend_spec = SandboxSpec {
             name: spec.name,
             image: spec.image.or_else(|| policy.sandbox.image.clone()),
             environment,
@@ -72,10 +132,39 @@ impl lifecycle::Host for SandboxCtxView<'_> {
             ready_timeout: std::time::Duration::from_millis(u64::from(ready_ms.min(MAX_READY_MS))),
             ..SandboxSpec::default()
         };
+        if let Some(options) = options {
+            apply_options(&policy.sandbox, options, &mut backend_spec, op)?;
+        }
         let info = self.ctx.backend.create(&backend_spec).await.map_err(|e| e.with_operation(op))?;
         tracing::info!(run = %self.ctx.run_id, sandbox = %info.name, "guest created a sandbox");
         self.ctx.created.lock().unwrap_or_else(|p| p.into_inner()).push(info.clone());
         Ok(self.new_handle(&info, true)?)
+    }
+
+    fn may_attach(&self, name: &str) -> bool {
+        name == self.ctx.current.info().name
+            || self.created_names().iter().any(|n| n == name)
+            || self.ctx.policy.sandbox.attach.iter().any(|pat| crate::glob::matches(pat, name))
+    }
+}
+
+impl lifecycle::Host for SandboxCtxView<'_> {
+    async fn current(&mut self) -> wasmtime::Result<Resource<SandboxHandle>> {
+        let sandbox = self.ctx.current.clone();
+        let owned = self.ctx.current_owned;
+        Ok(self.table.push(SandboxHandle { sandbox, owned })?)
+    }
+
+    async fn create(&mut self, spec: lifecycle::SandboxSpec) -> CallResult<Resource<SandboxHandle>> {
+        self.create_sandbox("lifecycle.create", spec, None).await
+    }
+
+    async fn create_with(
+        &mut self,
+        spec: lifecycle::SandboxSpec,
+        options: lifecycle::SandboxOptions,
+    ) -> CallResult<Resource<SandboxHandle>> {
+        self.create_sandbox("lifecycle.create-with", spec, Some(options)).await
     }
 
     async fn attach(&mut self, name: String) -> CallResult<Resource<SandboxHandle>> {

@@ -40,6 +40,7 @@ mod log;
 mod model;
 mod network;
 mod process;
+mod providers;
 mod sandbox;
 mod snapshot;
 #[cfg(test)]

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::egress::{HttpSection, ModelSection, parse_http, parse_model};
-use super::units::{ByteSize, Span};
+use super::units::{self, ByteSize, Span};
 use super::{DirGrant, Policy, PolicyError};
 use crate::runtime::net::AddrPattern;
 
@@ -94,6 +94,11 @@ struct SandboxSection {
     max_created: Option<u32>,
     image: Option<String>,
     ready_timeout: Option<Span>,
+    policy: Option<bool>,
+    providers: Option<Vec<Spanned<String>>>,
+    gpu: Option<bool>,
+    max_cpu: Option<Spanned<String>>,
+    max_memory: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -255,6 +260,17 @@ pub fn parse(text: &str, file: &str) -> Result<Policy, PolicyError> {
     if let Some(t) = s.ready_timeout {
         p.sandbox.ready_timeout = t.0;
     }
+    p.sandbox.policy = s.policy.unwrap_or(p.sandbox.policy);
+    if let Some(providers) = s.providers {
+        p.sandbox.providers = providers.into_iter().map(Spanned::into_inner).collect();
+    }
+    p.sandbox.gpu = s.gpu.unwrap_or(p.sandbox.gpu);
+    if let Some(cpu) = s.max_cpu {
+        p.sandbox.max_cpu_millis = Some(units::parse_cpu(cpu.get_ref()).map_err(|m| err(cpu.span(), m))?);
+    }
+    if let Some(memory) = s.max_memory {
+        p.sandbox.max_memory_bytes = Some(units::parse_memory(memory.get_ref()).map_err(|m| err(memory.span(), m))?);
+    }
 
     // [network]
     let n = doc.network;
@@ -352,6 +368,11 @@ max-write = "10 MB"
 [sandbox]
 create = true
 attach = ["ci-*"]
+policy = true
+providers = ["github", "gitlab-*"]
+gpu = true
+max-cpu = "1500m"
+max-memory = "2Gi"
 [network]
 expose-ports = [8080]
 [snapshot]
@@ -364,7 +385,9 @@ quota = "100 MiB"
         assert_eq!(p.guest.wall_time, Duration::from_secs(30));
         assert_eq!(p.exec.allow.as_deref().unwrap().len(), 2);
         assert_eq!(p.fs.max_write_bytes, 10_000_000);
-        assert!(p.sandbox.create);
+        assert!(p.sandbox.create && p.sandbox.policy && p.sandbox.gpu);
+        assert_eq!(p.sandbox.providers, ["github", "gitlab-*"]);
+        assert_eq!((p.sandbox.max_cpu_millis, p.sandbox.max_memory_bytes), (Some(1500), Some(2 << 30)));
         assert_eq!(p.network.expose_ports, vec![8080]);
         assert_eq!(p.snapshot.quota_bytes, 100 << 20);
     }
@@ -388,6 +411,10 @@ quota = "100 MiB"
 
         let e = parse("[network]\nexpose-ports = [80, 70000]\n", "p.toml").unwrap_err();
         assert_eq!((e.line, e.column), (2, 21), "{e}");
+
+        let e = parse("[sandbox]\nmax-cpu = \"2\"\nmax-memory = \"2 GiB\"\n", "p.toml").unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.message.contains("not a memory quantity"), "{e}");
 
         let e = parse("[guest\n", "p.toml").unwrap_err();
         assert_eq!(e.line, 1, "{e}");

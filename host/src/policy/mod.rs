@@ -143,6 +143,19 @@ pub struct SandboxPolicy {
     pub image: Option<String>,
     /// How long creation waits for readiness.
     pub ready_timeout: Duration,
+    /// The guest may give a sandbox it creates its own OpenShell sandbox
+    /// policy (which may allow more egress than the gateway's default).
+    pub policy: bool,
+    /// Name globs of the credential providers the guest may attach.
+    pub providers: Vec<String>,
+    /// The guest may ask for GPUs.
+    pub gpu: bool,
+    /// Most CPU a sandbox the guest creates may ask for, in millicores;
+    /// `None`: it may not ask.
+    pub max_cpu_millis: Option<u64>,
+    /// Most memory a sandbox the guest creates may ask for, in bytes;
+    /// `None`: it may not ask.
+    pub max_memory_bytes: Option<u64>,
 }
 
 /// Network policy of sandboxes.
@@ -208,6 +221,11 @@ impl Default for Policy {
                 max_created: 4,
                 image: None,
                 ready_timeout: Duration::from_secs(300),
+                policy: false,
+                providers: Vec::new(),
+                gpu: false,
+                max_cpu_millis: None,
+                max_memory_bytes: None,
             },
             network: NetworkPolicy { read_policy: true, update_policy: false, expose_ports: Vec::new() },
             snapshot: SnapshotPolicy {
@@ -274,6 +292,14 @@ impl Policy {
             format!(
                 "sandboxes: create {}, delete {}, list {}, attach {:?}",
                 self.sandbox.create, self.sandbox.delete, self.sandbox.list, self.sandbox.attach
+            ),
+            format!(
+                "new sandboxes may have: own policy {}, providers {:?}, GPUs {}, CPU {}, memory {}",
+                self.sandbox.policy,
+                self.sandbox.providers,
+                self.sandbox.gpu,
+                self.sandbox.max_cpu_millis.map_or("none".into(), |m| format!("{m}m")),
+                self.sandbox.max_memory_bytes.map_or("none".into(), format_size),
             ),
             format!(
                 "network: update policy {}, expose ports {:?}",

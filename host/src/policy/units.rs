@@ -45,6 +45,48 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
+/// A Kubernetes CPU quantity (`2`, `1.5`, `500m`) in millicores.
+pub fn parse_cpu(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, milli) = match t.strip_suffix('m') {
+        Some(n) => (n, true),
+        None => (t, false),
+    };
+    let bad = || format!("`{s}` is not a CPU quantity (examples: \"2\", \"1.5\", \"500m\")");
+    let value: f64 = num.parse().map_err(|_| bad())?;
+    let millis = if milli { value } else { value * 1000.0 };
+    if !millis.is_finite() || millis <= 0.0 || millis > 1e9 || millis.fract() != 0.0 {
+        return Err(bad());
+    }
+    Ok(millis as u64)
+}
+
+/// A Kubernetes memory quantity (`512Mi`, `2Gi`, `1G`, `1000000`) in bytes.
+pub fn parse_memory(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let bad = || format!("`{s}` is not a memory quantity (examples: \"512Mi\", \"2Gi\", \"1G\")");
+    let value: f64 = num.parse().map_err(|_| bad())?;
+    let mult: f64 = match unit {
+        "" => 1.0,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "Ki" => 1024.0,
+        "Mi" => 1024.0 * 1024.0,
+        "Gi" => 1024.0 * 1024.0 * 1024.0,
+        "Ti" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(bad()),
+    };
+    let bytes = value * mult;
+    if !bytes.is_finite() || bytes <= 0.0 || bytes > u64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(bytes as u64)
+}
+
 /// Parse a duration string.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
@@ -163,5 +205,22 @@ mod tests {
         assert!(parse_duration("9999h").is_err());
         assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
         assert_eq!(format_duration(Duration::from_secs(90)), "90s");
+    }
+
+    #[test]
+    fn kubernetes_quantities() {
+        assert_eq!(parse_cpu("2").unwrap(), 2000);
+        assert_eq!(parse_cpu("1.5").unwrap(), 1500);
+        assert_eq!(parse_cpu("500m").unwrap(), 500);
+        for bad in ["", "0", "-1", "lots", "0.5m", "2 cores"] {
+            assert!(parse_cpu(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_memory("512Mi").unwrap(), 512 << 20);
+        assert_eq!(parse_memory("2Gi").unwrap(), 2 << 30);
+        assert_eq!(parse_memory("1G").unwrap(), 1_000_000_000);
+        assert_eq!(parse_memory("1000").unwrap(), 1000);
+        for bad in ["", "0", "2 GiB", "2GiB", "1m", "lots"] {
+            assert!(parse_memory(bad).is_err(), "{bad:?}");
+        }
     }
 }

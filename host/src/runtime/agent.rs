@@ -184,7 +184,7 @@ pub(crate) fn classify(engine: &Engine, component: &Component) -> Result<AgentKi
 pub fn provided_import(name: &str) -> bool {
     const WASI: &[&str] =
         &["wasi:cli/", "wasi:clocks/", "wasi:filesystem/", "wasi:http/", "wasi:io/", "wasi:random/", "wasi:sockets/"];
-    const OURS: &[&str] = &["types", "lifecycle", "process", "fs", "snapshot", "network", "log", "model"];
+    const OURS: &[&str] = &["types", "lifecycle", "process", "fs", "snapshot", "network", "log", "model", "providers"];
     if let Some((iface, version)) = name.split_once('@') {
         if WASI.iter().any(|p| iface.starts_with(p)) {
             return version.starts_with("0.2.");
@@ -231,6 +231,7 @@ mod tests {
         assert!(provided_import("openshell:sandbox/fs@0.1.0"));
         assert!(provided_import("wasi:http/types@0.2.10"));
         assert!(provided_import("openshell:sandbox/model@0.1.1"));
+        assert!(provided_import("openshell:sandbox/providers@0.1.2"));
         assert!(!provided_import("wasi:http/types@0.3.0"));
         assert!(!provided_import("openshell:sandbox/fs@0.2.0"));
         assert!(!provided_import("wasi:io/streams@0.3.0"));

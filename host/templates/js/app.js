@@ -13,10 +13,10 @@
  * through `utf8()` below.
  */
 
-import { current } from 'openshell:sandbox/lifecycle@0.1.1';
-import { writeFile } from 'openshell:sandbox/fs@0.1.1';
-import { run as runCommand } from 'openshell:sandbox/process@0.1.1';
-import { log } from 'openshell:sandbox/log@0.1.1';
+import { current } from 'openshell:sandbox/lifecycle@0.1.2';
+import { writeFile } from 'openshell:sandbox/fs@0.1.2';
+import { run as runCommand } from 'openshell:sandbox/process@0.1.2';
+import { log } from 'openshell:sandbox/log@0.1.2';
 
 /**
  * Returning a string is the run's result; throwing a string is its error.

@@ -273,7 +273,7 @@ fn inspect_reports_worlds_and_missing_imports() {
     assert_eq!(code, 0);
     assert_eq!(v["world"], "openshell:sandbox/agent");
     assert_eq!(v["runnable"], true);
-    assert!(v["imports"].as_array().unwrap().iter().any(|i| i["name"] == "openshell:sandbox/snapshot@0.1.1"));
+    assert!(v["imports"].as_array().unwrap().iter().any(|i| i["name"] == "openshell:sandbox/snapshot@0.1.2"));
     let (code, v) = env.json(&["inspect", guests::COMMAND_ECHO.path(), "--json"]);
     assert_eq!((code, &v["world"]), (0, &serde_json::json!("wasi:cli/command")));
     let out = env.run(&["inspect", "/nonexistent.wasm"]);

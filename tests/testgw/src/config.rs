@@ -125,6 +125,22 @@ pub struct Config {
     pub bearer_token: Option<String>,
     /// Counters a test can read while the gateway runs.
     pub stats: Stats,
+    /// Credential providers that exist in every workspace (the real
+    /// gateway's `CreateProvider` is not modelled).
+    pub providers: Vec<ProviderSeed>,
+}
+
+/// A credential provider the gateway knows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderSeed {
+    /// Its name.
+    pub name: String,
+    /// Its type (`github`, `claude`, ...).
+    pub kind: String,
+    /// Credential names and values; `ListSandboxProviders` returns them
+    /// as the gateway stores them, so tests can check a client never
+    /// passes the values on.
+    pub credentials: std::collections::BTreeMap<String, String>,
 }
 
 /// What the gateway has done so far, shared by every clone of a
@@ -170,6 +186,7 @@ impl Config {
             tls: None,
             bearer_token: None,
             stats: Stats::default(),
+            providers: Vec::new(),
         }
     }
 }

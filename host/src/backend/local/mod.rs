@@ -254,6 +254,19 @@ impl Backend for LocalBackend {
     }
 
     async fn create(&self, spec: &SandboxSpec) -> Result<SandboxInfo> {
+        // What only a gateway's sandbox has is refused, never dropped.
+        let remote_only = [
+            (spec.policy_yaml.is_some(), "sandbox policies"),
+            (!spec.providers.is_empty(), "credential providers"),
+            (spec.gpu.is_some(), "GPUs"),
+            (spec.cpu.is_some() || spec.memory.is_some(), "CPU and memory requests"),
+        ];
+        if let Some((_, what)) = remote_only.iter().find(|(asked, _)| *asked) {
+            return Err(SandboxError::unsupported(
+                "sandbox.create",
+                format!("the local backend has no {what}; create the sandbox on an OpenShell gateway"),
+            ));
+        }
         let name = match &spec.name {
             Some(n) => {
                 validate_name(n).map_err(|m| SandboxError::invalid("sandbox.create", m))?;

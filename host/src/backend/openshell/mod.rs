@@ -294,6 +294,7 @@ impl Backend for OpenShellBackend {
             memory: spec.memory.clone(),
             gpu: spec.gpu,
             policy,
+            providers: spec.providers.clone(),
         };
         // Not retried: a create that reached the gateway must not be sent
         // twice.

@@ -13,8 +13,8 @@ use super::{OpenShellBackend, exec};
 use super::policy;
 use super::status::{retry, to_error};
 use crate::backend::{
-    ByteStream, DirEntry, ExecRequest, ExecSession, ExposedPort, FileRead, FileSink, FileStat, PolicyStatus, Sandbox,
-    SandboxInfo, WriteOptions,
+    ByteStream, DirEntry, ExecRequest, ExecSession, ExposedPort, FileRead, FileSink, FileStat, PolicyStatus,
+    ProviderInfo, Sandbox, SandboxInfo, WriteOptions,
 };
 use crate::error::{ErrorCode, Result, SandboxError};
 use crate::retry::{self, Backoff, GaveUp, Verdict};
@@ -125,6 +125,25 @@ impl Sandbox for OpenShellSandbox {
             Err(GaveUp { error: Err(e), .. }) => return Err(e),
         };
         policy_status(op, rev)
+    }
+
+    async fn providers(&self) -> Result<Vec<ProviderInfo>> {
+        let op = "providers.list-providers";
+        let target = &self.files.target;
+        retry(op, self.backend.cfg.rpc_timeout, || async {
+            self.backend.wire.providers(target).await.map_err(|s| to_error(op, &s))
+        })
+        .await
+    }
+
+    async fn attach_provider(&self, name: &str) -> Result<bool> {
+        let op = "providers.attach";
+        self.backend.wire.attach_provider(&self.files.target, name).await.map_err(|s| to_error(op, &s))
+    }
+
+    async fn detach_provider(&self, name: &str) -> Result<bool> {
+        let op = "providers.detach";
+        self.backend.wire.detach_provider(&self.files.target, name).await.map_err(|s| to_error(op, &s))
     }
 
     async fn expose_port(&self, port: u16, name: &str) -> Result<ExposedPort> {

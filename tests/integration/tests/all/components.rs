@@ -578,6 +578,49 @@ macro_rules! component_suite {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn sandbox_options() {
+            use crate::harness::PROVIDER_SECRET;
+            let grants = "[sandbox]\ncreate = true\npolicy = true\nproviders = [\"github\", \"gitlab*\"]\ngpu = true\nmax-cpu = \"1\"\nmax-memory = \"1Gi\"\n";
+            let f = fixture(TARGET, policy(grants)).await;
+            let r = f.ok(guests::SANDBOX_OPTIONS.path(), "").await;
+            assert_eq!(field(&r, "bad-policy"), "invalid-argument:lifecycle.create-with", "{r}");
+            if matches!(TARGET, Target::Local) {
+                // The local backend has none of these: refused, not dropped.
+                assert_eq!(field(&r, "create"), "unsupported:lifecycle.create-with", "{r}");
+                assert_eq!(field(&r, "attach-current"), "unsupported:providers.attach", "{r}");
+            } else {
+                assert_eq!(field(&r, "create"), "ok", "{r}");
+                assert_eq!((field(&r, "policy-l7"), field(&r, "policy-binding")), ("true", "true"), "{r}");
+                let providers = r.lines().find(|l| l.starts_with("providers=")).unwrap_or_default();
+                assert!(providers.contains("name: \"github\", kind: \"github\", credential-names: [\"GITHUB_TOKEN\"]"), "{r}");
+                // 0.0 gateways do not report readiness; 0.1 ones do, and the
+                // sandbox is ready.
+                let readiness = if matches!(TARGET, Target::Gateway(openshell_testgw::Protocol::V0_0)) { "Unknown" } else { "Ready" };
+                assert!(providers.contains(&format!("readiness: Readiness::{readiness}")), "{r}");
+                assert_eq!((field(&r, "attach-gitlab"), field(&r, "attach-gitlab-again")), ("true", "false"), "{r}");
+                assert_eq!(field(&r, "attach-other"), "permission-denied:providers.attach", "{r}");
+                assert_eq!(field(&r, "attach-unknown"), "conflict:providers.attach", "{r}");
+                assert_eq!(field(&r, "names"), "github,gitlab", "{r}");
+                assert_eq!(field(&r, "detach-bound"), "conflict:providers.detach", "{r}");
+                assert_eq!((field(&r, "detach-gitlab"), field(&r, "detach-gitlab-again")), ("true", "false"), "{r}");
+            }
+            assert!(!r.contains(PROVIDER_SECRET) && !r.contains("glpat-"), "a credential value reached the guest: {r}");
+            assert!(f.leftovers().await.is_empty());
+
+            // Without the grants, each option is refused before anything
+            // is created.
+            let f = fixture(TARGET, policy("[sandbox]\ncreate = true\n")).await;
+            let r = f.ok(guests::SANDBOX_OPTIONS.path(), "denied").await;
+            for key in ["policy", "provider", "gpu", "cpu", "memory"] {
+                assert_eq!(field(&r, key), "permission-denied:lifecycle.create-with", "{key}: {r}");
+            }
+            assert_eq!(field(&r, "bad-cpu"), "invalid-argument:lifecycle.create-with", "{r}");
+            assert_eq!(field(&r, "bad-memory"), "invalid-argument:lifecycle.create-with", "{r}");
+            assert_eq!(field(&r, "attach"), "permission-denied:providers.attach", "{r}");
+            assert!(f.leftovers().await.is_empty());
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn host_isolation() {
             // SAFETY-free canary: an environment variable only the host has.
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -37,7 +37,7 @@ async fn pooling_allocator_runs_agents_concurrently() {
 }
 
 /// A component built against `openshell:sandbox@0.1.0` (before `model`)
-/// loads and runs on this host, which provides 0.1.1.
+/// loads and runs on this host, which provides 0.1.2.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn components_of_the_0_1_0_package_run_unchanged() {
     let f = crate::harness::fixture(crate::harness::Target::Local, Default::default()).await;

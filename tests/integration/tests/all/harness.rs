@@ -48,6 +48,24 @@ pub async fn start_gateway(
     Gateway::start(config).await
 }
 
+/// The value of the credential the test gateway's `github` provider holds:
+/// guests must never see it.
+pub const PROVIDER_SECRET: &str = "ghp-testgw-credential-value";
+
+/// The credential providers every component test gateway has.
+fn providers() -> Vec<openshell_testgw::ProviderSeed> {
+    let seed = |name: &str, key: &str, value: &str| openshell_testgw::ProviderSeed {
+        name: name.into(),
+        kind: name.into(),
+        credentials: [(key.to_string(), value.to_string())].into(),
+    };
+    vec![
+        seed("github", "GITHUB_TOKEN", PROVIDER_SECRET),
+        seed("gitlab", "GITLAB_TOKEN", "glpat-testgw-credential-value"),
+        seed("other", "OTHER_TOKEN", "other-credential-value"),
+    ]
+}
+
 /// One test's host and the directories it owns.
 pub struct Fixture {
     pub host: Host,
@@ -67,7 +85,7 @@ pub async fn backend(target: Target, state: &std::path::Path) -> (Arc<dyn Backen
     match target {
         Target::Local => (Arc::new(LocalBackend::new(state).expect("bubblewrap is required for the tests")), None),
         Target::Gateway(protocol) | Target::GatewayPerExec(protocol) => {
-            let gw = start_gateway(protocol, state, |_| {}).await;
+            let gw = start_gateway(protocol, state, |c| c.providers = providers()).await;
             let mut cfg = GatewayConfig::new(format!("http://{}", gw.addr));
             cfg.session_channel =
                 if matches!(target, Target::Gateway(_)) { SessionChannel::Auto } else { SessionChannel::Off };

@@ -12,6 +12,7 @@ mod ids;
 mod lifecycle;
 pub(crate) mod model;
 mod policy;
+mod providers;
 mod sandboxes;
 mod services;
 mod shell;
@@ -33,6 +34,7 @@ pub(crate) use self::model::{
     DEFAULT_WORKSPACE, Endpoint, Phase, PolicyRevision, PolicyState, Sandbox, Scope, SettingValue, Target, Workspace,
 };
 pub(crate) use self::policy::{ConfigChange, ConfigUpdate};
+pub(crate) use self::providers::Readiness;
 pub(crate) use self::sandboxes::{Deleted, NewSandbox};
 pub(crate) use self::services::Expose;
 use self::store::Store;

@@ -84,6 +84,9 @@ pub(crate) struct Sandbox {
     pub active_policy: u32,
     pub settings: BTreeMap<String, SettingValue>,
     pub settings_revision: u64,
+    /// Names of the attached providers, in attach order.
+    #[serde(default)]
+    pub providers: Vec<String>,
     /// Lifecycle generation: a scheduled transition only applies if the
     /// sandbox has not moved on since it was scheduled.
     #[serde(skip)]

@@ -84,10 +84,7 @@ impl Gateway {
         }
         validate::labels(&new.labels)?;
         validate::spec_environment(&new.environment)?;
-        if let Some(provider) = new.providers.first() {
-            // This gateway has no providers, so none can be attached.
-            return Err(Status::failed_precondition(format!("provider '{provider}' not found")));
-        }
+        self.check_providers(&new.providers)?;
         for (service, port, _) in &new.services {
             super::services::check_endpoint(service, *port)?;
         }
@@ -137,6 +134,7 @@ impl Gateway {
                 active_policy: 0,
                 settings: BTreeMap::new(),
                 settings_revision: 0,
+                providers: new.providers.clone(),
                 epoch: 0,
             };
             for (service, port, mode) in &new.services {

@@ -217,6 +217,43 @@ impl OpenShell for Service {
         reply(pb::DeleteServiceResponse { deleted })
     }
 
+    async fn list_sandbox_providers(
+        &self,
+        request: Request<pb::ListSandboxProvidersRequest>,
+    ) -> Reply<pb::ListSandboxProvidersResponse> {
+        let req = request.into_inner();
+        required(&req.sandbox_name, "sandbox_name")?;
+        let ws = workspace(&req.workspace);
+        let providers = self.gateway.sandbox_providers(&by_name(&req.workspace, req.sandbox_name))?;
+        reply(pb::ListSandboxProvidersResponse {
+            providers: providers.iter().map(|p| convert::provider(p, &ws)).collect(),
+        })
+    }
+
+    async fn attach_sandbox_provider(
+        &self,
+        request: Request<pb::AttachSandboxProviderRequest>,
+    ) -> Reply<pb::AttachSandboxProviderResponse> {
+        let req = request.into_inner();
+        required(&req.sandbox_name, "sandbox_name")?;
+        required(&req.provider_name, "provider_name")?;
+        let target = by_name(&req.workspace, req.sandbox_name);
+        let (sandbox, attached) = self.gateway.attach_provider(&target, &req.provider_name)?;
+        reply(pb::AttachSandboxProviderResponse { sandbox: Some(convert::sandbox(&sandbox)), attached })
+    }
+
+    async fn detach_sandbox_provider(
+        &self,
+        request: Request<pb::DetachSandboxProviderRequest>,
+    ) -> Reply<pb::DetachSandboxProviderResponse> {
+        let req = request.into_inner();
+        required(&req.sandbox_name, "sandbox_name")?;
+        required(&req.provider_name, "provider_name")?;
+        let target = by_name(&req.workspace, req.sandbox_name);
+        let (sandbox, detached) = self.gateway.detach_provider(&target, &req.provider_name, convert::binds_provider)?;
+        reply(pb::DetachSandboxProviderResponse { sandbox: Some(convert::sandbox(&sandbox)), detached })
+    }
+
     async fn update_config(&self, request: Request<pb::UpdateConfigRequest>) -> Reply<pb::UpdateConfigResponse> {
         let req = request.into_inner();
         let given = [req.policy.is_some(), !req.setting_key.is_empty(), !req.merge_operations.is_empty()];

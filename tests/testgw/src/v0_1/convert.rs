@@ -237,3 +237,21 @@ pub(super) fn workspace_msg(w: &Workspace) -> dm::Workspace {
         status: Some(dm::WorkspaceStatus { phase: dm::WorkspacePhase::Active.into() }),
     }
 }
+
+/// A provider as ListSandboxProviders returns it (credentials included,
+/// as stored).
+pub(super) fn provider(p: &crate::config::ProviderSeed, workspace: &str) -> dm::Provider {
+    dm::Provider {
+        metadata: Some(dm::ObjectMeta { name: p.name.clone(), workspace: workspace.to_string(), ..Default::default() }),
+        r#type: p.kind.clone(),
+        credentials: p.credentials.clone(),
+        ..Default::default()
+    }
+}
+
+/// Whether an encoded policy binds `provider`'s credentials in a network rule.
+pub(super) fn binds_provider(policy: &[u8], provider: &str) -> bool {
+    sb::SandboxPolicy::decode(policy).unwrap_or_default().network_policies.values().any(|rule| {
+        rule.endpoints.iter().any(|e| e.credential_binding.as_ref().is_some_and(|b| b.provider == provider))
+    })
+}

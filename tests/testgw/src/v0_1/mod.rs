@@ -17,7 +17,7 @@ use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use self::convert::{by_name, scope, workspace};
-use crate::gateway::{ConfigChange, ConfigUpdate, Deleted, Expose, Gateway, NewSandbox, Sandbox};
+use crate::gateway::{ConfigChange, ConfigUpdate, Deleted, Expose, Gateway, NewSandbox, Readiness, Sandbox};
 use crate::wire::{self, next_page_token, page_token};
 
 /// The generated server around this generation's handlers.
@@ -233,6 +233,65 @@ impl OpenShell for Service {
         let ws = workspace(req.workspace_scope.as_ref())?;
         let deleted = self.gateway.delete_service(&ws, &req.sandbox, &req.name, req.allow_missing)?;
         reply(pb::DeleteServiceResponse { outcome: outcome(deleted) })
+    }
+
+    async fn list_sandbox_providers(
+        &self,
+        request: Request<pb::ListSandboxProvidersRequest>,
+    ) -> Reply<pb::ListSandboxProvidersResponse> {
+        let req = request.into_inner();
+        required(&req.sandbox, "sandbox")?;
+        let ws = workspace(req.workspace_scope.as_ref())?;
+        let (offset, limit) = page_token(req.page_size, &req.page_token)?;
+        let all = self.gateway.sandbox_providers(&by_name(req.workspace_scope.as_ref(), req.sandbox)?)?;
+        let page: Vec<_> = all.iter().skip(offset).take(limit).collect();
+        reply(pb::ListSandboxProvidersResponse {
+            next_page_token: next_page_token(offset, page.len(), offset + page.len() < all.len()),
+            providers: page.into_iter().map(|p| convert::provider(p, &ws)).collect(),
+        })
+    }
+
+    async fn attach_sandbox_provider(
+        &self,
+        request: Request<pb::AttachSandboxProviderRequest>,
+    ) -> Reply<pb::AttachSandboxProviderResponse> {
+        let req = request.into_inner();
+        required(&req.sandbox, "sandbox")?;
+        required(&req.provider, "provider")?;
+        let target = by_name(req.workspace_scope.as_ref(), req.sandbox)?;
+        let (sandbox, attached) = self.gateway.attach_provider(&target, &req.provider)?;
+        reply(pb::AttachSandboxProviderResponse { sandbox: Some(convert::sandbox(&sandbox)), attached, receipt: None })
+    }
+
+    async fn detach_sandbox_provider(
+        &self,
+        request: Request<pb::DetachSandboxProviderRequest>,
+    ) -> Reply<pb::DetachSandboxProviderResponse> {
+        let req = request.into_inner();
+        required(&req.sandbox, "sandbox")?;
+        required(&req.provider, "provider")?;
+        let target = by_name(req.workspace_scope.as_ref(), req.sandbox)?;
+        let (sandbox, detached) = self.gateway.detach_provider(&target, &req.provider, convert::binds_provider)?;
+        reply(pb::DetachSandboxProviderResponse { sandbox: Some(convert::sandbox(&sandbox)), detached, receipt: None })
+    }
+
+    async fn get_sandbox_provider_status(
+        &self,
+        request: Request<pb::GetSandboxProviderStatusRequest>,
+    ) -> Reply<pb::GetSandboxProviderStatusResponse> {
+        let req = request.into_inner();
+        required(&req.sandbox, "sandbox")?;
+        required(&req.provider, "provider")?;
+        let target = by_name(req.workspace_scope.as_ref(), req.sandbox)?;
+        let (state, reason) = match self.gateway.provider_readiness(&target, &req.provider)? {
+            Readiness::Ready => (pb::ProviderReadinessState::Ready, pb::ProviderReadinessReason::Unspecified),
+            Readiness::Pending => {
+                (pb::ProviderReadinessState::Pending, pb::ProviderReadinessReason::WaitingForSupervisor)
+            }
+        };
+        reply(pb::GetSandboxProviderStatusResponse {
+            status: Some(pb::ProviderReadinessStatus { state: state.into(), reason: reason.into() }),
+        })
     }
 
     async fn update_config(&self, request: Request<pb::UpdateConfigRequest>) -> Reply<pb::UpdateConfigResponse> {

@@ -23,7 +23,7 @@ use tonic::Status;
 use super::config::{GatewayConfig, Protocol};
 use super::policy::{PolicyDoc, RuleDoc};
 use super::transport::Auth;
-use crate::backend::{ExposedPort, Phase, PolicyLoadState};
+use crate::backend::{ExposedPort, Phase, PolicyLoadState, ProviderInfo};
 
 pub use v0_0::Wire00;
 pub use v0_1::Wire01;
@@ -64,6 +64,8 @@ pub struct CreateRequest {
     pub gpu: Option<u32>,
     /// Sandbox policy.
     pub policy: Option<PolicyDoc>,
+    /// Providers to attach.
+    pub providers: Vec<String>,
 }
 
 /// How to address a sandbox: 0.0 uses ids for exec/watch/config, 0.1 names.
@@ -173,6 +175,13 @@ pub trait Wire: Send + Sync + std::fmt::Debug {
     async fn update_rules(&self, target: &Target, rules: &BTreeMap<String, RuleDoc>) -> Result<u32, Status>;
     /// `ExposeService`.
     async fn expose(&self, target: &Target, port: u16, service: &str) -> Result<ExposedPort, Status>;
+    /// `ListSandboxProviders` (every page), each with its readiness where
+    /// the generation reports it (`GetSandboxProviderStatus`).
+    async fn providers(&self, target: &Target) -> Result<Vec<ProviderInfo>, Status>;
+    /// `AttachSandboxProvider`; false when it already was.
+    async fn attach_provider(&self, target: &Target, provider: &str) -> Result<bool, Status>;
+    /// `DetachSandboxProvider`; false when it was not attached.
+    async fn detach_provider(&self, target: &Target, provider: &str) -> Result<bool, Status>;
 }
 
 /// A wire client of the given generation over `channel`.

@@ -23,9 +23,10 @@ pub(super) fn resources(cpu: &Option<String>, memory: &Option<String>) -> Option
     })
 }
 
-/// Exec events, the network rules of a sandbox policy (every field) and
-/// the policy itself, for the generation whose modules are in scope as `pb`
-/// (the API) and `sb` (sandbox policies). The generation supplies what it
+/// Exec events, providers, the network rules of a sandbox policy (every
+/// field) and the policy itself, for the generation whose modules are in
+/// scope as `pb` (the API), `dm` (the data model) and `sb` (sandbox
+/// policies). The generation supplies what it
 /// spells its own way: `tls_to_pb`/`tls_from_pb`,
 /// `enforcement_to_pb`/`enforcement_from_pb`, `access_to_pb`/`access_from_pb`,
 /// `binary_to_pb`/`binary_from_pb`, `mcp_to_pb`/`mcp_from_pb`, and
@@ -48,6 +49,17 @@ macro_rules! conversions {
                     },
                 }
             }))
+        }
+
+        /// What a guest may see of a provider: never a credential value.
+        fn provider(p: dm::Provider) -> ProviderInfo {
+            ProviderInfo {
+                name: p.metadata.map(|m| m.name).unwrap_or_default(),
+                kind: p.r#type,
+                credential_names: p.credentials.into_keys().collect(),
+                readiness: ProviderReadiness::Unknown,
+                reason: String::new(),
+            }
         }
 
         fn matchers_to_pb(m: &BTreeMap<String, MatcherDoc>) -> BTreeMap<String, sb::L7QueryMatcher> {

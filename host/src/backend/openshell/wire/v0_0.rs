@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
+use openshell_proto::v0_0::openshell::datamodel::v1 as dm;
 use openshell_proto::v0_0::openshell::sandbox::v1 as sb;
 use openshell_proto::v0_0::openshell::v1 as pb;
 use pb::open_shell_client::OpenShellClient;
@@ -19,10 +20,10 @@ use tonic::transport::Channel;
 use super::{
     CreateRequest, Event, Events, ExecCall, Input, Record, Revision, Snapshots, Target, Wire, request, shared, unary,
 };
-use crate::backend::ExposedPort;
 use crate::backend::openshell::config::{GatewayConfig, Protocol};
 use crate::backend::openshell::policy::{self as pol, Access, BinaryDoc, Enforcement, McpDoc, PolicyDoc, RuleDoc, Tls};
 use crate::backend::openshell::transport::Auth;
+use crate::backend::{ExposedPort, ProviderInfo, ProviderReadiness};
 
 type Client = OpenShellClient<InterceptedService<Channel, Auth>>;
 
@@ -140,6 +141,7 @@ impl Wire for Wire00 {
                 ..Default::default()
             }),
             policy: req.policy.as_ref().map(policy_to_pb),
+            providers: req.providers.clone(),
             resource_requirements: req.gpu.map(|n| pb::ResourceRequirements {
                 gpu: Some(pb::GpuResourceRequirements { count: (n > 0).then_some(n) }),
             }),
@@ -278,5 +280,36 @@ impl Wire for Wire00 {
         let mut c = self.client.clone();
         let resp = unary(self.timeout, c.expose_service(request(msg, self.timeout))).await?;
         Ok(ExposedPort { port, name: service.to_string(), url: resp.url })
+    }
+
+    async fn providers(&self, target: &Target) -> Result<Vec<ProviderInfo>, Status> {
+        let msg =
+            pb::ListSandboxProvidersRequest { sandbox_name: target.name.clone(), workspace: self.workspace.clone() };
+        let mut c = self.client.clone();
+        let resp = unary(self.timeout, c.list_sandbox_providers(request(msg, self.timeout))).await?;
+        // 0.0 gateways do not report readiness.
+        Ok(resp.providers.into_iter().map(provider).collect())
+    }
+
+    async fn attach_provider(&self, target: &Target, provider: &str) -> Result<bool, Status> {
+        let msg = pb::AttachSandboxProviderRequest {
+            sandbox_name: target.name.clone(),
+            provider_name: provider.to_string(),
+            expected_resource_version: 0,
+            workspace: self.workspace.clone(),
+        };
+        let mut c = self.client.clone();
+        Ok(unary(self.timeout, c.attach_sandbox_provider(request(msg, self.timeout))).await?.attached)
+    }
+
+    async fn detach_provider(&self, target: &Target, provider: &str) -> Result<bool, Status> {
+        let msg = pb::DetachSandboxProviderRequest {
+            sandbox_name: target.name.clone(),
+            provider_name: provider.to_string(),
+            expected_resource_version: 0,
+            workspace: self.workspace.clone(),
+        };
+        let mut c = self.client.clone();
+        Ok(unary(self.timeout, c.detach_sandbox_provider(request(msg, self.timeout))).await?.detached)
     }
 }

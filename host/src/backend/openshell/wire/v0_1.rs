@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
+use openshell_proto::v0_1::openshell::datamodel::v1 as dm;
 use openshell_proto::v0_1::openshell::sandbox::v1 as sb;
 use openshell_proto::v0_1::openshell::v1 as pb;
 use pb::open_shell_client::OpenShellClient;
@@ -20,10 +21,10 @@ use tonic::transport::Channel;
 use super::{
     CreateRequest, Event, Events, ExecCall, Input, Record, Revision, Snapshots, Target, Wire, request, shared, unary,
 };
-use crate::backend::ExposedPort;
 use crate::backend::openshell::config::{GatewayConfig, Protocol};
 use crate::backend::openshell::policy::{Access, BinaryDoc, Enforcement, McpDoc, PolicyDoc, RuleDoc, Tls};
 use crate::backend::openshell::transport::Auth;
+use crate::backend::{ExposedPort, ProviderInfo, ProviderReadiness};
 
 type Client = OpenShellClient<InterceptedService<Channel, Auth>>;
 
@@ -184,6 +185,7 @@ impl Wire for Wire01 {
                 ..Default::default()
             }),
             policy: req.policy.as_ref().map(policy_to_pb),
+            providers: req.providers.clone(),
             resource_requirements: req.gpu.map(|n| pb::ResourceRequirements {
                 gpu: Some(pb::GpuResourceRequirements { count: (n > 0).then_some(n) }),
             }),
@@ -333,4 +335,80 @@ impl Wire for Wire01 {
         let resp = unary(self.timeout, c.expose_service(request(msg, self.timeout))).await?;
         Ok(ExposedPort { port, name: service.to_string(), url: resp.url })
     }
+
+    async fn providers(&self, target: &Target) -> Result<Vec<ProviderInfo>, Status> {
+        let mut out = Vec::new();
+        let mut token = String::new();
+        loop {
+            let msg = pb::ListSandboxProvidersRequest {
+                sandbox: target.name.clone(),
+                workspace_scope: scope(&self.workspace),
+                page_size: 100,
+                page_token: token,
+            };
+            let mut c = self.client.clone();
+            let resp = unary(self.timeout, c.list_sandbox_providers(request(msg, self.timeout))).await?;
+            out.extend(resp.providers.into_iter().map(provider));
+            if resp.next_page_token.is_empty() {
+                break;
+            }
+            token = resp.next_page_token;
+        }
+        for p in &mut out {
+            let msg = pb::GetSandboxProviderStatusRequest {
+                sandbox: target.name.clone(),
+                provider: p.name.clone(),
+                receipt_id: String::new(),
+                workspace_scope: scope(&self.workspace),
+            };
+            let mut c = self.client.clone();
+            let status = unary(self.timeout, c.get_sandbox_provider_status(request(msg, self.timeout))).await?.status;
+            let status = status.unwrap_or_default();
+            p.readiness = readiness(status.state());
+            p.reason = reason(status.reason());
+        }
+        Ok(out)
+    }
+
+    async fn attach_provider(&self, target: &Target, provider: &str) -> Result<bool, Status> {
+        let msg = pb::AttachSandboxProviderRequest {
+            sandbox: target.name.clone(),
+            provider: provider.to_string(),
+            workspace_scope: scope(&self.workspace),
+            ..Default::default()
+        };
+        let mut c = self.client.clone();
+        Ok(unary(self.timeout, c.attach_sandbox_provider(request(msg, self.timeout))).await?.attached)
+    }
+
+    async fn detach_provider(&self, target: &Target, provider: &str) -> Result<bool, Status> {
+        let msg = pb::DetachSandboxProviderRequest {
+            sandbox: target.name.clone(),
+            provider: provider.to_string(),
+            workspace_scope: scope(&self.workspace),
+            ..Default::default()
+        };
+        let mut c = self.client.clone();
+        Ok(unary(self.timeout, c.detach_sandbox_provider(request(msg, self.timeout))).await?.detached)
+    }
+}
+
+fn readiness(state: pb::ProviderReadinessState) -> ProviderReadiness {
+    use pb::ProviderReadinessState as S;
+    match state {
+        S::Persisted | S::Pending => ProviderReadiness::Pending,
+        S::Ready => ProviderReadiness::Ready,
+        S::Withheld => ProviderReadiness::Withheld,
+        S::Revoked | S::Superseded => ProviderReadiness::Revoked,
+        S::Failed => ProviderReadiness::Failed,
+        S::Unspecified => ProviderReadiness::Unknown,
+    }
+}
+
+/// `PROVIDER_READINESS_REASON_WAITING_FOR_PROCESS` as `waiting-for-process`.
+fn reason(r: pb::ProviderReadinessReason) -> String {
+    if r == pb::ProviderReadinessReason::Unspecified {
+        return String::new();
+    }
+    r.as_str_name().trim_start_matches("PROVIDER_READINESS_REASON_").to_ascii_lowercase().replace('_', "-")
 }
