@@ -211,7 +211,14 @@ pub(super) async fn unary<T>(
     deadline: Duration,
     call: impl Future<Output = Result<tonic::Response<T>, Status>>,
 ) -> Result<T, Status> {
+    let started = std::time::Instant::now();
     match tokio::time::timeout(deadline + Duration::from_secs(1), call).await {
+        // tonic reports its own deadline as CANCELLED, and the source that
+        // says so is lost when the status travels inside another error: a
+        // cancellation once the deadline has passed is that deadline.
+        Ok(Err(s)) if s.code() == tonic::Code::Cancelled && started.elapsed() >= deadline => {
+            Err(Status::deadline_exceeded(format!("{} (no answer within {} s)", s.message(), deadline.as_secs_f32())))
+        }
         Ok(r) => r.map(tonic::Response::into_inner),
         Err(_) => Err(Status::deadline_exceeded(format!("no answer within {} s", deadline.as_secs()))),
     }
