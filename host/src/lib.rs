@@ -59,12 +59,14 @@
 //! - [`archive`]: safe handling of untrusted tar archives.
 //! - [`policy`]: the policy file.
 //! - [`snapshot_store`]: where snapshots are kept.
+//! - [`approvals`]: network access requests a person decides.
 //! - [`ids`]: random ids of runs, sandboxes and snapshots.
 //! - `cli`: the `openshell-wasm` command line (the default `cli` feature;
 //!   embedders turn it off and do not compile clap).
 
 #![deny(missing_docs)]
 
+pub mod approvals;
 pub mod archive;
 mod atomic_write;
 pub mod backend;

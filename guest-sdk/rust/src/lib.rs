@@ -82,7 +82,9 @@ pub use bindings::openshell::sandbox::lifecycle::{SandboxOptions, SandboxSpec};
 pub use bindings::openshell::sandbox::model::{
     Budget, Completion, Delta, FinishReason, Message, Role, Tool, ToolCall, ToolCallDelta, ToolChoice, Usage,
 };
-pub use bindings::openshell::sandbox::network::{ExposedPort, PolicyStatus};
+pub use bindings::openshell::sandbox::network::{
+    AccessDecision, AccessRequest, AccessStatus, ExposedPort, PolicyStatus,
+};
 pub use bindings::openshell::sandbox::process::{ExitStatus, RunOutput, Signal, TerminalSize};
 pub use bindings::openshell::sandbox::providers::{Provider, Readiness};
 pub use bindings::openshell::sandbox::snapshot::{HydrateMode, SnapshotInfo};
@@ -229,6 +231,17 @@ impl Sandbox {
     /// Replace the sandbox's network rules (needs the policy grant).
     pub fn update_network_policy(&self, rules_yaml: &str) -> Result<PolicyStatus> {
         Ok(network::update_policy(&self.0, rules_yaml)?)
+    }
+
+    /// Ask a person for network access (needs the policy grant); waits up
+    /// to `wait_ms` for the answer.
+    pub fn request_access(&self, request: &AccessRequest, wait_ms: u32) -> Result<AccessStatus> {
+        Ok(network::request_access(&self.0, request, wait_ms)?)
+    }
+
+    /// Where an access request of this run stands; waits up to `wait_ms`.
+    pub fn check_access(&self, id: &str, wait_ms: u32) -> Result<AccessStatus> {
+        Ok(network::check_access(&self.0, id, wait_ms)?)
     }
 
     /// The credential providers attached to this sandbox (never their

@@ -13,6 +13,7 @@
 //! | 5 | the guest trapped |
 //! | 130 | interrupted (SIGINT); 143 for SIGTERM |
 
+mod approvals;
 mod backend_args;
 mod compile;
 mod inspect;
@@ -87,6 +88,9 @@ enum Command {
     /// Work with policy files.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
+    /// Answer guests' requests for network access.
+    #[command(subcommand)]
+    Approvals(approvals::ApprovalsCommand),
 }
 
 /// Parse arguments, set up logging, run the command; returns the exit code.
@@ -110,6 +114,7 @@ pub fn main() -> std::process::ExitCode {
             Command::Sandbox(c) => c.execute().await,
             Command::Snapshot(c) => c.execute(),
             Command::Policy(c) => c.execute(),
+            Command::Approvals(c) => c.execute(),
         }
     });
     // Do not wait for stray blocking tasks (e.g. a reader of a killed

@@ -67,6 +67,10 @@ pub struct RunArgs {
     /// Snapshot store directory.
     #[arg(long, env = "OPENSHELL_WASM_SNAPSHOT_DIR", value_name = "DIR")]
     snapshot_dir: Option<PathBuf>,
+    /// Where requests for network access wait for an operator's answer
+    /// (`openshell-wasm approvals`).
+    #[arg(long, env = "OPENSHELL_WASM_APPROVALS_DIR", value_name = "DIR")]
+    approvals_dir: Option<PathBuf>,
 
     /// Compiled-component cache directory.
     #[arg(long, env = "OPENSHELL_WASM_CACHE_DIR", value_name = "DIR")]
@@ -213,6 +217,9 @@ impl RunArgs {
             PoolingArg::On => Pooling::On,
             PoolingArg::Off => Pooling::Off,
         });
+        if let Some(d) = &self.approvals_dir {
+            builder = builder.approvals_dir(d);
+        }
         if let Some(d) = &self.snapshot_dir {
             builder = builder.snapshot_dir(d);
         }

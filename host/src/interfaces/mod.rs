@@ -33,6 +33,7 @@
 //! # let _ = ctx; Ok(()) }
 //! ```
 
+mod access;
 mod convert;
 mod fs;
 mod lifecycle;
@@ -51,6 +52,7 @@ use std::sync::{Arc, Mutex};
 
 use wasmtime::component::{HasData, Linker, ResourceTable, ResourceTableError};
 
+use crate::approvals::ApprovalStore;
 use crate::backend::{Backend, Sandbox, SandboxInfo};
 use crate::egress::Connector;
 use crate::error::SandboxError;
@@ -132,6 +134,9 @@ pub struct SandboxCtx {
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) policy: Arc<Policy>,
     pub(crate) snapshots: SnapshotStore,
+    pub(crate) approvals: ApprovalStore,
+    /// Access requests this run made whose approved rule it already added.
+    pub(crate) applied_access: HashSet<String>,
     pub(crate) run_id: String,
     pub(crate) component: String,
     pub(crate) current: Arc<dyn Sandbox>,
@@ -158,6 +163,7 @@ pub struct SandboxCtxBuilder {
     current_owned: bool,
     policy: Arc<Policy>,
     snapshots: Option<SnapshotStore>,
+    approvals: Option<ApprovalStore>,
     run_id: Option<String>,
     component: String,
     created: Arc<Mutex<Vec<SandboxInfo>>>,
@@ -173,6 +179,7 @@ impl SandboxCtx {
             current_owned: false,
             policy: Arc::new(Policy::default()),
             snapshots: None,
+            approvals: None,
             run_id: None,
             component: "component".into(),
             created: Arc::default(),
@@ -224,6 +231,12 @@ impl SandboxCtxBuilder {
         self.snapshots = Some(store);
         self
     }
+    /// Where requests for network access wait for an answer (default
+    /// [`ApprovalStore::default_dir`]).
+    pub fn approvals(mut self, store: ApprovalStore) -> Self {
+        self.approvals = Some(store);
+        self
+    }
     /// The run id (used in labels and logs).
     pub fn run_id(mut self, id: impl Into<String>) -> Self {
         self.run_id = Some(id.into());
@@ -267,6 +280,8 @@ impl SandboxCtxBuilder {
             backend: self.backend,
             policy: self.policy,
             snapshots,
+            approvals: self.approvals.unwrap_or_else(|| ApprovalStore::new(ApprovalStore::default_dir())),
+            applied_access: HashSet::new(),
             run_id,
             component: self.component,
             current,

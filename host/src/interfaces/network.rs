@@ -49,6 +49,26 @@ impl network::Host for SandboxCtxView<'_> {
         Ok(convert::policy_status(status))
     }
 
+    async fn request_access(
+        &mut self,
+        sandbox: Resource<SandboxHandle>,
+        request: network::AccessRequest,
+        wait_ms: u32,
+    ) -> CallResult<network::AccessStatus> {
+        let sb = self.sandbox_of(&sandbox)?;
+        self.ask_for_access(&sb, request, wait_ms).await
+    }
+
+    async fn check_access(
+        &mut self,
+        sandbox: Resource<SandboxHandle>,
+        id: String,
+        wait_ms: u32,
+    ) -> CallResult<network::AccessStatus> {
+        let sb = self.sandbox_of(&sandbox)?;
+        self.look_up_access(&sb, &id, wait_ms).await
+    }
+
     async fn expose_port(
         &mut self,
         sandbox: Resource<SandboxHandle>,

@@ -107,6 +107,8 @@ struct NetworkSection {
     read_policy: Option<bool>,
     update_policy: Option<bool>,
     expose_ports: Option<Vec<Spanned<i64>>>,
+    request_access: Option<bool>,
+    access_timeout: Option<Span>,
 }
 
 #[derive(Deserialize, Default)]
@@ -276,6 +278,10 @@ pub fn parse(text: &str, file: &str) -> Result<Policy, PolicyError> {
     let n = doc.network;
     p.network.read_policy = n.read_policy.unwrap_or(p.network.read_policy);
     p.network.update_policy = n.update_policy.unwrap_or(p.network.update_policy);
+    p.network.request_access = n.request_access.unwrap_or(p.network.request_access);
+    if let Some(t) = n.access_timeout {
+        p.network.access_timeout = t.0;
+    }
     if let Some(ports) = n.expose_ports {
         for port in ports {
             match u16::try_from(*port.get_ref()) {

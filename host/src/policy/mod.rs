@@ -159,7 +159,7 @@ pub struct SandboxPolicy {
 }
 
 /// Network policy of sandboxes.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct NetworkPolicy {
     /// The guest may read the network policy.
@@ -168,6 +168,11 @@ pub struct NetworkPolicy {
     pub update_policy: bool,
     /// Ports the guest may expose.
     pub expose_ports: Vec<u16>,
+    /// The guest may ask a person for network access.
+    pub request_access: bool,
+    /// How long a request for access waits for an answer before it counts
+    /// as rejected.
+    pub access_timeout: Duration,
 }
 
 /// Snapshots.
@@ -227,7 +232,13 @@ impl Default for Policy {
                 max_cpu_millis: None,
                 max_memory_bytes: None,
             },
-            network: NetworkPolicy { read_policy: true, update_policy: false, expose_ports: Vec::new() },
+            network: NetworkPolicy {
+                read_policy: true,
+                update_policy: false,
+                expose_ports: Vec::new(),
+                request_access: false,
+                access_timeout: Duration::from_secs(300),
+            },
             snapshot: SnapshotPolicy {
                 persist: true,
                 hydrate: true,
@@ -302,8 +313,11 @@ impl Policy {
                 self.sandbox.max_memory_bytes.map_or("none".into(), format_size),
             ),
             format!(
-                "network: update policy {}, expose ports {:?}",
-                self.network.update_policy, self.network.expose_ports
+                "network: update policy {}, expose ports {:?}, request access {} (answered within {})",
+                self.network.update_policy,
+                self.network.expose_ports,
+                self.network.request_access,
+                format_duration(self.network.access_timeout)
             ),
             format!(
                 "snapshots: persist {}, hydrate {}, quota {} / {} snapshots",

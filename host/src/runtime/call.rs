@@ -108,6 +108,7 @@ impl Host {
         let sandbox_ctx = SandboxCtx::builder(self.backend.clone(), cx.sandbox.clone())
             .policy(policy.clone())
             .snapshots(self.snapshots.clone())
+            .approvals(self.approvals.clone())
             .run_id(cx.run_id)
             .component(cx.agent.name())
             .current_owned(cx.owned)

@@ -36,6 +36,7 @@ pub use output::{CapturedOutput, Forward, GuestStream};
 pub use run::{Collect, RunError, RunFailure, RunOutcome, RunRequest, RunStats, SandboxTarget, Seed};
 pub use state::RunState;
 
+use crate::approvals::ApprovalStore;
 use crate::backend::Backend;
 use crate::egress::Connector;
 use crate::error::SandboxError;
@@ -57,6 +58,7 @@ pub struct Host {
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) policy: Arc<Policy>,
     pub(crate) snapshots: SnapshotStore,
+    pub(crate) approvals: ApprovalStore,
     pub(crate) cache: Option<ComponentCache>,
     pub(crate) pooling: bool,
     pub(crate) clock: Arc<std::sync::atomic::AtomicU64>,
@@ -87,6 +89,7 @@ pub struct HostBuilder {
     backend: Option<Arc<dyn Backend>>,
     policy: Option<Policy>,
     snapshot_dir: Option<PathBuf>,
+    approvals_dir: Option<PathBuf>,
     cache_dir: Option<Option<PathBuf>>,
     cache_max_bytes: Option<u64>,
     engine: EngineOptions,
@@ -106,6 +109,13 @@ impl HostBuilder {
     /// Where snapshots are stored.
     pub fn snapshot_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.snapshot_dir = Some(dir.into());
+        self
+    }
+    /// Where requests for network access wait for a person's answer
+    /// (default [`ApprovalStore::default_dir`]; `openshell-wasm approvals`
+    /// reads the default).
+    pub fn approvals_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.approvals_dir = Some(dir.into());
         self
     }
     /// Where compiled components are cached (`None` disables the cache).
@@ -166,6 +176,7 @@ impl HostBuilder {
             backend,
             policy: Arc::new(policy),
             snapshots,
+            approvals: ApprovalStore::new(self.approvals_dir.unwrap_or_else(ApprovalStore::default_dir)),
             cache,
             pooling,
             connector: Arc::new(Connector::new()),

@@ -232,3 +232,45 @@ async fn sandbox_policy_and_spec_flags_reach_the_gateway() {
     let out = s.run(&["sandbox", "delete", "with-policy"]).await;
     assert!(out.status.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_answers_access_requests_from_the_command_line() {
+    let s = Setup::new(openshell_testgw::Protocol::V0_1).await;
+    s.register("testgw");
+    let policy = s.path("policy.toml");
+    std::fs::write(&policy, "[network]\nrequest-access = true\naccess-timeout = \"60s\"\n").unwrap();
+    let policy = policy.to_str().unwrap();
+    let input = "api.github.com 443 100 GET /repos/*";
+    let args = ["run", guests::ACCESS_REQUEST.path(), "--policy", policy, "--input", input];
+    let agent = s.run(&args);
+    let operator = async {
+        loop {
+            let out = s.run(&["approvals", "list", "--json"]).await;
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            let pending: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            if let Some(id) = pending[0]["id"].as_str() {
+                assert_eq!(pending[0]["host"], "api.github.com");
+                assert_eq!(pending[0]["reason"], "the tests need to fetch from it");
+                let out = s.run(&["approvals", "approve", id, "--note", "ok"]).await;
+                assert!(out.status.success(), "{}", text(&out.stderr));
+                // The first answer stands.
+                let again = s.run(&["approvals", "reject", id]).await;
+                assert_eq!(again.status.code(), Some(2));
+                assert!(text(&again.stderr).contains("already approved"), "{}", text(&again.stderr));
+                return id.to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let (out, id) = tokio::join!(agent, operator);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains(&format!("final=AccessDecision::Approved rule=approved-{id} note=ok")), "{stdout}");
+    assert!(stdout.contains("policy-has-host=true") && stdout.contains("policy-has-path=true"), "{stdout}");
+    // Answered requests leave the pending list and stay in the full one.
+    let out = s.run(&["approvals", "list", "--json"]).await;
+    assert_eq!(text(&out.stdout).trim(), "[]");
+    let out = s.run(&["approvals", "list", "--all"]).await;
+    assert!(text(&out.stdout).contains(&format!("{id}  api.github.com:443 GET /repos/*")), "{}", text(&out.stdout));
+    assert!(s.sandboxes().await.is_empty(), "the run's sandbox is gone");
+}

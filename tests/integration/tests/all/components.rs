@@ -578,6 +578,60 @@ macro_rules! component_suite {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn access_request() {
+            use openshell_wasm::approvals::{ApprovalStore, Decision, Entry};
+            let f = fixture(TARGET, Default::default()).await;
+            let r = f.ok(guests::ACCESS_REQUEST.path(), "example.com 443 0").await;
+            assert_eq!(field(&r, "request"), "permission-denied:network.request-access", "{r}");
+            let grant = |timeout: &str| policy(&format!("[network]\nrequest-access = true\naccess-timeout = \"{timeout}\"\n"));
+            let f = fixture(TARGET, grant("30s")).await;
+            if matches!(TARGET, Target::Local) {
+                let r = f.ok(guests::ACCESS_REQUEST.path(), "example.com 443 0").await;
+                assert_eq!(field(&r, "request"), "unsupported:network.request-access", "{r}");
+                assert!(f.approvals().list().unwrap().is_empty(), "nothing recorded");
+                return;
+            }
+            // The operator answers the first pending request it sees, as
+            // `openshell-wasm approvals approve|reject` does.
+            async fn operator(store: ApprovalStore, decision: Decision, note: &str) -> Entry {
+                loop {
+                    if let Some(e) = store.list().unwrap().into_iter().find(|e| e.answer.is_none()) {
+                        return store.decide(&e.request.id, decision, note).unwrap();
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            let (r, asked) = tokio::join!(
+                f.ok(guests::ACCESS_REQUEST.path(), "api.github.com 443 100 GET /repos/*"),
+                operator(f.approvals(), Decision::Approved, "go ahead"),
+            );
+            let id = &asked.request.id;
+            assert_eq!((asked.request.host.as_str(), asked.request.port), ("api.github.com", 443));
+            assert_eq!((asked.request.method.as_deref(), asked.request.path.as_deref()), (Some("GET"), Some("/repos/*")));
+            assert_eq!(asked.request.reason, "the tests need to fetch from it");
+            assert_eq!(field(&r, "id"), id.as_str(), "{r}");
+            assert_eq!(field(&r, "final"), "AccessDecision::Approved", "{r}");
+            assert_eq!(field(&r, "rule"), format!("approved-{id}"), "{r}");
+            assert_eq!(field(&r, "note"), "go_ahead", "{r}");
+            assert_eq!((field(&r, "policy-has-host"), field(&r, "policy-has-path")), ("true", "true"), "{r}");
+            assert_eq!(field(&r, "other-id"), "not-found:network.check-access", "{r}");
+
+            let (r, _) = tokio::join!(
+                f.ok(guests::ACCESS_REQUEST.path(), "pypi.org 443 100"),
+                operator(f.approvals(), Decision::Rejected, "not today"),
+            );
+            assert_eq!((field(&r, "final"), field(&r, "note")), ("AccessDecision::Rejected", "not_today"), "{r}");
+            assert_eq!(field(&r, "policy-has-host"), "false", "{r}");
+
+            // Nobody answers: rejected when the policy's time runs out.
+            let f = fixture(TARGET, grant("1s")).await;
+            let r = f.ok(guests::ACCESS_REQUEST.path(), "pypi.org 443 100").await;
+            assert_eq!((field(&r, "final"), field(&r, "note")), ("AccessDecision::Rejected", "nobody_answered_in_time"), "{r}");
+            assert_eq!(field(&r, "policy-has-host"), "false", "{r}");
+            assert!(f.leftovers().await.is_empty());
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn sandbox_options() {
             use crate::harness::PROVIDER_SECRET;
             let grants = "[sandbox]\ncreate = true\npolicy = true\nproviders = [\"github\", \"gitlab*\"]\ngpu = true\nmax-cpu = \"1\"\nmax-memory = \"1Gi\"\n";

@@ -73,6 +73,7 @@ pub struct Fixture {
     _gateway: Option<Gateway>,
     _state: tempfile::TempDir,
     _snapshots: tempfile::TempDir,
+    approvals: tempfile::TempDir,
 }
 
 /// Parse policy text (panics on errors: tests write valid policies).
@@ -99,6 +100,7 @@ pub async fn backend(target: Target, state: &std::path::Path) -> (Arc<dyn Backen
 pub async fn fixture(target: Target, policy: Policy) -> Fixture {
     let state = tempfile::tempdir().unwrap();
     let snapshots = tempfile::tempdir().unwrap();
+    let approvals = tempfile::tempdir().unwrap();
     let (backend, gateway) = backend(target, state.path()).await;
     // Each test has its own engine; on-demand allocation keeps dozens of
     // parallel tests from reserving terabytes of address space (the pool
@@ -107,14 +109,21 @@ pub async fn fixture(target: Target, policy: Policy) -> Fixture {
         .backend(backend.clone())
         .policy(policy)
         .snapshot_dir(snapshots.path())
+        .approvals_dir(approvals.path())
         .cache_dir(Some(component_cache()))
         .pooling(Pooling::Off)
         .build()
         .unwrap();
-    Fixture { host, backend, _gateway: gateway, _state: state, _snapshots: snapshots }
+    Fixture { host, backend, _gateway: gateway, _state: state, _snapshots: snapshots, approvals }
 }
 
 impl Fixture {
+    /// Where this host's access requests wait (what `openshell-wasm
+    /// approvals` would be pointed at).
+    pub fn approvals(&self) -> openshell_wasm::approvals::ApprovalStore {
+        openshell_wasm::approvals::ApprovalStore::new(self.approvals.path())
+    }
+
     /// Run the component at `path` with `input` in a fresh sandbox.
     pub async fn run(&self, path: &str, input: &str) -> Result<RunOutcome, RunFailure> {
         self.run_request(path, RunRequest::new(input)).await

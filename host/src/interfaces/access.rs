@@ -1,0 +1,192 @@
+//! `network.request-access` and `network.check-access`: a guest asks a
+//! person for network access, behind the policy's `network.request-access`
+//! grant. The request waits in the [`ApprovalStore`] for the operator; an
+//! approval becomes a rule in the sandbox's network policy, added by the
+//! run that asked (the operator's command only records the answer).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::bindings::openshell::sandbox::network;
+use super::{CallResult, SandboxCtxView};
+use crate::approvals::{AccessRequest, ApprovalStore, Decision, Entry, now_ms};
+use crate::backend::Sandbox;
+use crate::backend::openshell::policy::{self as sandbox_policy, EndpointDoc, Enforcement, L7Doc, L7RuleDoc, RuleDoc};
+use crate::error::{ErrorCode, Result, SandboxError};
+
+/// Longest reason a guest may give (it is shown to a person).
+const MAX_REASON: usize = 2000;
+
+/// The rule an approved request adds.
+fn rule_name(id: &str) -> String {
+    format!("approved-{id}")
+}
+
+/// Refuse what no rule could hold, and text that would garble the
+/// operator's terminal.
+fn check_request(r: &network::AccessRequest, op: &str) -> Result<()> {
+    let bad = |m: String| Err(SandboxError::invalid(op, m));
+    let printable = |s: &str| !s.chars().any(char::is_control);
+    if r.host.is_empty() || r.host.len() > 253 || !printable(&r.host) || r.host.contains(['/', ' ', ':']) {
+        return bad(format!("{:?} is not a host name or IP address", r.host));
+    }
+    if r.port == 0 {
+        return bad("port 0 is not a port".into());
+    }
+    if let Some(m) = &r.method
+        && (m.is_empty() || m.len() > 32 || !m.chars().all(|c| c.is_ascii_alphanumeric() || c == '/' || c == '*'))
+    {
+        return bad(format!("{m:?} is not a method"));
+    }
+    if let Some(p) = &r.path
+        && (!p.starts_with('/') || p.len() > 1024 || !printable(p))
+    {
+        return bad(format!("{p:?} is not a path glob (it starts with `/`)"));
+    }
+    if r.reason.len() > MAX_REASON || !r.reason.chars().all(|c| c == '\n' || !c.is_control()) {
+        return bad(format!("the reason must be printable text of at most {MAX_REASON} bytes"));
+    }
+    Ok(())
+}
+
+impl SandboxCtxView<'_> {
+    pub(super) async fn ask_for_access(
+        &mut self,
+        sandbox: &Arc<dyn Sandbox>,
+        request: network::AccessRequest,
+        wait_ms: u32,
+    ) -> CallResult<network::AccessStatus> {
+        let op = "network.request-access";
+        let policy = &self.ctx.policy.network;
+        if !policy.request_access {
+            return Err(SandboxError::denied(
+                op,
+                "this guest may not ask for network access (policy network.request-access)",
+            )
+            .into());
+        }
+        check_request(&request, op)?;
+        if !self.ctx.backend.features().network_policy {
+            return Err(SandboxError::unsupported(
+                op,
+                format!(
+                    "the {} backend's sandboxes have no network, so there is no access to grant; use an OpenShell gateway",
+                    sandbox.info().backend
+                ),
+            )
+            .into());
+        }
+        let id = crate::ids::random_id("acc").map_err(|e| SandboxError::from_id(op, &e))?;
+        let created_ms = now_ms();
+        let timeout_ms = u64::try_from(policy.access_timeout.as_millis()).unwrap_or(u64::MAX);
+        let record = AccessRequest {
+            id: id.clone(),
+            created_ms,
+            expires_ms: created_ms.saturating_add(timeout_ms),
+            run_id: self.ctx.run_id.clone(),
+            component: self.ctx.component.clone(),
+            sandbox: sandbox.info().name.clone(),
+            backend: sandbox.info().backend.clone(),
+            host: request.host,
+            port: request.port,
+            method: request.method,
+            path: request.path,
+            reason: request.reason,
+        };
+        self.ctx.approvals.create(&record).map_err(|e| e.with_operation(op))?;
+        tracing::warn!(
+            run = %self.ctx.run_id, sandbox = %record.sandbox, id = %id, host = %record.host, port = record.port,
+            "the guest asks for network access; answer with `openshell-wasm approvals approve|reject {id}`"
+        );
+        self.settle(op, sandbox, &id, wait_ms).await
+    }
+
+    pub(super) async fn look_up_access(
+        &mut self,
+        sandbox: &Arc<dyn Sandbox>,
+        id: &str,
+        wait_ms: u32,
+    ) -> CallResult<network::AccessStatus> {
+        let op = "network.check-access";
+        let not_ours = || SandboxError::not_found(op, format!("this run made no access request `{id}`"));
+        let entry =
+            self.ctx.approvals.get(id).map_err(|e| if e.code == ErrorCode::NotFound { not_ours() } else { e })?;
+        if entry.request.run_id != self.ctx.run_id {
+            return Err(not_ours().into());
+        }
+        if entry.request.sandbox != sandbox.info().name {
+            return Err(SandboxError::invalid(
+                op,
+                format!("request `{id}` is for sandbox `{}`, not `{}`", entry.request.sandbox, sandbox.info().name),
+            )
+            .into());
+        }
+        self.settle(op, sandbox, id, wait_ms).await
+    }
+
+    /// Wait for an answer (at most `wait_ms`, at most the policy's
+    /// timeout); add the rule of an approval once.
+    async fn settle(
+        &mut self,
+        op: &str,
+        sandbox: &Arc<dyn Sandbox>,
+        id: &str,
+        wait_ms: u32,
+    ) -> CallResult<network::AccessStatus> {
+        let wait = Duration::from_millis(u64::from(wait_ms)).min(self.ctx.policy.network.access_timeout);
+        let store: &ApprovalStore = &self.ctx.approvals;
+        let entry = store.wait(id, Instant::now() + wait).await.map_err(|e| e.with_operation(op))?;
+        let mut rule = String::new();
+        if entry.decision() == Decision::Approved {
+            rule = rule_name(id);
+            if !self.ctx.applied_access.contains(id) {
+                add_rule(sandbox.as_ref(), &entry.request, &rule).await.map_err(|e| {
+                    e.with_operation(op).context("the request was approved, but adding its rule failed")
+                })?;
+                tracing::info!(run = %self.ctx.run_id, sandbox = %entry.request.sandbox, rule = %rule, "approved access added");
+                self.ctx.applied_access.insert(id.to_string());
+            }
+        }
+        Ok(status(&entry, rule))
+    }
+}
+
+fn status(entry: &Entry, rule: String) -> network::AccessStatus {
+    network::AccessStatus {
+        id: entry.request.id.clone(),
+        decision: match entry.decision() {
+            Decision::Pending => network::AccessDecision::Pending,
+            Decision::Approved => network::AccessDecision::Approved,
+            Decision::Rejected => network::AccessDecision::Rejected,
+        },
+        note: entry.answer.as_ref().map(|a| a.note.clone()).unwrap_or_default(),
+        rule,
+    }
+}
+
+/// Add the approved access to the sandbox's rules (read, add, write back:
+/// the rules round-trip without loss, so nothing else changes).
+async fn add_rule(sandbox: &dyn Sandbox, request: &AccessRequest, name: &str) -> Result<()> {
+    let mut rules = match sandbox.network_policy().await {
+        Ok(current) => sandbox_policy::parse_rules(&current.rules_yaml)?,
+        Err(e) if e.code == ErrorCode::NotFound => BTreeMap::new(),
+        Err(e) => return Err(e),
+    };
+    let mut endpoint = EndpointDoc { host: request.host.clone(), ports: vec![request.port], ..Default::default() };
+    if request.method.is_some() || request.path.is_some() {
+        // Narrowed to a method or path: the endpoint is inspected (L7) and
+        // the rule enforced, not only audited.
+        endpoint.protocol = "rest".into();
+        endpoint.enforcement = Some(Enforcement::Enforce);
+        let allow = L7Doc {
+            method: request.method.clone().unwrap_or_else(|| "*".into()),
+            path: request.path.clone().unwrap_or_else(|| "/**".into()),
+            ..Default::default()
+        };
+        endpoint.rules = vec![L7RuleDoc { allow: Some(allow) }];
+    }
+    rules.insert(name.to_string(), RuleDoc { name: None, endpoints: vec![endpoint], binaries: Vec::new() });
+    sandbox.update_network_policy(&sandbox_policy::render_rules(&rules)).await?;
+    Ok(())
+}
