@@ -61,7 +61,9 @@ fn line(e: &Entry) -> String {
         (None, _) => format!("pending, {}s left", r.expires_ms.saturating_sub(now_ms()) / 1000),
     };
     format!(
-        "{}  {}:{}{}  sandbox {} ({})  run {}  {}\n    reason: {}",
+        // The reason is the guest's text: quoted and escaped, so it cannot
+        // pass itself off as another request's line.
+        "{}  {}:{}{}  sandbox {} ({})  run {}  {}\n    reason: {:?}",
         r.id, r.host, r.port, narrowed, r.sandbox, r.backend, r.run_id, state, r.reason
     )
 }

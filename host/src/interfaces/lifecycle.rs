@@ -55,32 +55,20 @@ fn apply_options(
         }
         spec.gpu = Some(n);
     }
-    if let Some(cpu) = options.cpu {
-        let asked = units::parse_cpu(&cpu).map_err(|m| SandboxError::invalid(op, m))?;
-        match policy.max_cpu_millis {
-            None => return Err(denied("ask for CPU", "max-cpu")),
-            Some(max) if asked > max => {
-                return Err(SandboxError::denied(
-                    op,
-                    format!("`{cpu}` is more CPU than policy sandbox.max-cpu ({max}m)"),
-                ));
+    let bounded =
+        |asked: Option<String>, parse: fn(&str) -> Result<u64, String>, max: Option<u64>, what: &str, key: &str| {
+            let Some(asked) = asked else { return Ok(None) };
+            let amount = parse(&asked).map_err(|m| SandboxError::invalid(op, m))?;
+            match max {
+                None => Err(denied(&format!("ask for {what}"), key)),
+                Some(max) if amount > max => {
+                    Err(SandboxError::denied(op, format!("`{asked}` is more {what} than policy sandbox.{key} allows")))
+                }
+                Some(_) => Ok(Some(asked)),
             }
-            Some(_) => spec.cpu = Some(cpu),
-        }
-    }
-    if let Some(memory) = options.memory {
-        let asked = units::parse_memory(&memory).map_err(|m| SandboxError::invalid(op, m))?;
-        match policy.max_memory_bytes {
-            None => return Err(denied("ask for memory", "max-memory")),
-            Some(max) if asked > max => {
-                return Err(SandboxError::denied(
-                    op,
-                    format!("`{memory}` is more memory than policy sandbox.max-memory ({})", units::format_size(max)),
-                ));
-            }
-            Some(_) => spec.memory = Some(memory),
-        }
-    }
+        };
+    spec.cpu = bounded(options.cpu, units::parse_cpu, policy.max_cpu_millis, "CPU", "max-cpu")?;
+    spec.memory = bounded(options.memory, units::parse_memory, policy.max_memory_bytes, "memory", "max-memory")?;
     Ok(())
 }
 
