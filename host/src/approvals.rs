@@ -83,6 +83,9 @@ pub struct Answer {
     pub note: String,
     /// When (ms since the epoch).
     pub decided_ms: u64,
+    /// A person decided (not the host, for lack of an answer).
+    #[serde(default)]
+    pub by_operator: bool,
 }
 
 /// A request with its answer, if any.
@@ -205,9 +208,9 @@ impl ApprovalStore {
         let entry = self.get(id)?;
         if entry.answer.is_none() && now_ms() >= entry.request.expires_ms {
             // Too late: the host rejects it (and may have told the guest).
-            self.answer_once(id, Decision::Rejected, "nobody answered in time")?;
+            self.answer_once(id, Decision::Rejected, "nobody answered in time", false)?;
         } else {
-            self.answer_once(id, decision, note)?;
+            self.answer_once(id, decision, note, true)?;
         }
         let entry = self.get(id)?;
         match &entry.answer {
@@ -222,9 +225,9 @@ impl ApprovalStore {
 
     /// Link an answer into place if there is none yet; an existing one
     /// stands.
-    fn answer_once(&self, id: &str, decision: Decision, note: &str) -> Result<()> {
+    fn answer_once(&self, id: &str, decision: Decision, note: &str, by_operator: bool) -> Result<()> {
         let (_, path) = self.paths(id)?;
-        let answer = Answer { decision, note: note.to_string(), decided_ms: now_ms() };
+        let answer = Answer { decision, note: note.to_string(), decided_ms: now_ms(), by_operator };
         let json = serde_json::to_vec_pretty(&answer).map_err(|e| SandboxError::invalid("approvals", e.to_string()))?;
         let temp =
             tempfile::NamedTempFile::new_in(&self.dir).map_err(|e| io_error("approvals", "write in", &self.dir, &e))?;
@@ -245,7 +248,7 @@ impl ApprovalStore {
                 return Ok(entry);
             }
             if now_ms() >= entry.request.expires_ms {
-                self.answer_once(id, Decision::Rejected, "nobody answered in time")?;
+                self.answer_once(id, Decision::Rejected, "nobody answered in time", false)?;
                 continue;
             }
             let now = Instant::now();
@@ -285,7 +288,8 @@ mod tests {
         store.create(&request("acc-1", 60_000)).unwrap();
         assert_eq!(store.get("acc-1").unwrap().decision(), Decision::Pending);
         let e = store.decide("acc-1", Decision::Approved, "ok by me").unwrap();
-        assert_eq!((e.decision(), e.answer.unwrap().note.as_str()), (Decision::Approved, "ok by me"));
+        let answer = e.answer.clone().unwrap();
+        assert_eq!((e.decision(), answer.note.as_str(), answer.by_operator), (Decision::Approved, "ok by me", true));
         let e = store.decide("acc-1", Decision::Rejected, "changed my mind").unwrap_err();
         assert_eq!(e.code, crate::error::ErrorCode::Conflict, "{e}");
         assert_eq!(store.get("acc-1").unwrap().decision(), Decision::Approved);
@@ -303,7 +307,8 @@ mod tests {
         assert_eq!(e.decision(), Decision::Pending, "still pending when the wait ends first");
         let e = store.wait("acc-2", Instant::now() + Duration::from_secs(10)).await.unwrap();
         assert_eq!(e.decision(), Decision::Rejected);
-        assert_eq!(e.answer.unwrap().note, "nobody answered in time");
+        let answer = e.answer.unwrap();
+        assert_eq!((answer.note.as_str(), answer.by_operator), ("nobody answered in time", false));
         // The operator is too late and told so.
         let e = store.decide("acc-2", Decision::Approved, "").unwrap_err();
         assert!(e.message.contains("rejected"), "{e}");

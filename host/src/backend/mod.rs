@@ -138,6 +138,18 @@ pub trait Sandbox: Send + Sync + std::fmt::Debug + 'static {
         Err(unsupported(&self.info().backend, "network.expose-port", "exposed ports"))
     }
 
+    /// The sandbox's draft policy chunks of `status` (empty: all).
+    async fn draft_chunks(&self, status: &str) -> Result<Vec<DraftChunk>> {
+        let _ = status;
+        Err(unsupported(&self.info().backend, "network.draft-policy", "draft policies"))
+    }
+
+    /// Approve (merging its rule into the policy) or reject a draft chunk.
+    async fn decide_draft(&self, chunk_id: &str, approve: bool, reason: &str) -> Result<()> {
+        let _ = (chunk_id, approve, reason);
+        Err(unsupported(&self.info().backend, "network.draft-policy", "draft policies"))
+    }
+
     /// The credential providers attached to the sandbox.
     async fn providers(&self) -> Result<Vec<ProviderInfo>> {
         Err(unsupported(&self.info().backend, "providers.list-providers", "credential providers"))

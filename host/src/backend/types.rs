@@ -374,6 +374,21 @@ pub enum ProviderReadiness {
     Unknown,
 }
 
+/// A rule the sandbox's supervisor proposed after connections its policy
+/// denied (an OpenShell draft policy chunk).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DraftChunk {
+    /// Its id.
+    pub id: String,
+    /// `pending`, `approved` or `rejected`.
+    pub status: String,
+    /// The name the rule would have.
+    pub rule_name: String,
+    /// The proposed rule; `None` when it holds a value this host cannot
+    /// represent without loss.
+    pub rule: Option<crate::backend::openshell::policy::RuleDoc>,
+}
+
 /// Network policy status (OpenShell).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PolicyStatus {

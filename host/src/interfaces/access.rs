@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use super::bindings::openshell::sandbox::network;
 use super::{CallResult, SandboxCtxView};
 use crate::approvals::{AccessRequest, ApprovalStore, Decision, Entry, now_ms};
-use crate::backend::Sandbox;
 use crate::backend::openshell::policy::{self as sandbox_policy, EndpointDoc, Enforcement, L7Doc, L7RuleDoc, RuleDoc};
+use crate::backend::{DraftChunk, Sandbox};
 use crate::error::{ErrorCode, Result, SandboxError};
 
 /// Longest reason a guest may give (it is shown to a person).
@@ -137,17 +137,22 @@ impl SandboxCtxView<'_> {
         let wait = Duration::from_millis(u64::from(wait_ms)).min(self.ctx.policy.network.access_timeout);
         let store: &ApprovalStore = &self.ctx.approvals;
         let entry = store.wait(id, Instant::now() + wait).await.map_err(|e| e.with_operation(op))?;
-        let mut rule = String::new();
-        if entry.decision() == Decision::Approved {
-            rule = rule_name(id);
-            if !self.ctx.applied_access.contains(id) {
-                add_rule(sandbox.as_ref(), &entry.request, &rule).await.map_err(|e| {
+        if entry.decision() != Decision::Pending && !self.ctx.applied_access.contains_key(id) {
+            let rule = match entry.decision() {
+                Decision::Approved => grant(sandbox.as_ref(), &entry.request).await.map_err(|e| {
                     e.with_operation(op).context("the request was approved, but adding its rule failed")
-                })?;
-                tracing::info!(run = %self.ctx.run_id, sandbox = %entry.request.sandbox, rule = %rule, "approved access added");
-                self.ctx.applied_access.insert(id.to_string());
-            }
+                })?,
+                _ => {
+                    if entry.answer.as_ref().is_some_and(|a| a.by_operator) {
+                        reject_drafts(sandbox.as_ref(), &entry).await;
+                    }
+                    String::new()
+                }
+            };
+            tracing::info!(run = %self.ctx.run_id, sandbox = %entry.request.sandbox, id, rule = %rule, "access request answered");
+            self.ctx.applied_access.insert(id.to_string(), rule);
         }
+        let rule = self.ctx.applied_access.get(id).cloned().unwrap_or_default();
         Ok(status(&entry, rule))
     }
 }
@@ -163,6 +168,86 @@ fn status(entry: &Entry, rule: String) -> network::AccessStatus {
         note: entry.answer.as_ref().map(|a| a.note.clone()).unwrap_or_default(),
         rule,
     }
+}
+
+/// Carry out an approval; returns the rule that grants it. Draft chunks
+/// the sandbox's supervisor proposed for no more than the person approved
+/// are approved on the gateway (so OpenShell's own tools show the
+/// decision, and the chunk's rule is the grant); otherwise the host adds
+/// a rule of its own.
+async fn grant(sandbox: &dyn Sandbox, request: &AccessRequest) -> Result<String> {
+    let mut granted = None;
+    for chunk in drafts(sandbox).await {
+        if chunk.rule.as_ref().is_some_and(|r| within(r, request)) {
+            match sandbox.decide_draft(&chunk.id, true, "").await {
+                Ok(()) => {
+                    granted.get_or_insert(chunk.rule_name);
+                }
+                Err(e) => tracing::warn!(chunk = %chunk.id, "cannot approve the matching draft chunk: {e}"),
+            }
+        }
+    }
+    if let Some(rule) = granted {
+        return Ok(rule);
+    }
+    let rule = rule_name(&request.id);
+    add_rule(sandbox, request, &rule).await?;
+    Ok(rule)
+}
+
+/// A person's rejection, recorded on the pending draft chunks that propose
+/// the same host and port.
+async fn reject_drafts(sandbox: &dyn Sandbox, entry: &Entry) {
+    let request = &entry.request;
+    let note = entry.answer.as_ref().map(|a| a.note.as_str()).unwrap_or_default();
+    let reason = format!("rejected with openshell-wasm approvals ({}): {note}", request.id);
+    for chunk in drafts(sandbox).await {
+        let names = chunk.rule.as_ref().is_some_and(|r| {
+            r.endpoints.iter().any(|e| e.host.eq_ignore_ascii_case(&request.host) && ports(e).contains(&request.port))
+        });
+        if names && let Err(e) = sandbox.decide_draft(&chunk.id, false, &reason).await {
+            tracing::warn!(chunk = %chunk.id, "cannot reject the matching draft chunk: {e}");
+        }
+    }
+}
+
+/// The sandbox's pending draft chunks; none where the backend has no draft
+/// policy or cannot say (the answer is carried out either way).
+async fn drafts(sandbox: &dyn Sandbox) -> Vec<DraftChunk> {
+    match sandbox.draft_chunks("pending").await {
+        Ok(chunks) => chunks,
+        Err(e) => {
+            if e.code != ErrorCode::Unsupported {
+                tracing::warn!("cannot read the sandbox's draft policy: {e}");
+            }
+            Vec::new()
+        }
+    }
+}
+
+/// An endpoint's ports (`port` when `ports` is empty).
+fn ports(e: &EndpointDoc) -> Vec<u16> {
+    if e.ports.is_empty() { vec![e.port] } else { e.ports.clone() }
+}
+
+/// Whether `rule` allows no more than `request` asked: the same host and
+/// port only, nothing narrowed away (a request for a method or path is
+/// narrower than any whole-host rule), and no way around the address
+/// checks or to credentials.
+fn within(rule: &RuleDoc, request: &AccessRequest) -> bool {
+    request.method.is_none()
+        && request.path.is_none()
+        && !rule.endpoints.is_empty()
+        && rule.endpoints.iter().all(|e| {
+            e.host.eq_ignore_ascii_case(&request.host)
+                && ports(e).iter().all(|p| *p == request.port)
+                && e.allowed_ips.is_empty()
+                && e.credential_binding.is_none()
+                && e.credential_signing.is_empty()
+                && !e.allow_uninspected_credentials
+                && !e.websocket_credential_rewrite
+                && !e.request_body_credential_rewrite
+        })
 }
 
 /// Add the approved access to the sandbox's rules (read, add, write back:

@@ -47,7 +47,7 @@ mod snapshot;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use wasmtime::component::{HasData, Linker, ResourceTable, ResourceTableError};
@@ -135,8 +135,9 @@ pub struct SandboxCtx {
     pub(crate) policy: Arc<Policy>,
     pub(crate) snapshots: SnapshotStore,
     pub(crate) approvals: ApprovalStore,
-    /// Access requests this run made whose approved rule it already added.
-    pub(crate) applied_access: HashSet<String>,
+    /// Access requests this run made whose answer it already carried out,
+    /// with the rule an approval added (empty for a rejection).
+    pub(crate) applied_access: HashMap<String, String>,
     pub(crate) run_id: String,
     pub(crate) component: String,
     pub(crate) current: Arc<dyn Sandbox>,
@@ -281,7 +282,7 @@ impl SandboxCtxBuilder {
             policy: self.policy,
             snapshots,
             approvals: self.approvals.unwrap_or_else(|| ApprovalStore::new(ApprovalStore::default_dir())),
-            applied_access: HashSet::new(),
+            applied_access: HashMap::new(),
             run_id,
             component: self.component,
             current,

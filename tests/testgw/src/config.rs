@@ -128,6 +128,22 @@ pub struct Config {
     /// Credential providers that exist in every workspace (the real
     /// gateway's `CreateProvider` is not modelled).
     pub providers: Vec<ProviderSeed>,
+    /// Rules the supervisor of every new sandbox proposes at once, as the
+    /// real one does after connections its policy denied (the test
+    /// gateway has no egress proxy to deny them).
+    pub draft_proposals: Vec<DraftProposal>,
+}
+
+/// A rule a sandbox's supervisor proposes: access to `host:port` for
+/// `binary`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DraftProposal {
+    /// Host name.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// The binary that made the denied connections.
+    pub binary: String,
 }
 
 /// A credential provider the gateway knows.
@@ -187,6 +203,7 @@ impl Config {
             bearer_token: None,
             stats: Stats::default(),
             providers: Vec::new(),
+            draft_proposals: Vec::new(),
         }
     }
 }

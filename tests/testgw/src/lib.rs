@@ -52,6 +52,6 @@ mod v0_0;
 mod v0_1;
 mod wire;
 
-pub use config::{Config, Faults, Protocol, ProviderSeed, Stats, TlsFiles};
+pub use config::{Config, DraftProposal, Faults, Protocol, ProviderSeed, Stats, TlsFiles};
 pub use instance::Instance;
 pub use server::{MAX_INBOUND_MESSAGE, serve};

@@ -13,8 +13,8 @@ use super::{OpenShellBackend, exec};
 use super::policy;
 use super::status::{retry, to_error};
 use crate::backend::{
-    ByteStream, DirEntry, ExecRequest, ExecSession, ExposedPort, FileRead, FileSink, FileStat, PolicyStatus,
-    ProviderInfo, Sandbox, SandboxInfo, WriteOptions,
+    ByteStream, DirEntry, DraftChunk, ExecRequest, ExecSession, ExposedPort, FileRead, FileSink, FileStat,
+    PolicyStatus, ProviderInfo, Sandbox, SandboxInfo, WriteOptions,
 };
 use crate::error::{ErrorCode, Result, SandboxError};
 use crate::retry::{self, Backoff, GaveUp, Verdict};
@@ -125,6 +125,24 @@ impl Sandbox for OpenShellSandbox {
             Err(GaveUp { error: Err(e), .. }) => return Err(e),
         };
         policy_status(op, rev)
+    }
+
+    async fn draft_chunks(&self, status: &str) -> Result<Vec<DraftChunk>> {
+        let op = "network.draft-policy";
+        let target = &self.files.target;
+        retry(op, self.backend.cfg.rpc_timeout, || async {
+            self.backend.wire.draft_chunks(target, status).await.map_err(|s| to_error(op, &s))
+        })
+        .await
+    }
+
+    async fn decide_draft(&self, chunk_id: &str, approve: bool, reason: &str) -> Result<()> {
+        let op = if approve { "network.approve-draft" } else { "network.reject-draft" };
+        self.backend
+            .wire
+            .decide_draft(&self.files.target, chunk_id, approve, reason)
+            .await
+            .map_err(|s| to_error(op, &s))
     }
 
     async fn providers(&self) -> Result<Vec<ProviderInfo>> {

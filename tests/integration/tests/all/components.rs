@@ -616,18 +616,50 @@ macro_rules! component_suite {
             assert_eq!((field(&r, "policy-has-host"), field(&r, "policy-has-path")), ("true", "true"), "{r}");
             assert_eq!(field(&r, "other-id"), "not-found:network.check-access", "{r}");
 
-            let (r, _) = tokio::join!(
-                f.ok(guests::ACCESS_REQUEST.path(), "pypi.org 443 100"),
+            // The sandbox's supervisor proposed a rule for pypi.org:443 (a
+            // draft chunk). A person's answer is recorded there too.
+            let drafts = |sandbox: &openshell_wasm::backend::SandboxInfo| {
+                let sb = f.backend.open(sandbox);
+                async move {
+                    let chunks = sb.draft_chunks("").await.unwrap();
+                    chunks.into_iter().map(|c| (c.rule_name, c.status)).collect::<Vec<_>>()
+                }
+            };
+            let keep = |input: &str| openshell_wasm::runtime::RunRequest::new(input).keep(true);
+            let (o, _) = tokio::join!(
+                f.run_request(guests::ACCESS_REQUEST.path(), keep("pypi.org 443 100")),
                 operator(f.approvals(), Decision::Rejected, "not today"),
             );
+            let o = o.unwrap();
+            let r = o.result.clone().unwrap();
             assert_eq!((field(&r, "final"), field(&r, "note")), ("AccessDecision::Rejected", "not_today"), "{r}");
             assert_eq!(field(&r, "policy-has-host"), "false", "{r}");
+            assert_eq!(drafts(&o.sandbox).await, [("allow_pypi_org_443".to_string(), "rejected".to_string())]);
+            f.backend.delete(&o.sandbox.name).await.unwrap();
+            // Approving exactly what the supervisor proposed approves its
+            // chunk: OpenShell merges the rule, and it is the grant.
+            let (o, _) = tokio::join!(
+                f.run_request(guests::ACCESS_REQUEST.path(), keep("pypi.org 443 100")),
+                operator(f.approvals(), Decision::Approved, "fine"),
+            );
+            let o = o.unwrap();
+            let r = o.result.clone().unwrap();
+            assert_eq!((field(&r, "final"), field(&r, "rule")), ("AccessDecision::Approved", "allow_pypi_org_443"), "{r}");
+            assert_eq!(field(&r, "policy-has-host"), "true", "{r}");
+            assert_eq!(drafts(&o.sandbox).await, [("allow_pypi_org_443".to_string(), "approved".to_string())]);
+            f.backend.delete(&o.sandbox.name).await.unwrap();
 
-            // Nobody answers: rejected when the policy's time runs out.
+            // Nobody answers: rejected when the policy's time runs out; the
+            // draft chunk stays for a person to decide in OpenShell.
             let f = fixture(TARGET, grant("1s")).await;
-            let r = f.ok(guests::ACCESS_REQUEST.path(), "pypi.org 443 100").await;
+            let o = f.run_request(guests::ACCESS_REQUEST.path(), keep("pypi.org 443 100")).await.unwrap();
+            let r = o.result.clone().unwrap();
             assert_eq!((field(&r, "final"), field(&r, "note")), ("AccessDecision::Rejected", "nobody_answered_in_time"), "{r}");
             assert_eq!(field(&r, "policy-has-host"), "false", "{r}");
+            let sb = f.backend.open(&o.sandbox);
+            let statuses: Vec<String> = sb.draft_chunks("").await.unwrap().into_iter().map(|c| c.status).collect();
+            assert_eq!(statuses, ["pending"]);
+            f.backend.delete(&o.sandbox.name).await.unwrap();
             assert!(f.leftovers().await.is_empty());
         }
 

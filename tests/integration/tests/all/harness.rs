@@ -52,6 +52,10 @@ pub async fn start_gateway(
 /// guests must never see it.
 pub const PROVIDER_SECRET: &str = "ghp-testgw-credential-value";
 
+/// The host every component test gateway's sandboxes start with a pending
+/// draft rule for, as if they had tried to reach it and been denied.
+pub const DRAFT_HOST: &str = "pypi.org";
+
 /// The credential providers every component test gateway has.
 fn providers() -> Vec<openshell_testgw::ProviderSeed> {
     let seed = |name: &str, key: &str, value: &str| openshell_testgw::ProviderSeed {
@@ -86,7 +90,15 @@ pub async fn backend(target: Target, state: &std::path::Path) -> (Arc<dyn Backen
     match target {
         Target::Local => (Arc::new(LocalBackend::new(state).expect("bubblewrap is required for the tests")), None),
         Target::Gateway(protocol) | Target::GatewayPerExec(protocol) => {
-            let gw = start_gateway(protocol, state, |c| c.providers = providers()).await;
+            let gw = start_gateway(protocol, state, |c| {
+                c.providers = providers();
+                c.draft_proposals = vec![openshell_testgw::DraftProposal {
+                    host: DRAFT_HOST.into(),
+                    port: 443,
+                    binary: "/usr/bin/curl".into(),
+                }];
+            })
+            .await;
             let mut cfg = GatewayConfig::new(format!("http://{}", gw.addr));
             cfg.session_channel =
                 if matches!(target, Target::Gateway(_)) { SessionChannel::Auto } else { SessionChannel::Off };

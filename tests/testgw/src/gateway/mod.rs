@@ -7,6 +7,7 @@
 //! gateway enforces lives here once. Errors are `tonic::Status` values
 //! because their codes and messages are the behaviour being reproduced.
 
+mod drafts;
 mod exec;
 mod ids;
 mod lifecycle;
@@ -31,7 +32,8 @@ use tonic::Status;
 
 pub(crate) use self::exec::{ClientFrame, ExecOutput, ExecSpec};
 pub(crate) use self::model::{
-    DEFAULT_WORKSPACE, Endpoint, Phase, PolicyRevision, PolicyState, Sandbox, Scope, SettingValue, Target, Workspace,
+    DEFAULT_WORKSPACE, DraftChunk, Endpoint, Phase, PolicyRevision, PolicyState, Sandbox, Scope, SettingValue, Target,
+    Workspace,
 };
 pub(crate) use self::policy::{ConfigChange, ConfigUpdate};
 pub(crate) use self::providers::Readiness;

@@ -87,10 +87,26 @@ pub(crate) struct Sandbox {
     /// Names of the attached providers, in attach order.
     #[serde(default)]
     pub providers: Vec<String>,
+    /// The draft policy: rules the supervisor proposed.
+    #[serde(default)]
+    pub drafts: Vec<DraftChunk>,
     /// Lifecycle generation: a scheduled transition only applies if the
     /// sandbox has not moved on since it was scheduled.
     #[serde(skip)]
     pub epoch: u64,
+}
+
+/// A proposed rule and what a person decided (`PolicyChunk`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DraftChunk {
+    pub id: String,
+    /// `pending`, `approved` or `rejected`.
+    pub status: String,
+    pub rule_name: String,
+    pub host: String,
+    pub port: u16,
+    pub binary: String,
+    pub rationale: String,
 }
 
 /// Load state of a policy revision (`PolicyStatus`).

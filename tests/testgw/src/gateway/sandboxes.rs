@@ -135,6 +135,7 @@ impl Gateway {
                 settings: BTreeMap::new(),
                 settings_revision: 0,
                 providers: new.providers.clone(),
+                drafts: self.proposals(),
                 epoch: 0,
             };
             for (service, port, mode) in &new.services {

@@ -217,6 +217,59 @@ impl OpenShell for Service {
         reply(pb::DeleteServiceResponse { deleted })
     }
 
+    async fn get_draft_policy(&self, request: Request<pb::GetDraftPolicyRequest>) -> Reply<pb::GetDraftPolicyResponse> {
+        let req = request.into_inner();
+        required(&req.name, "name")?;
+        let target = by_name(&req.workspace, req.name.clone());
+        let chunks = self.gateway.drafts(&target, &req.status_filter)?;
+        reply(pb::GetDraftPolicyResponse { chunks: chunks.iter().map(convert::chunk).collect() })
+    }
+
+    async fn approve_draft_chunk(
+        &self,
+        request: Request<pb::ApproveDraftChunkRequest>,
+    ) -> Reply<pb::ApproveDraftChunkResponse> {
+        let req = request.into_inner();
+        required(&req.name, "name")?;
+        required(&req.chunk_id, "chunk_id")?;
+        let target = by_name(&req.workspace, req.name.clone());
+        let chunk = self.gateway.approvable(&target, &req.chunk_id)?;
+        // The rule is merged into the policy as an added rule.
+        let latest = self.gateway.latest_policy(&target)?;
+        let mut current = latest
+            .as_ref()
+            .map(|r| sb::SandboxPolicy::decode(r.policy.as_slice()).unwrap_or_default())
+            .unwrap_or_default();
+        let add = pb::AddNetworkRule { rule_name: chunk.rule_name.clone(), rule: Some(convert::proposed_rule(&chunk)) };
+        let operation =
+            pb::PolicyMergeOperation { operation: Some(pb::policy_merge_operation::Operation::AddRule(add)) };
+        policy::merge(&mut current, vec![operation])?;
+        let updated = self.gateway.update_config(ConfigUpdate {
+            target: target.clone(),
+            global: false,
+            change: ConfigChange::Policy {
+                policy: current.encode_to_vec(),
+                base: Some(latest.map_or(0, |r| r.version)),
+            },
+            expected_resource_version: 0,
+            annotations: Default::default(),
+        })?;
+        self.gateway.mark_approved(&target, &req.chunk_id)?;
+        reply(pb::ApproveDraftChunkResponse { policy_version: updated.version, policy_hash: updated.policy_hash })
+    }
+
+    async fn reject_draft_chunk(
+        &self,
+        request: Request<pb::RejectDraftChunkRequest>,
+    ) -> Reply<pb::RejectDraftChunkResponse> {
+        let req = request.into_inner();
+        required(&req.name, "name")?;
+        required(&req.chunk_id, "chunk_id")?;
+        let target = by_name(&req.workspace, req.name.clone());
+        self.gateway.reject_draft(&target, &req.chunk_id)?;
+        reply(pb::RejectDraftChunkResponse {})
+    }
+
     async fn list_sandbox_providers(
         &self,
         request: Request<pb::ListSandboxProvidersRequest>,

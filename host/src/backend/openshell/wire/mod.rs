@@ -23,7 +23,7 @@ use tonic::Status;
 use super::config::{GatewayConfig, Protocol};
 use super::policy::{PolicyDoc, RuleDoc};
 use super::transport::Auth;
-use crate::backend::{ExposedPort, Phase, PolicyLoadState, ProviderInfo};
+use crate::backend::{DraftChunk, ExposedPort, Phase, PolicyLoadState, ProviderInfo};
 
 pub use v0_0::Wire00;
 pub use v0_1::Wire01;
@@ -175,6 +175,10 @@ pub trait Wire: Send + Sync + std::fmt::Debug {
     async fn update_rules(&self, target: &Target, rules: &BTreeMap<String, RuleDoc>) -> Result<u32, Status>;
     /// `ExposeService`.
     async fn expose(&self, target: &Target, port: u16, service: &str) -> Result<ExposedPort, Status>;
+    /// `GetDraftPolicy`: chunks of `status` (empty: all).
+    async fn draft_chunks(&self, target: &Target, status: &str) -> Result<Vec<DraftChunk>, Status>;
+    /// `ApproveDraftChunk` or `RejectDraftChunk`.
+    async fn decide_draft(&self, target: &Target, chunk_id: &str, approve: bool, reason: &str) -> Result<(), Status>;
     /// `ListSandboxProviders` (every page), each with its readiness where
     /// the generation reports it (`GetSandboxProviderStatus`).
     async fn providers(&self, target: &Target) -> Result<Vec<ProviderInfo>, Status>;

@@ -51,6 +51,15 @@ macro_rules! conversions {
             }))
         }
 
+        /// A draft chunk, its rule read without loss or not at all.
+        fn chunk(c: pb::PolicyChunk) -> DraftChunk {
+            let rule = c.proposed_rule.and_then(|r| {
+                let mut rules = rules_from_pb(BTreeMap::from([(c.rule_name.clone(), r)])).ok()?;
+                rules.remove(&c.rule_name)
+            });
+            DraftChunk { id: c.id, status: c.status, rule_name: c.rule_name, rule }
+        }
+
         /// What a guest may see of a provider: never a credential value.
         fn provider(p: dm::Provider) -> ProviderInfo {
             ProviderInfo {

@@ -24,7 +24,7 @@ use super::{
 use crate::backend::openshell::config::{GatewayConfig, Protocol};
 use crate::backend::openshell::policy::{Access, BinaryDoc, Enforcement, McpDoc, PolicyDoc, RuleDoc, Tls};
 use crate::backend::openshell::transport::Auth;
-use crate::backend::{ExposedPort, ProviderInfo, ProviderReadiness};
+use crate::backend::{DraftChunk, ExposedPort, ProviderInfo, ProviderReadiness};
 
 type Client = OpenShellClient<InterceptedService<Channel, Auth>>;
 
@@ -334,6 +334,40 @@ impl Wire for Wire01 {
         let mut c = self.client.clone();
         let resp = unary(self.timeout, c.expose_service(request(msg, self.timeout))).await?;
         Ok(ExposedPort { port, name: service.to_string(), url: resp.url })
+    }
+
+    async fn draft_chunks(&self, target: &Target, status: &str) -> Result<Vec<DraftChunk>, Status> {
+        let msg = pb::GetDraftPolicyRequest {
+            sandbox: target.name.clone(),
+            status_filter: status.to_string(),
+            workspace_scope: scope(&self.workspace),
+        };
+        let mut c = self.client.clone();
+        let resp = unary(self.timeout, c.get_draft_policy(request(msg, self.timeout))).await?;
+        Ok(resp.chunks.into_iter().map(chunk).collect())
+    }
+
+    async fn decide_draft(&self, target: &Target, chunk_id: &str, approve: bool, reason: &str) -> Result<(), Status> {
+        let mut c = self.client.clone();
+        if approve {
+            let msg = pb::ApproveDraftChunkRequest {
+                sandbox: target.name.clone(),
+                chunk_id: chunk_id.to_string(),
+                workspace_scope: scope(&self.workspace),
+                ..Default::default()
+            };
+            unary(self.timeout, c.approve_draft_chunk(request(msg, self.timeout))).await?;
+        } else {
+            let msg = pb::RejectDraftChunkRequest {
+                sandbox: target.name.clone(),
+                chunk_id: chunk_id.to_string(),
+                reason: reason.to_string(),
+                workspace_scope: scope(&self.workspace),
+                ..Default::default()
+            };
+            unary(self.timeout, c.reject_draft_chunk(request(msg, self.timeout))).await?;
+        }
+        Ok(())
     }
 
     async fn providers(&self, target: &Target) -> Result<Vec<ProviderInfo>, Status> {
