@@ -47,6 +47,7 @@ mod gate;
 mod gateway;
 mod instance;
 mod server;
+mod shared;
 pub mod testing;
 mod v0_0;
 mod v0_1;

@@ -233,29 +233,8 @@ impl OpenShell for Service {
         required(&req.name, "name")?;
         required(&req.chunk_id, "chunk_id")?;
         let target = by_name(&req.workspace, req.name.clone());
-        let chunk = self.gateway.approvable(&target, &req.chunk_id)?;
-        // The rule is merged into the policy as an added rule.
-        let latest = self.gateway.latest_policy(&target)?;
-        let mut current = latest
-            .as_ref()
-            .map(|r| sb::SandboxPolicy::decode(r.policy.as_slice()).unwrap_or_default())
-            .unwrap_or_default();
-        let add = pb::AddNetworkRule { rule_name: chunk.rule_name.clone(), rule: Some(convert::proposed_rule(&chunk)) };
-        let operation =
-            pb::PolicyMergeOperation { operation: Some(pb::policy_merge_operation::Operation::AddRule(add)) };
-        policy::merge(&mut current, vec![operation])?;
-        let updated = self.gateway.update_config(ConfigUpdate {
-            target: target.clone(),
-            global: false,
-            change: ConfigChange::Policy {
-                policy: current.encode_to_vec(),
-                base: Some(latest.map_or(0, |r| r.version)),
-            },
-            expected_resource_version: 0,
-            annotations: Default::default(),
-        })?;
-        self.gateway.mark_approved(&target, &req.chunk_id)?;
-        reply(pb::ApproveDraftChunkResponse { policy_version: updated.version, policy_hash: updated.policy_hash })
+        let (policy_version, policy_hash) = convert::approve_chunk(&self.gateway, &target, &req.chunk_id)?;
+        reply(pb::ApproveDraftChunkResponse { policy_version, policy_hash })
     }
 
     async fn reject_draft_chunk(

@@ -238,46 +238,4 @@ pub(super) fn workspace_msg(w: &Workspace) -> dm::Workspace {
     }
 }
 
-/// A provider as ListSandboxProviders returns it (credentials included,
-/// as stored).
-pub(super) fn provider(p: &crate::config::ProviderSeed, workspace: &str) -> dm::Provider {
-    dm::Provider {
-        metadata: Some(dm::ObjectMeta { name: p.name.clone(), workspace: workspace.to_string(), ..Default::default() }),
-        r#type: p.kind.clone(),
-        credentials: p.credentials.clone(),
-        ..Default::default()
-    }
-}
-
-/// Whether an encoded policy binds `provider`'s credentials in a network rule.
-pub(super) fn binds_provider(policy: &[u8], provider: &str) -> bool {
-    sb::SandboxPolicy::decode(policy).unwrap_or_default().network_policies.values().any(|rule| {
-        rule.endpoints.iter().any(|e| e.credential_binding.as_ref().is_some_and(|b| b.provider == provider))
-    })
-}
-
-/// A draft chunk as GetDraftPolicy returns it.
-pub(super) fn chunk(c: &crate::gateway::DraftChunk) -> pb::PolicyChunk {
-    pb::PolicyChunk {
-        id: c.id.clone(),
-        status: c.status.clone(),
-        rule_name: c.rule_name.clone(),
-        proposed_rule: Some(proposed_rule(c)),
-        rationale: c.rationale.clone(),
-        rejection_reason: String::new(),
-    }
-}
-
-/// The rule a chunk proposes: its host and port for its binary.
-pub(super) fn proposed_rule(c: &crate::gateway::DraftChunk) -> sb::NetworkPolicyRule {
-    sb::NetworkPolicyRule {
-        name: c.rule_name.clone(),
-        endpoints: vec![sb::NetworkEndpoint {
-            host: c.host.clone(),
-            port: u32::from(c.port),
-            ports: vec![u32::from(c.port)],
-            ..Default::default()
-        }],
-        binaries: vec![sb::NetworkBinary { path: c.binary.clone() }],
-    }
-}
+crate::shared::alike!();
