@@ -1,8 +1,8 @@
 //! `network.request-access` and `network.check-access`: a guest asks a
 //! person for network access, behind the policy's `network.request-access`
-//! grant. The request waits in the [`ApprovalStore`] for the operator; an
-//! approval becomes a rule in the sandbox's network policy, added by the
-//! run that asked (the operator's command only records the answer).
+//! grant. The request waits in the approvals store for the operator; the
+//! run that asked carries out the answer (the operator's command only
+//! records it): an approval becomes a rule in the sandbox's network policy.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::bindings::openshell::sandbox::network;
 use super::{CallResult, SandboxCtxView};
-use crate::approvals::{AccessRequest, ApprovalStore, Decision, Entry, now_ms};
+use crate::approvals::{AccessRequest, Decision, Entry, now_ms};
 use crate::backend::openshell::policy::{self as sandbox_policy, EndpointDoc, Enforcement, L7Doc, L7RuleDoc, RuleDoc};
 use crate::backend::{DraftChunk, Sandbox};
 use crate::error::{ErrorCode, Result, SandboxError};
@@ -126,7 +126,8 @@ impl SandboxCtxView<'_> {
     }
 
     /// Wait for an answer (at most `wait_ms`, at most the policy's
-    /// timeout); add the rule of an approval once.
+    /// timeout) and carry it out once: grant an approval, record a
+    /// person's rejection on the gateway's draft policy.
     async fn settle(
         &mut self,
         op: &str,
@@ -135,8 +136,7 @@ impl SandboxCtxView<'_> {
         wait_ms: u32,
     ) -> CallResult<network::AccessStatus> {
         let wait = Duration::from_millis(u64::from(wait_ms)).min(self.ctx.policy.network.access_timeout);
-        let store: &ApprovalStore = &self.ctx.approvals;
-        let entry = store.wait(id, Instant::now() + wait).await.map_err(|e| e.with_operation(op))?;
+        let entry = self.ctx.approvals.wait(id, Instant::now() + wait).await.map_err(|e| e.with_operation(op))?;
         if entry.decision() != Decision::Pending && !self.ctx.applied_access.contains_key(id) {
             let rule = match entry.decision() {
                 Decision::Approved => grant(sandbox.as_ref(), &entry.request).await.map_err(|e| {
