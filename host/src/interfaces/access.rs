@@ -17,6 +17,8 @@ use crate::error::{ErrorCode, Result, SandboxError};
 
 /// Longest reason a guest may give (it is shown to a person).
 const MAX_REASON: usize = 2000;
+/// Most requests one run may make: each is a file for a person to read.
+const MAX_REQUESTS: usize = 32;
 
 /// The rule an approved request adds.
 fn rule_name(id: &str) -> String {
@@ -67,6 +69,13 @@ impl SandboxCtxView<'_> {
             .into());
         }
         check_request(&request, op)?;
+        if self.ctx.access_requests >= MAX_REQUESTS {
+            return Err(SandboxError::too_large(
+                op,
+                format!("this run already asked for access {MAX_REQUESTS} times, the most a run may"),
+            )
+            .into());
+        }
         if !self.ctx.backend.features().network_policy {
             return Err(SandboxError::unsupported(
                 op,
@@ -95,6 +104,7 @@ impl SandboxCtxView<'_> {
             reason: request.reason,
         };
         self.ctx.approvals.create(&record).map_err(|e| e.with_operation(op))?;
+        self.ctx.access_requests += 1;
         tracing::warn!(
             run = %self.ctx.run_id, sandbox = %record.sandbox, id = %id, host = %record.host, port = record.port,
             "the guest asks for network access; answer with `openshell-wasm approvals approve|reject {id}`"

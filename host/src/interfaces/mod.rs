@@ -138,6 +138,8 @@ pub struct SandboxCtx {
     /// Access requests this run made whose answer it already carried out,
     /// with the rule an approval added (empty for a rejection).
     pub(crate) applied_access: HashMap<String, String>,
+    /// Requests for access this run made.
+    pub(crate) access_requests: usize,
     pub(crate) run_id: String,
     pub(crate) component: String,
     pub(crate) current: Arc<dyn Sandbox>,
@@ -283,6 +285,7 @@ impl SandboxCtxBuilder {
             snapshots,
             approvals: self.approvals.unwrap_or_else(|| ApprovalStore::new(ApprovalStore::default_dir())),
             applied_access: HashMap::new(),
+            access_requests: 0,
             run_id,
             component: self.component,
             current,

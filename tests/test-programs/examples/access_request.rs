@@ -1,6 +1,6 @@
 //! Ask a person for network access and wait for the answer.
 //!
-//! Input: `HOST PORT WAIT_MS [METHOD PATH]`. Prints the first answer, then
+//! Input: `HOST PORT WAIT_MS [METHOD PATH | flood]`. Prints the first answer, then
 //! asks again until the request is decided, then the final answer and
 //! whether the sandbox's network policy now names the host (and path).
 use openshell_sandbox_guest::{AccessDecision, AccessRequest, ErrorCode, Guest, Sandbox, export};
@@ -22,6 +22,17 @@ impl Guest for Access {
         };
         let sb = Sandbox::current();
         let wait: u32 = wait.parse().map_err(|_| "bad wait")?;
+        if rest.first() == Some(&"flood") {
+            // Ask until refused; report how many were taken.
+            let request = AccessRequest { method: None, path: None, ..request };
+            let mut taken = 0;
+            loop {
+                match sb.request_access(&request, 0) {
+                    Ok(_) => taken += 1,
+                    Err(err) => return Ok(format!("taken={taken} then={}", outcome::<()>(&Err(err)))),
+                }
+            }
+        }
         let mut lines = Vec::new();
         let mut status = match sb.request_access(&request, wait) {
             Ok(s) => s,

@@ -649,6 +649,10 @@ macro_rules! component_suite {
             assert_eq!(drafts(&o.sandbox).await, [("allow_pypi_org_443".to_string(), "approved".to_string())]);
             f.backend.delete(&o.sandbox.name).await.unwrap();
 
+            // A run cannot bury the operator in requests.
+            let r = f.ok(guests::ACCESS_REQUEST.path(), "example.com 443 0 flood").await;
+            assert_eq!(r, "taken=32 then=too-large:network.request-access");
+
             // Nobody answers: rejected when the policy's time runs out; the
             // draft chunk stays for a person to decide in OpenShell.
             let f = fixture(TARGET, grant("1s")).await;
