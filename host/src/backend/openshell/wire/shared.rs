@@ -250,6 +250,25 @@ macro_rules! conversions {
                 .collect()
         }
 
+        /// What a new sandbox is made of: template, policy, providers,
+        /// resources.
+        fn spec_to_pb(req: &CreateRequest) -> pb::SandboxSpec {
+            pb::SandboxSpec {
+                environment: req.environment.clone().into_iter().collect(),
+                template: Some(pb::SandboxTemplate {
+                    image: req.image.clone(),
+                    resources: shared::resources(&req.cpu, &req.memory),
+                    ..Default::default()
+                }),
+                policy: req.policy.as_ref().map(policy_to_pb),
+                providers: req.providers.clone(),
+                resource_requirements: req.gpu.map(|n| pb::ResourceRequirements {
+                    gpu: Some(pb::GpuResourceRequirements { count: (n > 0).then_some(n) }),
+                }),
+                ..Default::default()
+            }
+        }
+
         fn policy_to_pb(p: &PolicyDoc) -> sb::SandboxPolicy {
             sb::SandboxPolicy {
                 version: p.version.unwrap_or(1),

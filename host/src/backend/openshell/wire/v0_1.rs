@@ -177,22 +177,8 @@ impl Wire for Wire01 {
     }
 
     async fn create(&self, req: &CreateRequest) -> Result<Record, Status> {
-        let spec = pb::SandboxSpec {
-            environment: req.environment.clone().into_iter().collect(),
-            template: Some(pb::SandboxTemplate {
-                image: req.image.clone(),
-                resources: shared::resources(&req.cpu, &req.memory),
-                ..Default::default()
-            }),
-            policy: req.policy.as_ref().map(policy_to_pb),
-            providers: req.providers.clone(),
-            resource_requirements: req.gpu.map(|n| pb::ResourceRequirements {
-                gpu: Some(pb::GpuResourceRequirements { count: (n > 0).then_some(n) }),
-            }),
-            ..Default::default()
-        };
         let msg = pb::CreateSandboxRequest {
-            spec: Some(spec),
+            spec: Some(spec_to_pb(req)),
             name: req.name.clone(),
             labels: req.labels.clone().into_iter().collect(),
             workspace_scope: scope(&self.workspace),
