@@ -41,15 +41,31 @@ async fn tokens_keys_and_credentials_never_appear_in_output() {
     let pki = Pki::generate(home.path());
     let token = unique("tok");
     let credential = unique("sk-live");
+    let provider_credential = unique("ghp");
     let mut config = openshell_testgw::Config::new(openshell_testgw::Protocol::V0_1, home.path().join("gateway"));
     config.tls = Some(pki.server.clone());
     config.bearer_token = Some(token.clone());
+    // Credential providers, whose values the gateway returns as it stores
+    // them: the host must not pass them on or log them.
+    config.providers = ["github", "gitlab", "other"]
+        .map(|name| openshell_testgw::ProviderSeed {
+            name: name.into(),
+            kind: name.into(),
+            credentials: [("TOKEN".to_string(), provider_credential.clone())].into(),
+        })
+        .into();
     let gw = Running::start(config).await;
     let port = gw.addr.port();
     let path = |name: &str| home.path().join(name).display().to_string();
     std::fs::write(path("token"), format!("{token}\n")).unwrap();
     std::fs::write(path("wrong-token"), unique("wrong")).unwrap();
     let env_arg = format!("API_KEY={credential}");
+    std::fs::write(
+        path("providers.toml"),
+        "[sandbox]\ncreate = true\npolicy = true\nproviders = [\"github\", \"gitlab*\"]\ngpu = true\nmax-cpu = \"1\"\nmax-memory = \"1Gi\"\n",
+    )
+    .unwrap();
+    let providers_policy = path("providers.toml");
 
     let mut outputs: Vec<(String, Output)> = Vec::new();
     for json_logs in [false, true] {
@@ -62,6 +78,13 @@ async fn tokens_keys_and_credentials_never_appear_in_output() {
         let denied = cli(home.path(), &pki, port, &path("wrong-token"), &arg_refs, json_logs);
         assert!(!denied.status.success(), "a wrong token must be refused");
         outputs.push((format!("wrong token, json logs {json_logs}"), denied));
+        // A guest that creates a sandbox with a provider, lists, attaches
+        // and detaches providers.
+        let args = ["run", guests::SANDBOX_OPTIONS.path(), "--json", "--policy", &providers_policy];
+        let providers = cli(home.path(), &pki, port, &path("token"), &args, json_logs);
+        assert!(providers.status.success(), "{}", String::from_utf8_lossy(&providers.stderr));
+        assert!(String::from_utf8_lossy(&providers.stdout).contains("names=github,gitlab"));
+        outputs.push((format!("providers, json logs {json_logs}"), providers));
         let list = cli(home.path(), &pki, port, &path("token"), &["sandbox", "list", "--json"], json_logs);
         assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));
         outputs.push((format!("list, json logs {json_logs}"), list));
@@ -71,9 +94,12 @@ async fn tokens_keys_and_credentials_never_appear_in_output() {
     for (what, out) in &outputs {
         let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert!(all.lines().count() > 10, "{what}: trace logging printed almost nothing:\n{all}");
-        for (secret, name) in
-            [(&token, "the bearer token"), (&key_line, "the mTLS key"), (&credential, "the credential")]
-        {
+        for (secret, name) in [
+            (&token, "the bearer token"),
+            (&key_line, "the mTLS key"),
+            (&credential, "the credential"),
+            (&provider_credential, "a provider's credential"),
+        ] {
             assert!(!all.contains(secret.as_str()), "{what}: {name} appears in the output");
         }
         assert!(!all.contains("PRIVATE KEY"), "{what}: a private key appears in the output");
