@@ -12,11 +12,12 @@
 //! disagree.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use crate::atomic_write::{self, Durability};
+use crate::backend::local::now_ms;
 use crate::error::{Result, SandboxError};
 
 /// How often a waiting host looks for an answer.
@@ -49,6 +50,13 @@ pub struct AccessRequest {
     pub path: Option<String>,
     /// Why the agent asks, in its own words.
     pub reason: String,
+}
+
+impl AccessRequest {
+    /// Its time to be answered has run out.
+    pub fn expired(&self) -> bool {
+        now_ms() >= self.expires_ms
+    }
 }
 
 /// What was decided.
@@ -111,11 +119,6 @@ pub struct ApprovalStore {
     dir: PathBuf,
 }
 
-/// Milliseconds since the epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 fn io_error(op: &str, what: &str, path: &Path, e: &std::io::Error) -> SandboxError {
     SandboxError::backend(op, "io", format!("cannot {what} {}: {e}", path.display()))
 }
@@ -157,7 +160,7 @@ impl ApprovalStore {
 
     /// A request and its answer.
     pub fn get(&self, id: &str) -> Result<Entry> {
-        let (path, decision) = self.paths(id)?;
+        let (path, _) = self.paths(id)?;
         let text = match std::fs::read(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -167,15 +170,19 @@ impl ApprovalStore {
         };
         let request: AccessRequest = serde_json::from_slice(&text)
             .map_err(|e| SandboxError::backend("approvals", "corrupt", format!("{}: {e}", path.display())))?;
-        let answer =
-            match std::fs::read(&decision) {
-                Ok(t) => Some(serde_json::from_slice(&t).map_err(|e| {
-                    SandboxError::backend("approvals", "corrupt", format!("{}: {e}", decision.display()))
-                })?),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => return Err(io_error("approvals", "read", &decision, &e)),
-            };
-        Ok(Entry { request, answer })
+        Ok(Entry { request, answer: self.answer(id)? })
+    }
+
+    /// The answer to `id`, if any.
+    fn answer(&self, id: &str) -> Result<Option<Answer>> {
+        let (_, path) = self.paths(id)?;
+        match std::fs::read(&path) {
+            Ok(t) => serde_json::from_slice(&t)
+                .map(Some)
+                .map_err(|e| SandboxError::backend("approvals", "corrupt", format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error("approvals", "read", &path, &e)),
+        }
     }
 
     /// Every request, oldest first.
@@ -206,9 +213,9 @@ impl ApprovalStore {
             return Err(SandboxError::invalid(op, "a decision is approved or rejected"));
         }
         let entry = self.get(id)?;
-        if entry.answer.is_none() && now_ms() >= entry.request.expires_ms {
+        if entry.answer.is_none() && entry.request.expired() {
             // Too late: the host rejects it (and may have told the guest).
-            self.answer_once(id, Decision::Rejected, "nobody answered in time", false)?;
+            self.expire(id)?;
         } else {
             self.answer_once(id, decision, note, true)?;
         }
@@ -239,16 +246,22 @@ impl ApprovalStore {
         }
     }
 
+    /// The host's rejection of a request nobody answered in time.
+    fn expire(&self, id: &str) -> Result<()> {
+        self.answer_once(id, Decision::Rejected, "nobody answered in time", false)
+    }
+
     /// Wait until `id` has an answer or `until`, whichever is first; a
     /// request whose time ran out is rejected on the way.
     pub async fn wait(&self, id: &str, until: Instant) -> Result<Entry> {
+        let mut entry = self.get(id)?;
         loop {
-            let entry = self.get(id)?;
+            entry.answer = self.answer(id)?;
             if entry.answer.is_some() {
                 return Ok(entry);
             }
-            if now_ms() >= entry.request.expires_ms {
-                self.answer_once(id, Decision::Rejected, "nobody answered in time", false)?;
+            if entry.request.expired() {
+                self.expire(id)?;
                 continue;
             }
             let now = Instant::now();

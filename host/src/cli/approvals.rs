@@ -8,7 +8,8 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{exit, out, out_json, report};
-use crate::approvals::{ApprovalStore, Decision, Entry, now_ms};
+use crate::approvals::{ApprovalStore, Decision, Entry};
+use crate::backend::local::now_ms;
 use crate::error::ErrorCode;
 
 /// Approval subcommands.
@@ -73,10 +74,8 @@ impl ApprovalsCommand {
         match self {
             ApprovalsCommand::List { all, json, approvals_dir } => match store(approvals_dir).list() {
                 Ok(list) => {
-                    let shown: Vec<&Entry> = list
-                        .iter()
-                        .filter(|e| all || (e.answer.is_none() && e.request.expires_ms > now_ms()))
-                        .collect();
+                    let shown: Vec<&Entry> =
+                        list.iter().filter(|e| all || (e.answer.is_none() && !e.request.expired())).collect();
                     if json {
                         out_json(&json!(shown));
                     } else {

@@ -78,8 +78,8 @@ fn summary(doc: &PolicyDoc) -> Vec<String> {
                 .endpoints
                 .iter()
                 .map(|e| {
-                    let ports = if e.ports.is_empty() { vec![e.port] } else { e.ports.clone() };
-                    let ports: Vec<String> = ports.iter().filter(|p| **p != 0).map(u16::to_string).collect();
+                    let ports: Vec<String> =
+                        e.effective_ports().iter().filter(|p| **p != 0).map(u16::to_string).collect();
                     let mut s =
                         if ports.is_empty() { e.host.clone() } else { format!("{}:{}", e.host, ports.join(",")) };
                     if !e.rules.is_empty() || !e.deny_rules.is_empty() {

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use super::bindings::openshell::sandbox::network;
 use super::{CallResult, SandboxCtxView};
-use crate::approvals::{AccessRequest, Decision, Entry, now_ms};
+use crate::approvals::{AccessRequest, Decision, Entry};
+use crate::backend::local::now_ms;
 use crate::backend::openshell::policy::{self as sandbox_policy, EndpointDoc, Enforcement, L7Doc, L7RuleDoc, RuleDoc};
 use crate::backend::{DraftChunk, Sandbox};
 use crate::error::{ErrorCode, Result, SandboxError};
@@ -213,7 +214,9 @@ async fn reject_drafts(sandbox: &dyn Sandbox, entry: &Entry) {
     let reason = format!("rejected with openshell-wasm approvals ({}): {note}", request.id);
     for chunk in drafts(sandbox).await {
         let names = chunk.rule.as_ref().is_some_and(|r| {
-            r.endpoints.iter().any(|e| e.host.eq_ignore_ascii_case(&request.host) && ports(e).contains(&request.port))
+            r.endpoints
+                .iter()
+                .any(|e| e.host.eq_ignore_ascii_case(&request.host) && e.effective_ports().contains(&request.port))
         });
         if names && let Err(e) = sandbox.decide_draft(&chunk.id, false, &reason).await {
             tracing::warn!(chunk = %chunk.id, "cannot reject the matching draft chunk: {e}");
@@ -235,11 +238,6 @@ async fn drafts(sandbox: &dyn Sandbox) -> Vec<DraftChunk> {
     }
 }
 
-/// An endpoint's ports (`port` when `ports` is empty).
-fn ports(e: &EndpointDoc) -> Vec<u16> {
-    if e.ports.is_empty() { vec![e.port] } else { e.ports.clone() }
-}
-
 /// Whether `rule` allows no more than `request` asked: the same host and
 /// port only, nothing narrowed away (a request for a method or path is
 /// narrower than any whole-host rule), and no way around the address
@@ -250,7 +248,7 @@ fn within(rule: &RuleDoc, request: &AccessRequest) -> bool {
         && !rule.endpoints.is_empty()
         && rule.endpoints.iter().all(|e| {
             e.host.eq_ignore_ascii_case(&request.host)
-                && ports(e).iter().all(|p| *p == request.port)
+                && e.effective_ports().iter().all(|p| *p == request.port)
                 && e.allowed_ips.is_empty()
                 && e.credential_binding.is_none()
                 && e.credential_signing.is_empty()

@@ -17,10 +17,6 @@ use crate::policy::{SandboxPolicy, units};
 /// Longest wait for readiness a guest may ask for.
 const MAX_READY_MS: u32 = 30 * 60 * 1000;
 
-/// Largest sandbox policy document a guest may give (OpenShell's own cap
-/// on a rules document).
-const MAX_POLICY_BYTES: usize = 256 * 1024;
-
 /// Put what the guest asked for into `spec`, each against its grant.
 fn apply_options(
     policy: &SandboxPolicy,
@@ -35,10 +31,15 @@ fn apply_options(
         if !policy.policy {
             return Err(denied("give a sandbox its own policy", "policy"));
         }
-        if doc.len() > MAX_POLICY_BYTES {
-            return Err(SandboxError::too_large(op, format!("the sandbox policy is over {MAX_POLICY_BYTES} bytes")));
+        if doc.len() > sandbox_policy::MAX_DOCUMENT_BYTES {
+            return Err(SandboxError::too_large(
+                op,
+                format!("the sandbox policy is over {} bytes", sandbox_policy::MAX_DOCUMENT_BYTES),
+            ));
         }
-        // Checked here too, so a bad document fails before anything exists.
+        // Checked here, not only by the backend that uses it, so a bad
+        // document is `invalid-argument` on every backend (one without
+        // sandbox policies would otherwise only say `unsupported`).
         sandbox_policy::parse_policy(&doc, "the sandbox policy").map_err(|e| e.with_operation(op))?;
         spec.policy_yaml = Some(doc);
     }

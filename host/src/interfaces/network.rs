@@ -5,10 +5,8 @@ use wasmtime::component::Resource;
 
 use super::bindings::openshell::sandbox::network;
 use super::{CallResult, SandboxCtxView, SandboxHandle, convert};
+use crate::backend::openshell::policy::MAX_DOCUMENT_BYTES;
 use crate::error::SandboxError;
-
-/// Largest rules document a guest may submit (OpenShell's own cap).
-const MAX_RULES_BYTES: usize = 256 * 1024;
 
 impl network::Host for SandboxCtxView<'_> {
     async fn get_policy(&mut self, sandbox: Resource<SandboxHandle>) -> CallResult<network::PolicyStatus> {
@@ -38,9 +36,9 @@ impl network::Host for SandboxCtxView<'_> {
             )
             .into());
         }
-        if rules_yaml.len() > MAX_RULES_BYTES {
+        if rules_yaml.len() > MAX_DOCUMENT_BYTES {
             return Err(
-                SandboxError::too_large(op, format!("the rules document is over {MAX_RULES_BYTES} bytes")).into()
+                SandboxError::too_large(op, format!("the rules document is over {MAX_DOCUMENT_BYTES} bytes")).into()
             );
         }
         let sb = self.sandbox_of(&sandbox)?;

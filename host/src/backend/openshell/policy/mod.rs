@@ -324,6 +324,10 @@ fn is_zero_u32(v: &u32) -> bool {
     *v == 0
 }
 
+/// The largest policy or rules document a guest may submit (OpenShell's
+/// own cap on a rules document).
+pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+
 /// Parse a whole policy document; `what` names it in errors.
 pub fn parse_policy(text: &str, what: &str) -> Result<PolicyDoc, SandboxError> {
     serde_yaml::from_str(text).map_err(|e| {
@@ -406,35 +410,20 @@ pub fn check_generation(rules: &BTreeMap<String, RuleDoc>, protocol: Protocol) -
     Ok(())
 }
 
-impl Tls {
-    /// The policy file's spelling (and 0.0's wire value).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tls::Skip => "skip",
-            Tls::Terminate => "terminate",
-            Tls::Passthrough => "passthrough",
-        }
+impl EndpointDoc {
+    /// The ports the endpoint covers: `ports`, else the legacy `port`.
+    pub fn effective_ports(&self) -> Vec<u16> {
+        if self.ports.is_empty() { vec![self.port] } else { self.ports.clone() }
     }
 }
 
-impl Enforcement {
-    /// See [`Tls::as_str`].
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Enforcement::Enforce => "enforce",
-            Enforcement::Audit => "audit",
-        }
-    }
-}
-
-impl Access {
-    /// See [`Tls::as_str`].
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Access::ReadOnly => "read-only",
-            Access::ReadWrite => "read-write",
-            Access::Full => "full",
-        }
+/// An endpoint setting as the policy file spells it (and 0.0's wire
+/// value): the serde spelling, so it is written down once; empty when
+/// unset.
+pub fn setting_to_str<T: Serialize>(value: Option<T>) -> String {
+    match value.map(|v| serde_yaml::to_value(v)) {
+        Some(Ok(serde_yaml::Value::String(s))) => s,
+        _ => String::new(),
     }
 }
 

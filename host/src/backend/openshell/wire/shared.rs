@@ -23,10 +23,10 @@ pub(super) fn resources(cpu: &Option<String>, memory: &Option<String>) -> Option
     })
 }
 
-/// Exec events, providers, the network rules of a sandbox policy (every
-/// field) and the policy itself, for the generation whose modules are in
-/// scope as `pb` (the API), `dm` (the data model) and `sb` (sandbox
-/// policies). The generation supplies what it
+/// Exec events, providers, draft chunks, a new sandbox's spec, the network
+/// rules of a sandbox policy (every field) and the policy itself, for the
+/// generation whose modules are in scope as `pb` (the API), `dm` (the data
+/// model) and `sb` (sandbox policies). The generation supplies what it
 /// spells its own way: `tls_to_pb`/`tls_from_pb`,
 /// `enforcement_to_pb`/`enforcement_from_pb`, `access_to_pb`/`access_from_pb`,
 /// `binary_to_pb`/`binary_from_pb`, `mcp_to_pb`/`mcp_from_pb`, and
@@ -166,7 +166,7 @@ macro_rules! conversions {
             ep
         }
 
-        fn endpoint_from_pb(ep: sb::NetworkEndpoint) -> Result<EndpointDoc, String> {
+        fn endpoint_from_pb(ep: &sb::NetworkEndpoint) -> Result<EndpointDoc, String> {
             let port = |p: u32| u16::try_from(p).map_err(|_| format!("the gateway's policy has port {p}"));
             let mut e = EndpointDoc {
                 host: ep.host.clone(),
@@ -211,7 +211,7 @@ macro_rules! conversions {
                 provider_credentialed: ep.provider_credentialed,
                 ..Default::default()
             };
-            extra_from_pb(&ep, &mut e);
+            extra_from_pb(ep, &mut e);
             Ok(e)
         }
 
@@ -239,7 +239,7 @@ macro_rules! conversions {
                         name: (r.name != key).then_some(r.name),
                         endpoints: r
                             .endpoints
-                            .into_iter()
+                            .iter()
                             .map(endpoint_from_pb)
                             .collect::<Result<_, _>>()
                             .map_err(|e| format!("rule `{key}`: {e}"))?,

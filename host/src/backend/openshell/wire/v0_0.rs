@@ -80,19 +80,19 @@ fn exec_request(target: &Target, call: ExecCall) -> pb::ExecSandboxRequest {
 // What 0.0 spells its own way: endpoint settings as the policy file's
 // strings, binaries with the `harness` flag, MCP options without versions.
 fn tls_to_pb(v: Option<Tls>) -> String {
-    v.map(|v| v.as_str().to_string()).unwrap_or_default()
+    pol::setting_to_str(v)
 }
 fn tls_from_pb(s: &str) -> Result<Option<Tls>, String> {
     pol::setting_from_str("tls", s)
 }
 fn enforcement_to_pb(v: Option<Enforcement>) -> String {
-    v.map(|v| v.as_str().to_string()).unwrap_or_default()
+    pol::setting_to_str(v)
 }
 fn enforcement_from_pb(s: &str) -> Result<Option<Enforcement>, String> {
     pol::setting_from_str("enforcement", s)
 }
 fn access_to_pb(v: Option<Access>) -> String {
-    v.map(|v| v.as_str().to_string()).unwrap_or_default()
+    pol::setting_to_str(v)
 }
 fn access_from_pb(s: &str) -> Result<Option<Access>, String> {
     pol::setting_from_str("access", s)
