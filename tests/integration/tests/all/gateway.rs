@@ -80,8 +80,20 @@ async fn sdk_script(script: &str, addr: std::net::SocketAddr, generation: &str) 
 
 async fn python_sdk(protocol: Gw, generation: &str) {
     let state = tempfile::tempdir().unwrap();
-    let gw = start_gateway(protocol, state.path(), |_| {}).await;
+    let gw = start_gateway(protocol, state.path(), |c| {
+        c.providers = vec![openshell_testgw::ProviderSeed {
+            name: "github".into(),
+            kind: "github".into(),
+            credentials: [("GITHUB_TOKEN".to_string(), "ghp-sdk-proof".to_string())].into(),
+        }];
+        c.draft_proposals =
+            vec![openshell_testgw::DraftProposal { host: "pypi.org".into(), port: 443, binary: "/usr/bin/pip".into() }];
+    })
+    .await;
     sdk_script("sdk_proof.py", gw.addr, generation).await;
+
+    // The provider and draft-policy calls, with the SDK's own stubs.
+    sdk_script("sdk_providers_drafts.py", gw.addr, generation).await;
 
     // A sandbox the SDK created with an L7 policy reads back unchanged.
     let out = sdk_script("sdk_l7_policy.py", gw.addr, generation).await;
