@@ -98,7 +98,7 @@ ensure_guest_tools() {
     ensure_c_guest_tools
 }
 
-# A venv DIR holding the PyPI package SPEC (`name==version`), created
+# A venv DIR holding the PyPI packages SPEC (`name==version ...`), created
 # unless the Python code CHECK already succeeds in it.
 ensure_pip_venv() {
     local dir=$1 spec=$2 check=$3
@@ -107,7 +107,8 @@ ensure_pip_venv() {
         command -v python3 >/dev/null 2>&1 || die "python3 is needed for $spec"
         rm -rf "$dir"
         python3 -m venv "$dir" || die "python3 -m venv failed (Debian/Ubuntu: apt-get install python3-venv)"
-        "$dir/bin/pip" install -q --disable-pip-version-check "$spec" || die "pip could not install $spec"
+        # shellcheck disable=SC2086 # SPEC may name several packages.
+        "$dir/bin/pip" install -q --disable-pip-version-check $spec || die "pip could not install $spec"
     fi
 }
 
@@ -126,4 +127,14 @@ ensure_openai_venv() {
     ensure_pip_venv .venv-openai "openai==$OPENAI_VERSION" \
         "import openai, sys; sys.exit(openai.__version__ != '$OPENAI_VERSION')"
     export OPENSHELL_TEST_OPENAI_PYTHON="$PWD/.venv-openai/bin/python"
+}
+
+# A venv .venv-mcp with the official MCP Python SDK and the OpenAI Agents
+# SDK: the tests drive `openshell-wasm mcp` with them (host/tests/all/mcp.rs).
+MCP_VERSION=2.3.0
+AGENTS_VERSION=0.24.0
+ensure_mcp_venv() {
+    ensure_pip_venv .venv-mcp "mcp==$MCP_VERSION openai-agents==$AGENTS_VERSION" \
+        "import mcp, agents, sys, importlib.metadata as m; sys.exit(m.version('mcp') != '$MCP_VERSION' or m.version('openai-agents') != '$AGENTS_VERSION')"
+    export OPENSHELL_TEST_MCP_PYTHON="$PWD/.venv-mcp/bin/python"
 }

@@ -20,6 +20,9 @@ ensure_sdk_venv 0.1.5 0.1
 # The official `openai` package, to prove the scripted model server speaks
 # the real wire format (tests/model-server/tests/openai_proof.rs).
 ensure_openai_venv
+# The official MCP Python SDK and the OpenAI Agents SDK, as clients of
+# `openshell-wasm mcp` (host/tests/all/mcp.rs).
+ensure_mcp_venv
 
 # A value only the host has: tests prove it never reaches a guest or sandbox.
 export OPENSHELL_WASM_CANARY="canary-$(date +%s)-$$"

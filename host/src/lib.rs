@@ -60,6 +60,7 @@
 //! - [`policy`]: the policy file.
 //! - [`snapshot_store`]: where snapshots are kept.
 //! - [`approvals`]: network access requests a person decides.
+//! - [`mcp`]: MCP server mode: sandboxes and components as tools.
 //! - [`ids`]: random ids of runs, sandboxes and snapshots.
 //! - `cli`: the `openshell-wasm` command line (the default `cli` feature;
 //!   embedders turn it off and do not compile clap).
@@ -80,6 +81,7 @@ pub mod fuzzing;
 mod glob;
 pub mod ids;
 pub mod interfaces;
+pub mod mcp;
 pub mod model;
 pub mod policy;
 mod retry;

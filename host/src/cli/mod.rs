@@ -16,7 +16,9 @@
 mod approvals;
 mod backend_args;
 mod compile;
+mod host_args;
 mod inspect;
+mod mcp;
 mod new;
 mod policy_cmd;
 mod run;
@@ -88,6 +90,9 @@ enum Command {
     /// Work with policy files.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
+    /// Serve sandboxes and components as tools to MCP clients (stdio, or
+    /// Streamable HTTP with --listen).
+    Mcp(mcp::McpArgs),
     /// Answer guests' requests for network access.
     #[command(subcommand)]
     Approvals(approvals::ApprovalsCommand),
@@ -115,6 +120,7 @@ pub fn main() -> std::process::ExitCode {
             Command::Snapshot(c) => c.execute(),
             Command::Policy(c) => c.execute(),
             Command::Approvals(c) => c.execute(),
+            Command::Mcp(a) => a.execute().await,
         }
     });
     // Do not wait for stray blocking tasks (e.g. a reader of a killed

@@ -4,14 +4,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::{BackendArgs, SpecArgs, exit, out, out_json, report};
-use crate::policy::Policy;
-use crate::policy::units::parse_size;
-use crate::runtime::{Collect, Host, Pooling, RunError, RunFailure, RunOutcome, RunRequest, Seed};
+use super::host_args::HostArgs;
+use super::{SpecArgs, exit, out, out_json, report};
+use crate::runtime::{Collect, RunError, RunFailure, RunOutcome, RunRequest, Seed};
 
 /// Arguments of `run`.
 #[derive(Debug, Args)]
@@ -27,13 +26,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     input_file: Option<PathBuf>,
 
-    /// Policy file (TOML). Without it: nothing of the host is granted, and
-    /// the sandbox defaults apply.
-    #[arg(long, value_name = "FILE")]
-    policy: Option<PathBuf>,
-
     #[command(flatten)]
-    backend: BackendArgs,
+    host: HostArgs,
 
     /// Attach to this existing sandbox instead of creating one.
     #[arg(long, value_name = "NAME")]
@@ -64,41 +58,9 @@ pub struct RunArgs {
     #[arg(long)]
     json: bool,
 
-    /// Snapshot store directory.
-    #[arg(long, env = "OPENSHELL_WASM_SNAPSHOT_DIR", value_name = "DIR")]
-    snapshot_dir: Option<PathBuf>,
-    /// Where requests for network access wait for an operator's answer
-    /// (`openshell-wasm approvals`).
-    #[arg(long, env = "OPENSHELL_WASM_APPROVALS_DIR", value_name = "DIR")]
-    approvals_dir: Option<PathBuf>,
-
-    /// Compiled-component cache directory.
-    #[arg(long, env = "OPENSHELL_WASM_CACHE_DIR", value_name = "DIR")]
-    cache_dir: Option<PathBuf>,
-
-    /// Do not use the compiled-component cache.
-    #[arg(long)]
-    no_cache: bool,
-
-    /// Most the compiled-component cache keeps (e.g. `512 MiB`); past it
-    /// the least recently used entries go. Default 1 GiB.
-    #[arg(long, env = "OPENSHELL_WASM_CACHE_MAX_SIZE", value_name = "SIZE", value_parser = parse_size)]
-    cache_max_size: Option<u64>,
-
-    /// Pooling allocator.
-    #[arg(long, value_enum, default_value = "auto")]
-    pooling: PoolingArg,
-
     /// Arguments passed to a command component (after `--`).
     #[arg(last = true)]
     args: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum PoolingArg {
-    Auto,
-    On,
-    Off,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -175,10 +137,6 @@ impl RunArgs {
     }
 
     async fn try_execute(&self) -> Result<u8, (u8, String)> {
-        let policy = match &self.policy {
-            Some(p) => Policy::from_file(p).map_err(|e| (exit::USAGE, e.to_string()))?,
-            None => Policy::default(),
-        };
         let input = match (&self.input, &self.input_file) {
             (Some(s), _) => s.clone(),
             (None, Some(f)) if f.as_os_str() == "-" => {
@@ -211,27 +169,7 @@ impl RunArgs {
             }
         }
 
-        let backend = self.backend.build(true).await.map_err(|e| (exit::BACKEND, e.to_string()))?;
-        let mut builder = Host::builder().backend(backend).policy(policy).pooling(match self.pooling {
-            PoolingArg::Auto => Pooling::Auto,
-            PoolingArg::On => Pooling::On,
-            PoolingArg::Off => Pooling::Off,
-        });
-        if let Some(d) = &self.approvals_dir {
-            builder = builder.approvals_dir(d);
-        }
-        if let Some(d) = &self.snapshot_dir {
-            builder = builder.snapshot_dir(d);
-        }
-        if self.no_cache {
-            builder = builder.cache_dir(None);
-        } else if let Some(d) = &self.cache_dir {
-            builder = builder.cache_dir(Some(d.clone()));
-        }
-        if let Some(max) = self.cache_max_size {
-            builder = builder.cache_max_bytes(max);
-        }
-        let host = builder.build().map_err(|e| (exit::BACKEND, e.to_string()))?;
+        let host = self.host.build().await?;
         let agent = host
             .load_file(&self.component)
             .await
@@ -355,10 +293,10 @@ fn guest_output_json(o: &crate::runtime::CapturedOutput) -> serde_json::Value {
 }
 
 /// Which signal ended the run, if any.
-struct SignalSeen(Arc<std::sync::Mutex<Option<u8>>>);
+pub(super) struct SignalSeen(Arc<std::sync::Mutex<Option<u8>>>);
 
 impl SignalSeen {
-    fn get(&self) -> Option<u8> {
+    pub(super) fn get(&self) -> Option<u8> {
         *self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -367,7 +305,7 @@ impl SignalSeen {
 /// The handlers are installed before this returns (not in the task), so a
 /// signal that arrives once the run has started is never the default
 /// action, which would exit without cleaning up.
-fn watch_signals(token: CancellationToken) -> SignalSeen {
+pub(super) fn watch_signals(token: CancellationToken) -> SignalSeen {
     use tokio::signal::unix::{SignalKind, signal};
     let seen = Arc::new(std::sync::Mutex::new(None));
     let s = seen.clone();
@@ -381,7 +319,7 @@ fn watch_signals(token: CancellationToken) -> SignalSeen {
             _ = term.recv() => exit::TERMINATED,
         };
         *s.lock().unwrap_or_else(|p| p.into_inner()) = Some(code);
-        let _ = writeln!(std::io::stderr(), "interrupted: stopping the agent and cleaning up its sandboxes");
+        let _ = writeln!(std::io::stderr(), "interrupted: stopping and cleaning up the sandboxes");
         token.cancel();
     });
     SignalSeen(seen)

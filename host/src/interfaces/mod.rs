@@ -5,7 +5,7 @@
 //! Every call follows the same steps: check the host policy, normalize
 //! paths and clamp limits, call the [`Backend`], and convert the result
 //! (conversions live in `convert`). Generated binding types never leave
-//! this module tree.
+//! the crate: the MCP server (`mcp`) calls the same functions a guest does.
 //!
 //! ```no_run
 //! # async fn demo() -> wasmtime::Result<()> {
@@ -103,6 +103,15 @@ impl CallError {
     /// Trap the guest with `err`.
     pub fn trap(err: impl Into<wasmtime::Error>) -> Self {
         CallError(CallErrorKind::Trap(err.into()))
+    }
+
+    /// What a caller outside a guest (the MCP server) reports: the error a
+    /// guest would see, or the broken contract as an `Err`.
+    pub(crate) fn into_sandbox_error(self) -> Result<SandboxError, wasmtime::Error> {
+        match self.0 {
+            CallErrorKind::Guest(e) => Ok(e),
+            CallErrorKind::Trap(t) => Err(t),
+        }
     }
 }
 

@@ -97,6 +97,28 @@ impl Host {
 
     /// The guest's store: WASI, the sandbox interfaces, outgoing HTTP, the
     /// memory limiter and CPU accounting.
+    /// The sandbox interfaces' state for `run_id`, bound to `sandbox`
+    /// under this host's policy and stores.
+    pub(crate) fn sandbox_ctx(
+        &self,
+        sandbox: SandboxInfo,
+        run_id: &str,
+        component: &str,
+        owned: bool,
+        created: Arc<Mutex<Vec<SandboxInfo>>>,
+    ) -> Result<SandboxCtx, crate::error::SandboxError> {
+        SandboxCtx::builder(self.backend.clone(), sandbox)
+            .policy(self.policy.clone())
+            .snapshots(self.snapshots.clone())
+            .approvals(self.approvals.clone())
+            .run_id(run_id)
+            .component(component)
+            .current_owned(owned)
+            .created_registry(created)
+            .connector(self.connector.clone())
+            .build()
+    }
+
     fn new_store(&self, cx: &RunCtx<'_>) -> Result<(Store<RunState>, Arc<EgressRun>), RunError> {
         let policy = &self.policy;
         let stdin = match cx.agent.inner.kind {
@@ -105,16 +127,8 @@ impl Host {
         };
         let wasi = wasi_ctx(policy, cx.agent.name(), &cx.request.args, stdin, cx.output)
             .map_err(|e| RunError::Host(format!("{e:#}")))?;
-        let sandbox_ctx = SandboxCtx::builder(self.backend.clone(), cx.sandbox.clone())
-            .policy(policy.clone())
-            .snapshots(self.snapshots.clone())
-            .approvals(self.approvals.clone())
-            .run_id(cx.run_id)
-            .component(cx.agent.name())
-            .current_owned(cx.owned)
-            .created_registry(cx.created.clone())
-            .connector(self.connector.clone())
-            .build()?;
+        let sandbox_ctx =
+            self.sandbox_ctx(cx.sandbox.clone(), cx.run_id, cx.agent.name(), cx.owned, cx.created.clone())?;
         let egress = EgressRun::new(policy.clone(), self.connector.clone());
         let state = RunState {
             wasi,

@@ -11,12 +11,12 @@ use crate::retry::{Backoff, if_retryable, retry};
 /// Deletes the sandboxes a run created. Runs explicitly at the end of a run;
 /// if the run's future is dropped instead, `Drop` schedules the deletion on
 /// the runtime, so no exit path leaks a sandbox.
-pub(super) struct Cleanup {
-    pub(super) backend: Arc<dyn Backend>,
-    pub(super) main: Option<String>,
-    pub(super) created: Arc<Mutex<Vec<SandboxInfo>>>,
-    pub(super) keep: bool,
-    pub(super) done: bool,
+pub(crate) struct Cleanup {
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) main: Option<String>,
+    pub(crate) created: Arc<Mutex<Vec<SandboxInfo>>>,
+    pub(crate) keep: bool,
+    pub(crate) done: bool,
 }
 
 impl Cleanup {
@@ -26,7 +26,7 @@ impl Cleanup {
         names
     }
 
-    pub(super) async fn run(mut self) -> Vec<String> {
+    pub(crate) async fn run(mut self) -> Vec<String> {
         self.done = true;
         if self.keep {
             for n in self.names() {
@@ -45,7 +45,7 @@ impl Cleanup {
     }
 }
 
-pub(super) async fn delete_with_retry(backend: &dyn Backend, name: &str) -> Result<(), SandboxError> {
+pub(crate) async fn delete_with_retry(backend: &dyn Backend, name: &str) -> Result<(), SandboxError> {
     // Three attempts, 200 ms and 400 ms apart.
     let policy = Backoff::exponential(Duration::from_millis(200), 2, Duration::from_millis(800)).attempts(3);
     let deleted = retry(

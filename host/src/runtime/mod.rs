@@ -10,7 +10,7 @@
 pub(crate) mod agent;
 mod cache;
 mod call;
-mod cleanup;
+pub(crate) mod cleanup;
 mod engine;
 mod limits;
 pub(crate) mod net;

@@ -349,7 +349,11 @@ impl Host {
         errors
     }
 
-    async fn bind_sandbox(&self, target: &SandboxTarget, run_id: &str) -> Result<(SandboxInfo, bool), SandboxError> {
+    pub(crate) async fn bind_sandbox(
+        &self,
+        target: &SandboxTarget,
+        run_id: &str,
+    ) -> Result<(SandboxInfo, bool), SandboxError> {
         match target {
             SandboxTarget::Attach(name) => Ok((self.backend.get(name).await?, false)),
             SandboxTarget::Ephemeral(spec) => {

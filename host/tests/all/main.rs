@@ -6,6 +6,7 @@ mod cli;
 mod cli_gateway;
 mod flood;
 mod fuzz_corpus;
+mod mcp;
 mod new;
 mod secrets;
 mod soak;
