@@ -9,7 +9,8 @@
 //!
 //! Figures: 1 exec overhead, 2 small ops over the session channel, 3 file
 //! transfer, 4 snapshots, 5 start-up, 6 concurrency and memory, 7 the
-//! official Python SDK as a peer, 8 egress (guests' HTTP and model calls).
+//! official Python SDK as a peer, 8 egress (guests' HTTP and model calls), 9
+//! MCP server mode.
 //! See each module.
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a benchmark's report is its output")]
@@ -19,6 +20,7 @@ mod egress;
 mod exec;
 mod figure;
 mod fixtures;
+mod mcp;
 mod measure;
 mod peer;
 mod small_ops;
@@ -116,7 +118,7 @@ fn main() {
     let wanted = |n: u32| opts.only.as_ref().is_none_or(|o| o.contains(&n));
     let mut figures: Vec<Figure> = Vec::new();
     rt.block_on(async {
-        let steps: [(u32, &str); 8] = [
+        let steps: [(u32, &str); 9] = [
             (1, "exec overhead"),
             (2, "small operations"),
             (3, "file transfer"),
@@ -125,6 +127,7 @@ fn main() {
             (6, "concurrency"),
             (7, "Python SDK peer"),
             (8, "egress"),
+            (9, "MCP server"),
         ];
         for (n, what) in steps {
             if !wanted(n) {
@@ -140,7 +143,8 @@ fn main() {
                 5 => start::run(&opts).await,
                 6 => concurrency::run(&opts).await,
                 7 => peer::run(&opts).await,
-                _ => egress::run(&opts).await,
+                8 => egress::run(&opts).await,
+                _ => mcp::run(&opts).await,
             };
             eprintln!("perf: figure {n} took {:.1} s", started.elapsed().as_secs_f64());
             figures.extend(got);
