@@ -60,10 +60,12 @@
 //! - [`policy`]: the policy file.
 //! - [`snapshot_store`]: where snapshots are kept.
 //! - [`approvals`]: network access requests a person decides.
-//! - [`mcp`]: MCP server mode: sandboxes and components as tools.
+//! - `mcp`: MCP server mode: sandboxes and components as tools (the `mcp`
+//!   feature, on with `cli`).
+//! - [`wit_json`]: component-model values as JSON, with schemas.
 //! - [`ids`]: random ids of runs, sandboxes and snapshots.
 //! - `cli`: the `openshell-wasm` command line (the default `cli` feature;
-//!   embedders turn it off and do not compile clap).
+//!   embedders turn it off and do not compile clap or rmcp).
 
 #![deny(missing_docs)]
 
@@ -81,6 +83,7 @@ pub mod fuzzing;
 mod glob;
 pub mod ids;
 pub mod interfaces;
+#[cfg(feature = "mcp")]
 pub mod mcp;
 pub mod model;
 pub mod policy;
@@ -88,6 +91,7 @@ mod retry;
 pub mod runtime;
 pub mod snapshot_store;
 pub(crate) mod stream;
+pub mod wit_json;
 
 #[doc(no_inline)]
 pub use wasmtime;

@@ -4,7 +4,8 @@ Usage: mcp_client.py CONFIG_JSON
 
 CONFIG_JSON: {"bin": path, "transport": "stdio" | "http", "server_args": [...],
 "list_args": [...], "component_tool", "trap_tool", "loop_tool": tool names
-or null, "may_list": bool}. `server_args` follow
+or null, "typed_prefix": the tool-name prefix of the typed_tools test
+component or null, "may_list": bool}. `server_args` follow
 `openshell-wasm mcp` (backend, policy, components); `list_args` make
 `openshell-wasm sandbox list --json` see the same sandboxes.
 
@@ -191,6 +192,9 @@ async def exercise(session, config):
     if config.get("component_tool"):
         r = await ok(session, config["component_tool"], {"input": "through mcp"})
         check(r["result"] == "through mcp\n", f"component tool: {r}")
+    # A component exporting typed functions: one tool each, schemas from WIT.
+    if config.get("typed_prefix"):
+        await typed_tools(session, {t.name: t for t in tools}, config["typed_prefix"])
     # Components that trap or spin: a clear error each, and the server goes on.
     for tool, words in ((config.get("trap_tool"), "trapped"), (config.get("loop_tool"), "CPU")):
         if tool:
@@ -199,6 +203,47 @@ async def exercise(session, config):
     r = await ok(session, "run_command", {"command": "echo still here"})
     check(r["stdout"] == "still here\n", "the server keeps serving after failed components")
     return sandbox
+
+
+async def typed_tools(session, tools, prefix):
+    area = tools[prefix + "area"]
+    check("area(shape: variant { circle(" in area.description, f"the WIT signature describes it: {area.description}")
+    props = area.input_schema["properties"]
+    check(area.input_schema["required"] == ["shape", "unit"], f"required: {area.input_schema}")
+    check(props["unit"] == {"type": "string", "enum": ["metres", "feet"]}, f"enum: {props['unit']}")
+    cases = props["shape"]["oneOf"]
+    check({"const": "empty"} in cases and len(cases) == 3, f"variant: {cases}")
+    render = tools[prefix + "render"].input_schema["properties"]
+    check("scale" not in tools[prefix + "render"].input_schema["required"], "an option parameter is not required")
+    label = render["labels"]["items"]
+    check(label["properties"]["style"]["items"]["enum"] == ["bold", "italic", "underline"], f"flags: {label}")
+    check(label["required"] == ["text", "style"], f"an option field is not required: {label}")
+    check(area.output_schema["properties"]["result"]["anyOf"][0] == {"type": "number"}, f"output: {area.output_schema}")
+
+    square = [{"x": 0, "y": 0}, {"x": 4, "y": 0}, {"x": 4, "y": 3}]
+    r = await ok(session, prefix + "area", {"shape": {"polygon": square}, "unit": "metres"})
+    check(r["result"] == 6.0, f"area: {r}")
+    r = await ok(session, prefix + "area", {"shape": {"circle": [{"x": 1, "y": 1}, 1]}, "unit": "feet"})
+    check(abs(r["result"] - 33.815821) < 1e-4, f"circle in square feet: {r}")
+    msg = await err(session, prefix + "area", {"shape": "empty", "unit": "metres"}, "component_failed")
+    check("an empty shape has no area" in msg, f"a result's err is the error: {msg}")
+    r = await ok(session, prefix + "bounds", {"points": []})
+    check(r["result"] is None, f"none: {r}")
+    r = await ok(session, prefix + "bounds", {"points": [{"x": 3, "y": -1}, {"x": -2, "y": 5}]})
+    check(r["result"] == [{"x": -2, "y": -1}, {"x": 3, "y": 5}], f"tuple of records: {r}")
+    labels = [{"text": "a", "style": ["bold"], "at": {"x": 1, "y": 2}}, {"text": "b", "style": ["italic"], "at": None}, {"text": "c", "style": []}]
+    r = await ok(session, prefix + "render", {"labels": labels, "scale": 3})
+    check(r["result"] == ["*a*@3,6", "_b_", "c"], f"render: {r}")
+    r = await ok(session, prefix + "version", {})
+    check(r["result"] == "typed-tools 1", f"a world-level function: {r}")
+    msg = await err(session, prefix + "area", {"shape": {"hexagon": 1}, "unit": "metres"}, "invalid_argument")
+    check("hexagon" in msg and "circle" in msg, f"an unknown case: {msg}")
+    msg = await err(session, prefix + "area", {"unit": "metres"}, "invalid_argument")
+    check("shape: missing" in msg, f"a missing parameter: {msg}")
+    msg = await err(session, prefix + "bounds", {"points": [{"x": 2**40, "y": 0}]}, "invalid_argument")
+    check("out of range" in msg, f"an integer out of range: {msg}")
+    msg = await err(session, prefix + "crash", {}, "component_failed")
+    check("trapped" in msg, f"a trap: {msg}")
 
 
 def sandboxes(config):

@@ -126,7 +126,12 @@ pub async fn run(opts: &Options) -> Vec<Figure> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let _ = child.kill().await;
-    assert_eq!(failed, 0, "MCP sessions failed: {:?}", results.iter().filter_map(|r| r.as_ref().err()).collect::<Vec<_>>());
+    assert_eq!(
+        failed,
+        0,
+        "MCP sessions failed: {:?}",
+        results.iter().filter_map(|r| r.as_ref().err()).collect::<Vec<_>>()
+    );
     assert_eq!(left, 0, "sandboxes were left behind");
     figures.push(Figure::new(
         "9b",
@@ -143,9 +148,8 @@ pub async fn run(opts: &Options) -> Vec<Figure> {
 /// One Streamable HTTP session: initialize, `commands` calls, DELETE.
 async fn http_session(addr: &str, commands: u64) -> Result<(), String> {
     let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
     tokio::spawn(conn);
     let mut session: Option<String> = None;
     let mut post = async |body: String, session: &Option<String>| -> Result<(http::HeaderMap, String), String> {

@@ -122,7 +122,11 @@ impl InspectArgs {
             for (n, k) in &found.exports {
                 out(&format!("  {n} ({k})"));
             }
-            if found.world == "none" {
+            if found.world == "none" && !found.exports.is_empty() {
+                out(
+                    "no entry point for `run`: serve its functions as tools with `openshell-wasm mcp --component FILE`",
+                );
+            } else if found.world == "none" {
                 out(
                     "cannot run: export `run: func(string) -> result<string, string>` (world openshell:sandbox/agent) or `wasi:cli/run`",
                 );

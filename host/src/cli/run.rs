@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::host_args::HostArgs;
 use super::{SpecArgs, exit, out, out_json, report};
-use crate::runtime::{Collect, RunError, RunFailure, RunOutcome, RunRequest, Seed};
+use crate::runtime::{AgentKind, Collect, RunError, RunFailure, RunOutcome, RunRequest, Seed};
 
 /// Arguments of `run`.
 #[derive(Debug, Args)]
@@ -174,6 +174,19 @@ impl RunArgs {
             .load_file(&self.component)
             .await
             .map_err(|e| (exit::USAGE, format!("{}: {e}", self.component.display())))?;
+        if agent.kind() == AgentKind::Functions {
+            let names: Vec<&str> = agent.functions().iter().map(|f| f.name.as_str()).collect();
+            return Err((
+                exit::USAGE,
+                format!(
+                    "{} has no entry point to run; it exports functions ({}): serve them as tools with \
+                     `openshell-wasm mcp --component {}`",
+                    self.component.display(),
+                    names.join(", "),
+                    self.component.display()
+                ),
+            ));
+        }
         tracing::info!(
             component = agent.name(),
             code = ?agent.code_source(),

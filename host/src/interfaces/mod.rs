@@ -107,6 +107,7 @@ impl CallError {
 
     /// What a caller outside a guest (the MCP server) reports: the error a
     /// guest would see, or the broken contract as an `Err`.
+    #[cfg(feature = "mcp")]
     pub(crate) fn into_sandbox_error(self) -> Result<SandboxError, wasmtime::Error> {
         match self.0 {
             CallErrorKind::Guest(e) => Ok(e),

@@ -1,10 +1,12 @@
-//! Components as tools: each `--component` becomes one tool. An agent
-//! component's tool takes `input` (the string its `run` gets); a command
-//! component's takes `input` as its stdin and `args`. A call is a run of
-//! the component (instantiated from the cached `InstancePre`, under the
-//! host's policy and limits) bound to the session's sandbox.
+//! Components as tools. An agent component is one tool taking `input`
+//! (the string its `run` gets); a command component's tool takes `input`
+//! as its stdin and `args`; a component that exports functions gives one
+//! tool per function, with input and output schemas from its WIT types
+//! (`crate::wit_json`). A call is a run of the component (instantiated
+//! from the cached `InstancePre`, under the policy file beside it or the
+//! server's, with its limits) bound to the session's sandbox.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
@@ -14,13 +16,17 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::ToolError;
-use crate::runtime::{Agent, AgentKind, Host, RunRequest};
+use crate::policy::Policy;
+use crate::runtime::{Agent, AgentKind, ExportedFunction, FunctionCall, Host, RunError, RunFailure, RunRequest};
 
-/// A component offered as a tool.
+/// A component, or one of its functions, offered as a tool.
 #[derive(Debug)]
 pub(crate) struct ComponentTool {
     name: String,
     agent: Agent,
+    /// The exported function this tool calls (by position in
+    /// `agent.functions()`); `None` for an agent or command's entry point.
+    function: Option<usize>,
     host: Arc<Host>,
 }
 
@@ -50,15 +56,38 @@ impl Components {
         tokio::spawn(async move {
             let mut tools: Vec<Arc<ComponentTool>> = Vec::new();
             for path in paths {
+                let host = match own_host(&host, &path) {
+                    Ok(h) => h,
+                    Err(e) => {
+                        tracing::error!(component = %path.display(), "component not offered as a tool: {e}");
+                        continue;
+                    }
+                };
                 match host.load_file(&path).await {
                     Ok(agent) => {
-                        let name = tool_name(agent.name());
-                        if super::tools::has(&name) || tools.iter().any(|t| t.name == name) {
-                            tracing::error!(component = %path.display(), "a tool named `{name}` exists already; rename the component file");
-                            continue;
+                        let stem = tool_name(agent.name());
+                        let entries: Vec<(String, Option<usize>)> = match agent.kind() {
+                            AgentKind::Agent | AgentKind::Command => vec![(stem, None)],
+                            AgentKind::Functions => agent
+                                .functions()
+                                .iter()
+                                .enumerate()
+                                .map(|(i, f)| (tool_name(&format!("{stem}_{}", f.name)), Some(i)))
+                                .collect(),
+                        };
+                        for (name, function) in entries {
+                            if super::tools::has(&name) || tools.iter().any(|t| t.name == name) {
+                                tracing::error!(component = %path.display(), "a tool named `{name}` exists already; rename the component file");
+                                continue;
+                            }
+                            tracing::info!(component = %path.display(), tool = %name, "component tool loaded");
+                            tools.push(Arc::new(ComponentTool {
+                                name,
+                                agent: agent.clone(),
+                                function,
+                                host: host.clone(),
+                            }));
                         }
-                        tracing::info!(component = %path.display(), tool = %name, "component tool loaded");
-                        tools.push(Arc::new(ComponentTool { name, agent, host: host.clone() }));
                     }
                     Err(e) => tracing::error!(component = %path.display(), "component not offered as a tool: {e}"),
                 }
@@ -88,26 +117,63 @@ impl Components {
     }
 }
 
-/// A tool name from a component's file stem: letters, digits, `_` and `-`.
-fn tool_name(stem: &str) -> String {
-    stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).take(64).collect()
+/// The host a component runs on: the server's, or one under the policy
+/// file beside the component (`tool.wasm` → `tool.policy.toml`).
+fn own_host(server: &Arc<Host>, component: &Path) -> Result<Arc<Host>, String> {
+    let file = component.with_extension("policy.toml");
+    if !file.exists() {
+        return Ok(server.clone());
+    }
+    let policy = Policy::from_file(&file).map_err(|e| e.to_string())?;
+    let host = server.with_policy(policy).map_err(|e| format!("{}: {e}", file.display()))?;
+    tracing::info!(component = %component.display(), policy = %file.display(), "component runs under its own policy");
+    Ok(Arc::new(host))
+}
+
+/// A tool name: letters, digits and `_` (what OpenAI's function names
+/// allow too), at most 64 characters.
+fn tool_name(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).take(64).collect()
 }
 
 impl ComponentTool {
     fn describe(&self) -> Tool {
+        let annotations = ToolAnnotations::new().read_only(false).destructive(true).open_world(false);
+        let short_hash = &self.agent.hash()[..12];
+        if let Some(f) = self.exported() {
+            let iface = f.interface.as_deref().map(|i| format!(" of `{i}`")).unwrap_or_default();
+            let description = format!(
+                "Call `{}`{iface} in the WebAssembly component `{}` (sha256 {short_hash}), against this session's \
+                 sandbox. Arguments and result follow the WIT types: variants as {{\"case\": payload}} or the case \
+                 name, options as null or the value, flags as a list of names.",
+                f.signature(),
+                self.agent.name(),
+            );
+            let input = f.params_schema().unwrap_or_else(|_| json!({"type": "object"}));
+            let output = json!({"type": "object", "properties": {"result": f.result_schema()}, "required": ["result"]});
+            let as_object = |v: Value| match v {
+                Value::Object(o) => Arc::new(o),
+                _ => Arc::new(JsonObject::new()),
+            };
+            return Tool::new(self.name.clone(), description, as_object(input))
+                .with_raw_output_schema(as_object(output))
+                .with_annotations(annotations);
+        }
         let what = match self.agent.kind() {
-            AgentKind::Agent => "the agent component",
             AgentKind::Command => "the command component",
+            AgentKind::Agent | AgentKind::Functions => "the agent component",
         };
         let description = format!(
-            "Run {what} `{}` (WebAssembly, sha256 {}) with `input`, against this session's sandbox, and return its \
-             result.",
+            "Run {what} `{}` (WebAssembly, sha256 {short_hash}) with `input`, against this session's sandbox, and \
+             return its result.",
             self.agent.name(),
-            &self.agent.hash()[..12]
         );
         let schema = rmcp::handler::server::common::schema_for_type::<AgentArgs>();
-        Tool::new(self.name.clone(), description, schema)
-            .with_annotations(ToolAnnotations::new().read_only(false).destructive(true).open_world(false))
+        Tool::new(self.name.clone(), description, schema).with_annotations(annotations)
+    }
+
+    fn exported(&self) -> Option<&ExportedFunction> {
+        self.function.and_then(|i| self.agent.functions().get(i))
     }
 
     /// Run the component once against `sandbox`.
@@ -117,29 +183,57 @@ impl ComponentTool {
         sandbox: String,
         cancel: CancellationToken,
     ) -> Result<Value, ToolError> {
-        let a: AgentArgs = serde_json::from_value(Value::Object(args)).map_err(|e| {
-            ToolError::Arguments(format!("the arguments of {} do not fit its input schema: {e}", self.name))
-        })?;
-        if !a.args.is_empty() && self.agent.kind() == AgentKind::Agent {
-            return Err(ToolError::Arguments(format!("{} is an agent component; it takes no `args`", self.name)));
-        }
-        let request = RunRequest::new(a.input).args(a.args).attach(sandbox).cancel_token(cancel);
-        match self.host.run(&self.agent, request).await {
-            Ok(outcome) => {
-                let (ok, text) = match outcome.result {
-                    Ok(r) => (true, r),
-                    Err(e) => (false, e),
-                };
-                if !ok {
-                    return Err(ToolError::Component(format!("{} reported an error: {text}", self.name)));
+        let request = match self.exported() {
+            Some(f) => RunRequest::new("").call(FunctionCall {
+                interface: f.interface.clone(),
+                function: f.name.clone(),
+                args,
+            }),
+            None => {
+                let a: AgentArgs = serde_json::from_value(Value::Object(args)).map_err(|e| {
+                    ToolError::Arguments(format!("the arguments of {} do not fit its input schema: {e}", self.name))
+                })?;
+                if !a.args.is_empty() && self.agent.kind() == AgentKind::Agent {
+                    return Err(ToolError::Arguments(format!(
+                        "{} is an agent component; it takes no `args`",
+                        self.name
+                    )));
                 }
-                Ok(json!({
-                    "result": text,
-                    "stderr": String::from_utf8_lossy(&outcome.output.stderr),
-                    "call_ms": outcome.stats.call_ms,
-                }))
+                RunRequest::new(a.input).args(a.args)
             }
-            Err(failure) => Err(ToolError::Component(format!("{} failed: {failure}", self.name))),
-        }
+        };
+        let outcome = match self.host.run(&self.agent, request.attach(sandbox).cancel_token(cancel)).await {
+            Ok(outcome) => outcome,
+            Err(RunFailure { error: RunError::Sandbox(e), .. }) if e.operation == "component.call" => {
+                return Err(ToolError::Sandbox(e));
+            }
+            Err(failure) => return Err(ToolError::Component(format!("{} failed: {failure}", self.name))),
+        };
+        let text = match outcome.result {
+            Ok(text) => text,
+            Err(e) => return Err(ToolError::Component(format!("{} returned an error: {e}", self.name))),
+        };
+        let result = match self.function {
+            // The function's result, already JSON.
+            Some(_) => serde_json::from_str(&text).map_err(|e| ToolError::Host(format!("result is not JSON: {e}")))?,
+            None => Value::String(text),
+        };
+        Ok(json!({
+            "result": result,
+            "stderr": String::from_utf8_lossy(&outcome.output.stderr),
+            "call_ms": outcome.stats.call_ms,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_names_fit_every_client() {
+        assert_eq!(tool_name("typed-tools_count-words"), "typed_tools_count_words");
+        assert_eq!(tool_name("agent.v2"), "agent_v2");
+        assert_eq!(tool_name(&"x".repeat(100)).len(), 64);
     }
 }

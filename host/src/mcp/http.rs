@@ -102,7 +102,7 @@ pub(super) async fn serve(
                 let token = token.clone();
                 async move {
                     if let Some(expected) = &token
-                        && !bearer_matches(&req, expected.expose_secret())
+                        && !bearer_matches(req.headers(), expected.expose_secret())
                     {
                         return Ok::<_, Infallible>(unauthorized());
                     }
@@ -125,8 +125,8 @@ pub(super) async fn serve(
     Ok(())
 }
 
-fn bearer_matches(req: &Request<Incoming>, expected: &str) -> bool {
-    let Some(given) = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+fn bearer_matches(headers: &http::HeaderMap, expected: &str) -> bool {
+    let Some(given) = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
         return false;
     };
     let Some(given) = given.strip_prefix("Bearer ") else {
@@ -144,4 +144,24 @@ fn unauthorized() -> Response<Body> {
     *r.status_mut() = StatusCode::UNAUTHORIZED;
     r.headers_mut().insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_match_exactly() {
+        let with = |v: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert(http::header::AUTHORIZATION, http::HeaderValue::from_str(v).unwrap());
+            h
+        };
+        assert!(bearer_matches(&with("Bearer s3cret"), "s3cret"));
+        assert!(!bearer_matches(&with("Bearer s3cre"), "s3cret"));
+        assert!(!bearer_matches(&with("Bearer s3cretX"), "s3cret"));
+        assert!(!bearer_matches(&with("Basic s3cret"), "s3cret"));
+        assert!(!bearer_matches(&with("s3cret"), "s3cret"));
+        assert!(!bearer_matches(&http::HeaderMap::new(), "s3cret"));
+    }
 }

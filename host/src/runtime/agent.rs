@@ -22,6 +22,10 @@ pub enum AgentKind {
     Agent,
     /// Exports `wasi:cli/run` (a command).
     Command,
+    /// Exports functions for a caller and no entry point of its own
+    /// (`openshell-wasm mcp --component` offers each as a tool; call one
+    /// with [`RunRequest::call`](super::RunRequest::call)).
+    Functions,
 }
 
 /// Where the compiled code came from.
@@ -48,6 +52,8 @@ pub(crate) struct AgentInner {
     pub name: String,
     pub hash: String,
     pub kind: AgentKind,
+    /// What a [`AgentKind::Functions`] component exports (empty otherwise).
+    pub functions: Vec<super::functions::ExportedFunction>,
     pub size: u64,
     pub pre: InstancePre<RunState>,
 }
@@ -71,9 +77,14 @@ impl Agent {
     pub fn hash(&self) -> &str {
         &self.inner.hash
     }
-    /// Agent or command.
+    /// Agent, command, or functions.
     pub fn kind(&self) -> AgentKind {
         self.inner.kind
+    }
+    /// The functions a [`AgentKind::Functions`] component exports that can
+    /// be called with JSON arguments (empty for other kinds).
+    pub fn functions(&self) -> &[super::functions::ExportedFunction] {
+        &self.inner.functions
     }
     /// Where its compiled code came from when it was loaded.
     pub fn code_source(&self) -> CodeSource {
@@ -162,7 +173,9 @@ pub(crate) fn compile(
     Ok((component, CodeSource::Compiled))
 }
 
-/// Which entry point the component exports.
+/// Which entry point the component exports; without one, a component
+/// that exports anything is a [`AgentKind::Functions`] component (whether
+/// any of it is callable is decided when its functions are listed).
 pub(crate) fn classify(engine: &Engine, component: &Component) -> Result<AgentKind, LoadError> {
     let ty = component.component_type();
     let mut names = Vec::new();
@@ -175,9 +188,14 @@ pub(crate) fn classify(engine: &Engine, component: &Component) -> Result<AgentKi
             _ => names.push(name.to_string()),
         }
     }
-    Err(LoadError::NoEntryPoint(format!(
-        "the component exports neither `run` (world openshell:sandbox/agent) nor `wasi:cli/run` (a command); it exports {names:?}"
-    )))
+    if !names.is_empty() {
+        return Ok(AgentKind::Functions);
+    }
+    Err(LoadError::NoEntryPoint(
+        "the component exports nothing: neither `run` (world openshell:sandbox/agent), `wasi:cli/run` (a command), \
+         nor functions to call"
+            .into(),
+    ))
 }
 
 /// Whether this host provides an import of this name.

@@ -6,11 +6,12 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{ResourceTable, Val};
 use wasmtime::{Store, UpdateDeadline};
 
 use super::agent::{Agent, AgentKind};
 use super::engine::ticks;
+use super::functions::ExportedFunction;
 use super::limits::{LimitExceeded, StoreLimiter, TICK};
 use super::output::OutputCapture;
 use super::run::{RunError, RunRequest, RunStats, ms};
@@ -31,6 +32,9 @@ pub(super) struct RunCtx<'a> {
     /// Sandboxes the guest creates; the run's cleanup deletes them.
     pub(super) created: Arc<Mutex<Vec<SandboxInfo>>>,
     pub(super) output: &'a OutputCapture,
+    /// The exported function to call, with its arguments (functions
+    /// components only).
+    pub(super) function: Option<(&'a ExportedFunction, Vec<Val>)>,
 }
 
 /// What the guest returned: its result, or its error text.
@@ -64,6 +68,7 @@ impl Host {
             match cx.agent.inner.kind {
                 AgentKind::Agent => call_agent(cx, &mut store).await,
                 AgentKind::Command => call_command(cx, &mut store).await,
+                AgentKind::Functions => call_function(cx, &mut store).await,
             }
         };
         let outcome = tokio::time::timeout(wall, call).await;
@@ -123,7 +128,7 @@ impl Host {
         let policy = &self.policy;
         let stdin = match cx.agent.inner.kind {
             AgentKind::Command => Some(cx.request.input.clone().into_bytes()),
-            AgentKind::Agent => None,
+            AgentKind::Agent | AgentKind::Functions => None,
         };
         let wasi = wasi_ctx(policy, cx.agent.name(), &cx.request.args, stdin, cx.output)
             .map_err(|e| RunError::Host(format!("{e:#}")))?;
@@ -181,6 +186,22 @@ async fn call_agent(cx: &RunCtx<'_>, store: &mut Store<RunState>) -> wasmtime::R
     let inst_us = t0.elapsed().as_secs_f64() * 1e6;
     let r = instance.call_run(&mut *store, &cx.request.input).await?;
     Ok((r, inst_us))
+}
+
+/// An exported function, called with the arguments `Host::run` checked.
+async fn call_function(cx: &RunCtx<'_>, store: &mut Store<RunState>) -> wasmtime::Result<(GuestResult, f64)> {
+    let Some((function, args)) = &cx.function else {
+        return Err(wasmtime::Error::msg("no function to call (Host::run checks this first)"));
+    };
+    let t0 = Instant::now();
+    let instance = cx.agent.inner.pre.instantiate_async(&mut *store).await?;
+    let inst_us = t0.elapsed().as_secs_f64() * 1e6;
+    let func = instance
+        .get_func(&mut *store, function.index)
+        .ok_or_else(|| wasmtime::Error::msg(format!("the instance has no function `{}`", function.name)))?;
+    let mut results = vec![Val::Bool(false); usize::from(function.result.is_some())];
+    func.call_async(&mut *store, args, &mut results).await?;
+    Ok((function.outcome(&results), inst_us))
 }
 
 /// A WASI command: the input is its stdin, its stdout the result, and a

@@ -12,6 +12,7 @@ mod cache;
 mod call;
 pub(crate) mod cleanup;
 mod engine;
+mod functions;
 mod limits;
 pub(crate) mod net;
 mod output;
@@ -31,6 +32,7 @@ use agent::AgentInner;
 pub use agent::{Agent, AgentKind, CodeSource, LoadError, provided_import};
 use cache::ComponentCache;
 pub use engine::{EngineOptions, Pooling};
+pub use functions::{ExportedFunction, FunctionCall};
 pub use limits::LimitExceeded;
 pub use output::{CapturedOutput, Forward, GuestStream};
 pub use run::{Collect, RunError, RunFailure, RunOutcome, RunRequest, RunStats, SandboxTarget, Seed};
@@ -65,7 +67,9 @@ pub struct Host {
     /// Opens the connections of guests' HTTP requests and model calls.
     pub(crate) connector: Arc<Connector>,
     loaded: Mutex<HashMap<String, Arc<AgentInner>>>,
-    _ticker: engine::EpochTicker,
+    /// Shared with hosts made by [`Host::with_policy`], which use the same
+    /// engine.
+    _ticker: Arc<engine::EpochTicker>,
 }
 
 impl std::fmt::Debug for Host {
@@ -181,7 +185,7 @@ impl HostBuilder {
             pooling,
             connector: Arc::new(Connector::new()),
             loaded: Mutex::default(),
-            _ticker: ticker,
+            _ticker: Arc::new(ticker),
         })
     }
 }
@@ -210,6 +214,34 @@ impl Host {
     /// The snapshot store.
     pub fn snapshots(&self) -> &SnapshotStore {
         &self.snapshots
+    }
+
+    /// A host like this one (same engine, backend, stores and cache) under
+    /// another policy, for components that come with their own. Its guests
+    /// may not have more memory than this host's policy gives, since that
+    /// sized the engine.
+    pub fn with_policy(&self, policy: Policy) -> Result<Host, HostError> {
+        if policy.guest.memory_bytes > self.policy.guest.memory_bytes {
+            return Err(HostError(format!(
+                "the policy gives guests {} bytes of memory, more than the {} bytes of the host it derives from \
+                 (whose policy sized the engine); raise that policy's [guest] memory",
+                policy.guest.memory_bytes, self.policy.guest.memory_bytes
+            )));
+        }
+        Ok(Host {
+            engine: self.engine.clone(),
+            linker: self.linker.clone(),
+            backend: self.backend.clone(),
+            policy: Arc::new(policy),
+            snapshots: self.snapshots.clone(),
+            approvals: self.approvals.clone(),
+            cache: self.cache.clone(),
+            pooling: self.pooling,
+            clock: self.clock.clone(),
+            connector: self.connector.clone(),
+            loaded: Mutex::default(),
+            _ticker: self._ticker.clone(),
+        })
     }
 
     /// The wasmtime engine.
@@ -248,8 +280,22 @@ impl Host {
                 .await
                 .map_err(|e| LoadError::Invalid(format!("compilation task failed: {e}")))??;
         let kind = agent::classify(&self.engine, &component)?;
+        let functions = match kind {
+            AgentKind::Functions => {
+                let found = functions::exported(&self.engine, &component);
+                if found.is_empty() {
+                    return Err(LoadError::NoEntryPoint(
+                        "the component exports no entry point and no function callable with JSON arguments \
+                         (resources, streams and futures have no JSON form)"
+                            .into(),
+                    ));
+                }
+                found
+            }
+            AgentKind::Agent | AgentKind::Command => Vec::new(),
+        };
         let pre = agent::link(&self.engine, &self.linker, &component)?;
-        let inner = Arc::new(AgentInner { name: name.to_string(), hash: hash.clone(), kind, size, pre });
+        let inner = Arc::new(AgentInner { name: name.to_string(), hash: hash.clone(), kind, functions, size, pre });
         self.loaded.lock().unwrap_or_else(|p| p.into_inner()).insert(hash, inner.clone());
         Ok(Agent { inner, source, load_time: started.elapsed() })
     }

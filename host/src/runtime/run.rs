@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::agent::{Agent, AgentKind, CodeSource, LoadError};
 use super::call::RunCtx;
 use super::cleanup::{Cleanup, delete_with_retry};
+use super::functions::{ExportedFunction, FunctionCall};
 use super::limits::LimitExceeded;
 use super::output::{CapturedOutput, Forward, GuestStream, OutputCapture};
 use super::{Host, new_run_id};
@@ -67,6 +68,10 @@ pub struct RunRequest {
     pub forward: Option<Forward>,
     /// Cancels the run (the sandboxes are still cleaned up).
     pub cancel: CancellationToken,
+    /// For a [`AgentKind::Functions`] component: the function to call and
+    /// its JSON arguments; the outcome's result is the returned value as
+    /// JSON (see [`crate::wit_json`]).
+    pub call: Option<FunctionCall>,
 }
 
 impl std::fmt::Debug for RunRequest {
@@ -92,6 +97,7 @@ impl RunRequest {
             collects: Vec::new(),
             forward: None,
             cancel: CancellationToken::new(),
+            call: None,
         }
     }
     /// Use an existing sandbox.
@@ -132,6 +138,11 @@ impl RunRequest {
     /// Cancel with this token.
     pub fn cancel_token(mut self, t: CancellationToken) -> Self {
         self.cancel = t;
+        self
+    }
+    /// Call this exported function (a [`AgentKind::Functions`] component).
+    pub fn call(mut self, call: FunctionCall) -> Self {
+        self.call = Some(call);
         self
     }
 }
@@ -228,6 +239,45 @@ impl std::fmt::Display for RunFailure {
 
 impl std::error::Error for RunFailure {}
 
+/// The exported function `call` names, with its arguments converted; an
+/// error if the call does not fit the component.
+fn function_call<'a>(
+    agent: &'a Agent,
+    call: Option<&FunctionCall>,
+) -> Result<Option<(&'a ExportedFunction, Vec<wasmtime::component::Val>)>, SandboxError> {
+    const OP: &str = "component.call";
+    match (agent.kind(), call) {
+        (AgentKind::Functions, None) => Err(SandboxError::invalid(
+            OP,
+            format!(
+                "{} exports functions, not an entry point: say which to call (RunRequest::call), or offer them \
+                 as tools with `openshell-wasm mcp --component`",
+                agent.name()
+            ),
+        )),
+        (AgentKind::Agent | AgentKind::Command, Some(c)) => Err(SandboxError::invalid(
+            OP,
+            format!(
+                "{} is an agent or command component; it exports no function `{}` to call",
+                agent.name(),
+                c.function
+            ),
+        )),
+        (AgentKind::Agent | AgentKind::Command, None) => Ok(None),
+        (AgentKind::Functions, Some(c)) => {
+            let Some(f) = agent.functions().iter().find(|f| f.name == c.function && f.interface == c.interface) else {
+                let known: Vec<String> = agent.functions().iter().map(|f| f.signature()).collect();
+                return Err(SandboxError::not_found(
+                    OP,
+                    format!("{} exports no function `{}`; it exports {known:?}", agent.name(), c.function),
+                ));
+            };
+            let args = f.args(&c.args).map_err(|m| SandboxError::invalid(OP, m))?;
+            Ok(Some((f, args)))
+        }
+    }
+}
+
 pub(super) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -246,7 +296,7 @@ impl Host {
         // A command's stdout is its result: capture it, but forward only
         // its stderr as it runs.
         let forward = match agent.kind() {
-            AgentKind::Agent => request.forward.clone(),
+            AgentKind::Agent | AgentKind::Functions => request.forward.clone(),
             AgentKind::Command => request.forward.clone().map(|f| {
                 Arc::new(move |s: GuestStream, d: &[u8]| {
                     if s == GuestStream::Stderr {
@@ -264,6 +314,12 @@ impl Host {
         let run_id = match new_run_id() {
             Ok(id) => id,
             Err(e) => return Err(fail(RunError::Host(e.to_string()), None, stats, Vec::new())),
+        };
+
+        // 0. The call, checked before any sandbox exists.
+        let function = match function_call(agent, request.call.as_ref()) {
+            Ok(f) => f,
+            Err(e) => return Err(fail(RunError::Sandbox(e), None, stats, Vec::new())),
         };
 
         // 1. The sandbox.
@@ -292,8 +348,16 @@ impl Host {
         tracing::info!(run = %run_id, sandbox = %sandbox.name, backend = self.backend.name(), owned, "sandbox bound");
 
         // 2.-4. Seed, call, collect; any failure still reaches cleanup.
-        let cx =
-            RunCtx { agent, request: &request, run_id: &run_id, sandbox: &sandbox, owned, created, output: &output };
+        let cx = RunCtx {
+            agent,
+            request: &request,
+            run_id: &run_id,
+            sandbox: &sandbox,
+            owned,
+            created,
+            output: &output,
+            function,
+        };
         let body = self.run_body(&cx, &mut stats);
         let result = tokio::select! {
             r = body => r,

@@ -29,10 +29,10 @@ pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("the repository").to_path_buf()
 }
 
-/// A policy whose guests run out of CPU time quickly (the looping tool),
-/// with the network grants the script uses.
-const POLICY: &str = "version = 1\n[guest]\ncpu-time = \"1s\"\n[sandbox]\nlist = true\n\
-                      [network]\nupdate-policy = true\nexpose-ports = [8080]\n";
+/// The server's policy: the grants the script uses.
+const POLICY: &str = "version = 1\n[sandbox]\nlist = true\n[network]\nupdate-policy = true\nexpose-ports = [8080]\n";
+/// The looping component's own policy, beside it: little CPU time.
+const LOOP_POLICY: &str = "version = 1\n[guest]\ncpu-time = \"1s\"\n";
 
 /// Run the MCP client script with `transport` against `backend_args`.
 async fn official_client(transport: &str, backend_args: &[String]) {
@@ -40,9 +40,19 @@ async fn official_client(transport: &str, backend_args: &[String]) {
     std::fs::write(env.path("policy.toml"), POLICY).unwrap();
     let mut server_args: Vec<String> = backend_args.to_vec();
     server_args.extend(["--policy".into(), env.path("policy.toml").display().to_string()]);
-    for c in [&guests::SMOKE_ECHO, &guests::TRAP_PANIC, &guests::LIMITS_LOOP] {
-        server_args.extend(["--component".into(), c.path().to_string()]);
+    // A directory of components, one with its own policy.
+    let tools = env.path("tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    for (c, name) in [
+        (&guests::SMOKE_ECHO, "smoke_echo"),
+        (&guests::TRAP_PANIC, "trap_panic"),
+        (&guests::LIMITS_LOOP, "limits_loop"),
+        (&guests::TYPED_TOOLS, "typed_tools"),
+    ] {
+        std::fs::copy(c.path(), tools.join(format!("{name}.wasm"))).unwrap();
     }
+    std::fs::write(tools.join("limits_loop.policy.toml"), LOOP_POLICY).unwrap();
+    server_args.extend(["--component".into(), tools.display().to_string()]);
     let config = serde_json::json!({
         "bin": BIN,
         "transport": transport,
@@ -51,6 +61,7 @@ async fn official_client(transport: &str, backend_args: &[String]) {
         "component_tool": "smoke_echo",
         "trap_tool": "trap_panic",
         "loop_tool": "limits_loop",
+        "typed_prefix": "typed_tools_",
         "may_list": true,
     });
     let mut c = env.command(mcp_python());
@@ -76,6 +87,27 @@ async fn gateway(protocol: openshell_testgw::Protocol) -> (Running, CliEnv, Vec<
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_policy_may_not_outgrow_the_servers() {
+    use openshell_wasm::backend::local::LocalBackend;
+    use openshell_wasm::policy::Policy;
+    use openshell_wasm::runtime::Host;
+
+    let env = CliEnv::new();
+    let backend = std::sync::Arc::new(LocalBackend::new(env.path("state")).unwrap());
+    let host = Host::builder().backend(backend).snapshot_dir(env.path("snapshots")).cache_dir(None).build().unwrap();
+    let policy = |memory: &str| {
+        let file = env.path(&format!("{memory}.toml"));
+        std::fs::write(&file, format!("version = 1\n[guest]\nmemory = \"{memory}\"\n")).unwrap();
+        Policy::from_file(&file).unwrap()
+    };
+    let small = policy("16 MiB");
+    assert_eq!(host.with_policy(small).unwrap().policy().guest.memory_bytes, 16 << 20);
+    let big = policy("1 GiB");
+    let err = host.with_policy(big).unwrap_err().to_string();
+    assert!(err.contains("raise that policy's [guest] memory"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_sdk_over_stdio_on_local() {
     official_client("stdio", &local()).await;
 }
@@ -97,6 +129,8 @@ async fn official_sdk_over_http_on_the_gateway_v0_1() {
     official_client("http", &args).await;
 }
 
+const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
+
 /// `openshell-wasm mcp --listen` on a free loopback port, with `token`.
 struct HttpServer {
     child: Child,
@@ -106,9 +140,13 @@ struct HttpServer {
 
 impl HttpServer {
     fn start(token: Option<&str>) -> HttpServer {
+        HttpServer::with_args(token, &[])
+    }
+
+    fn with_args(token: Option<&str>, args: &[&str]) -> HttpServer {
         let env = CliEnv::new();
         let mut c = env.command(BIN);
-        c.args(["mcp", "--backend", "local", "--listen", "127.0.0.1:0"]).stderr(Stdio::piped());
+        c.args(["mcp", "--backend", "local", "--listen", "127.0.0.1:0"]).args(args).stderr(Stdio::piped());
         if let Some(t) = token {
             c.env("OPENSHELL_WASM_MCP_TOKEN", t);
         }
@@ -121,7 +159,11 @@ impl HttpServer {
 
     /// POST an `initialize` request with `headers`; the status line and body.
     fn initialize(&self, headers: &str) -> String {
-        let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
+        self.post(INITIALIZE, headers)
+    }
+
+    /// POST `body` with `headers`; the whole answer.
+    fn post(&self, body: &str, headers: &str) -> String {
         let mut s = TcpStream::connect(&self.addr).unwrap();
         write!(
             s,
@@ -163,6 +205,39 @@ fn http_checks_the_host_header_and_the_bearer_token() {
     assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
     let right = guarded.initialize(&format!("{local}authorization: Bearer s3cret-token\r\n"));
     assert!(right.starts_with("HTTP/1.1 200"), "{right}");
+}
+
+#[test]
+fn an_idle_http_session_is_closed_and_its_sandbox_deleted() {
+    let server = HttpServer::with_args(None, &["--idle-timeout", "2s"]);
+    let host = format!("host: {}\r\n", server.addr);
+    let answer = server.initialize(&host);
+    let session = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("mcp-session-id: "))
+        .unwrap_or_else(|| panic!("no session id: {answer}"))
+        .trim()
+        .to_string();
+    let headers = format!("{host}mcp-session-id: {session}\r\nmcp-protocol-version: 2025-11-25\r\n");
+    assert!(
+        server.post(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#, &headers).starts_with("HTTP/1.1 202")
+    );
+    let call = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"sandbox_info","arguments":{}}}"#;
+    let answer = server.post(call, &headers);
+    assert!(answer.contains(r#""owned":true"#), "{answer}");
+    let list = || {
+        let out = server._env.command(BIN).args(["sandbox", "list", "--json", "--backend", "local"]).output().unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap().as_array().unwrap().len()
+    };
+    assert_eq!(list(), 1);
+    // Idle past the timeout: the session closes and its sandbox goes.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while list() != 0 {
+        assert!(std::time::Instant::now() < deadline, "the idle session's sandbox is still there");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let answer = server.post(call, &headers);
+    assert!(answer.starts_with("HTTP/1.1 404"), "the session is gone: {answer}");
 }
 
 #[test]

@@ -450,6 +450,52 @@ macro_rules! component_suite {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn typed_tools() {
+            use openshell_wasm::runtime::{AgentKind, FunctionCall};
+            use serde_json::json;
+
+            let f = fixture(TARGET, Default::default()).await;
+            let agent = f.host.load_file(std::path::Path::new(guests::TYPED_TOOLS.path())).await.unwrap();
+            assert_eq!(agent.kind(), AgentKind::Functions);
+            let names: Vec<&str> = agent.functions().iter().map(|f| f.name.as_str()).collect();
+            assert_eq!(names, ["version", "area", "bounds", "render", "crash"]);
+            let iface = agent.functions()[1].interface.clone();
+            assert_eq!(iface.as_deref(), Some("test:typed/shapes@0.1.0"));
+            let call = |function: &str, args: serde_json::Value| {
+                let interface = if function == "version" { None } else { iface.clone() };
+                let args = args.as_object().unwrap().clone();
+                RunRequest::new("").call(FunctionCall { interface, function: function.into(), args })
+            };
+            let square = json!({"shape": {"polygon": [{"x": 0, "y": 0}, {"x": 2, "y": 0}, {"x": 2, "y": 2}, {"x": 0, "y": 2}]}, "unit": "metres"});
+            let o = f.host.run(&agent, call("area", square)).await.unwrap();
+            assert_eq!(o.result, Ok("4.0".to_string()));
+            let o = f.host.run(&agent, call("area", json!({"shape": "empty", "unit": "feet"}))).await.unwrap();
+            assert_eq!(o.result, Err(r#""an empty shape has no area""#.to_string()), "a result's err");
+            let o = f.host.run(&agent, call("bounds", json!({"points": [{"x": 1, "y": 9}]}))).await.unwrap();
+            assert_eq!(o.result, Ok(r#"[{"x":1,"y":9},{"x":1,"y":9}]"#.to_string()));
+            let o = f.host.run(&agent, call("version", json!({}))).await.unwrap();
+            assert_eq!(o.result, Ok(r#""typed-tools 1""#.to_string()));
+            // Bad calls fail before any sandbox exists.
+            for (function, args, says) in [
+                ("area", json!({"shape": "empty"}), "unit: missing"),
+                ("area", json!({"shape": "empty", "unit": "yards"}), "`yards` is not one of"),
+                ("area", json!({"shape": "empty", "unit": "feet", "colour": 1}), "no parameter `colour`"),
+                ("perimeter", json!({}), "no function `perimeter`"),
+            ] {
+                let err = f.host.run(&agent, call(function, args)).await.unwrap_err();
+                assert!(err.error.to_string().contains(says), "{function}: {}", err.error);
+                assert!(err.sandbox.is_none(), "no sandbox for a bad call");
+            }
+            let err = f.host.run(&agent, RunRequest::new("")).await.unwrap_err();
+            assert!(err.error.to_string().contains("say which to call"), "{}", err.error);
+            match f.host.run(&agent, call("crash", json!({}))).await.unwrap_err().error {
+                RunError::Trap(msg) => assert!(msg.contains("unreachable"), "{msg}"),
+                other => panic!("expected a trap, got {other}"),
+            }
+            assert!(f.leftovers().await.is_empty());
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn trap_panic() {
             let f = fixture(TARGET, Default::default()).await;
             let err = f.run(guests::TRAP_PANIC.path(), "").await.unwrap_err();
