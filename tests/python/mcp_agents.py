@@ -28,14 +28,25 @@ TASK = "Write a shell script answer.sh that stores 6*7 in answer.txt, run it, an
 async def main():
     config = json.loads(sys.argv[1])
     set_tracing_disabled(True)
-    client = AsyncOpenAI(base_url=config["base_url"], api_key=os.environ.get("OPENAI_API_KEY", "test-key"))
-    params = {"command": config["bin"], "args": ["mcp", *config["server_args"]], "env": dict(os.environ)}
-    async with MCPServerStdio(params=params, name="openshell", client_session_timeout_seconds=60) as server:
+    client = AsyncOpenAI(
+        base_url=config["base_url"],
+        api_key=os.environ.get("OPENAI_API_KEY", "test-key"),
+    )
+    params = {
+        "command": config["bin"],
+        "args": ["mcp", *config["server_args"]],
+        "env": dict(os.environ),
+    }
+    async with MCPServerStdio(
+        params=params, name="openshell", client_session_timeout_seconds=60
+    ) as server:
         agent = Agent(
             name="coder",
             instructions="You work in a sandbox through the openshell tools.",
             mcp_servers=[server],
-            model=OpenAIChatCompletionsModel(model=config["model"], openai_client=client),
+            model=OpenAIChatCompletionsModel(
+                model=config["model"], openai_client=client
+            ),
         )
         result = await Runner.run(agent, TASK, max_turns=8)
     print(json.dumps({"final_output": result.final_output}))

@@ -25,26 +25,38 @@ import subprocess
 import sys
 import tarfile
 
+import checking
+from checking import check
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 SANDBOX_TOOLS = {
-    "run_command", "exec_command", "write_stdin", "kill_command", "read_file", "write_file", "list_dir",
-    "stat", "make_dir", "remove", "move", "extract_archive", "snapshot_persist", "snapshot_hydrate",
-    "snapshot_list", "network_get_policy", "network_update_policy", "expose_port", "sandbox_info",
-    "sandbox_create", "sandbox_attach", "sandbox_list", "sandbox_delete",
+    "run_command",
+    "exec_command",
+    "write_stdin",
+    "kill_command",
+    "read_file",
+    "write_file",
+    "list_dir",
+    "stat",
+    "make_dir",
+    "remove",
+    "move",
+    "extract_archive",
+    "snapshot_persist",
+    "snapshot_hydrate",
+    "snapshot_list",
+    "network_get_policy",
+    "network_update_policy",
+    "expose_port",
+    "sandbox_info",
+    "sandbox_create",
+    "sandbox_attach",
+    "sandbox_list",
+    "sandbox_delete",
 }
-
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    if not cond:
-        raise AssertionError(what)
-    checks += 1
 
 
 async def call(session, name, args, **kw):
@@ -56,7 +68,10 @@ async def ok(session, name, args, **kw):
     r = await call(session, name, args, **kw)
     text = r.content[0].text if r.content else ""
     check(not r.is_error, f"{name}({args}) failed: {text}")
-    check(json.loads(text) == r.structured_content, f"{name}: the text content is the structured content as JSON")
+    check(
+        json.loads(text) == r.structured_content,
+        f"{name}: the text content is the structured content as JSON",
+    )
     return r.structured_content
 
 
@@ -65,7 +80,10 @@ async def err(session, name, args, code):
     check(r.is_error, f"{name}({args}) should have failed")
     got = r.structured_content["error"]["code"]
     check(got == code, f"{name}: expected error {code}, got {got}: {r.content[0].text}")
-    check(r.content[0].text == r.structured_content["error"]["message"], f"{name}: the text is the message")
+    check(
+        r.content[0].text == r.structured_content["error"]["message"],
+        f"{name}: the text is the message",
+    )
     return r.structured_content["error"]["message"]
 
 
@@ -74,28 +92,58 @@ async def exercise(session, config):
     names = {t.name for t in tools}
     check(SANDBOX_TOOLS <= names, f"missing tools: {SANDBOX_TOOLS - names}")
     for t in tools:
-        check(t.description and len(t.description) > 30, f"{t.name} has a real description")
+        check(
+            t.description and len(t.description) > 30,
+            f"{t.name} has a real description",
+        )
         check(t.input_schema.get("type") == "object", f"{t.name} takes an object")
     run = next(t for t in tools if t.name == "run_command")
-    check(run.input_schema["required"] == ["command"], "run_command requires only `command`")
-    check("description" in run.input_schema["properties"]["timeout_ms"], "fields are described")
-    check(run.annotations is not None and run.annotations.read_only_hint is False, "run_command is not read-only")
+    check(
+        run.input_schema["required"] == ["command"],
+        "run_command requires only `command`",
+    )
+    check(
+        "description" in run.input_schema["properties"]["timeout_ms"],
+        "fields are described",
+    )
+    check(
+        run.annotations is not None and run.annotations.read_only_hint is False,
+        "run_command is not read-only",
+    )
 
     info = await ok(session, "sandbox_info", {})
     sandbox = info["name"]
-    check(info["owned"] and info["labels"]["openshell-wasm/run"].startswith("mcp-"), f"labelled: {info}")
+    check(
+        info["owned"] and info["labels"]["openshell-wasm/run"].startswith("mcp-"),
+        f"labelled: {info}",
+    )
 
     # Files.
     st = await ok(session, "write_file", {"path": "hello.txt", "content": "hi\n"})
     check(st["size"] == 3 and st["kind"] == "file", f"write_file: {st}")
-    check((await ok(session, "read_file", {"path": "hello.txt"}))["content"] == "hi\n", "read back")
+    check(
+        (await ok(session, "read_file", {"path": "hello.txt"}))["content"] == "hi\n",
+        "read back",
+    )
     raw = bytes([0, 255, 1, 128])
-    await ok(session, "write_file", {"path": "bin.dat", "content": base64.b64encode(raw).decode(), "encoding": "base64", "mode": "0600"})
+    await ok(
+        session,
+        "write_file",
+        {
+            "path": "bin.dat",
+            "content": base64.b64encode(raw).decode(),
+            "encoding": "base64",
+            "mode": "0600",
+        },
+    )
     msg = await err(session, "read_file", {"path": "bin.dat"}, "invalid_argument")
     check("base64" in msg, f"the error says what to do: {msg}")
     back = await ok(session, "read_file", {"path": "bin.dat", "encoding": "base64"})
     check(base64.b64decode(back["content"]) == raw, "binary round trip")
-    check((await ok(session, "stat", {"path": "bin.dat"}))["mode"] == "0600", "mode applied")
+    check(
+        (await ok(session, "stat", {"path": "bin.dat"}))["mode"] == "0600",
+        "mode applied",
+    )
     await ok(session, "make_dir", {"path": "a/b"})
     await ok(session, "move", {"source": "hello.txt", "destination": "a/b/hello.txt"})
     entries = (await ok(session, "list_dir", {"path": "a/b"}))["entries"]
@@ -105,17 +153,49 @@ async def exercise(session, config):
 
     # Commands.
     r = await ok(session, "run_command", {"command": "echo out; echo err >&2; exit 3"})
-    check((r["exit_code"], r["stdout"], r["stderr"]) == (3, "out\n", "err\n"), f"run_command: {r}")
-    r = await ok(session, "run_command", {"command": ["sh", "-c", "cat; pwd"], "stdin": "piped\n", "cwd": "/tmp"})
+    check(
+        (r["exit_code"], r["stdout"], r["stderr"]) == (3, "out\n", "err\n"),
+        f"run_command: {r}",
+    )
+    r = await ok(
+        session,
+        "run_command",
+        {"command": ["sh", "-c", "cat; pwd"], "stdin": "piped\n", "cwd": "/tmp"},
+    )
     check(r["stdout"] == "piped\n/tmp\n", f"argv, stdin, cwd: {r}")
-    r = await ok(session, "run_command", {"command": "head -c 100000 /dev/zero | tr '\\0' x", "max_output_bytes": 1000})
-    check(len(r["stdout"]) == 1000 and r["stdout_truncated"], "output capped and flagged")
-    r = await ok(session, "exec_command", {"command": "read line; echo got:$line", "yield_time_ms": 300})
-    check(r["running"] and "session_id" in r, f"exec_command keeps a waiting command: {r}")
-    r = await ok(session, "write_stdin", {"session_id": r["session_id"], "chars": "abc\n", "yield_time_ms": 5000})
-    check(not r["running"] and r["exit_code"] == 0 and r["output"] == "got:abc\n", f"write_stdin: {r}")
-    await err(session, "write_stdin", {"session_id": 999, "chars": ""}, "invalid_argument")
-    r = await ok(session, "exec_command", {"command": "echo started; sleep 60", "yield_time_ms": 500})
+    r = await ok(
+        session,
+        "run_command",
+        {"command": "head -c 100000 /dev/zero | tr '\\0' x", "max_output_bytes": 1000},
+    )
+    check(
+        len(r["stdout"]) == 1000 and r["stdout_truncated"], "output capped and flagged"
+    )
+    r = await ok(
+        session,
+        "exec_command",
+        {"command": "read line; echo got:$line", "yield_time_ms": 300},
+    )
+    check(
+        r["running"] and "session_id" in r, f"exec_command keeps a waiting command: {r}"
+    )
+    r = await ok(
+        session,
+        "write_stdin",
+        {"session_id": r["session_id"], "chars": "abc\n", "yield_time_ms": 5000},
+    )
+    check(
+        not r["running"] and r["exit_code"] == 0 and r["output"] == "got:abc\n",
+        f"write_stdin: {r}",
+    )
+    await err(
+        session, "write_stdin", {"session_id": 999, "chars": ""}, "invalid_argument"
+    )
+    r = await ok(
+        session,
+        "exec_command",
+        {"command": "echo started; sleep 60", "yield_time_ms": 500},
+    )
     check(r["running"] and r["output"] == "started\n", f"long command: {r}")
     k = await ok(session, "kill_command", {"session_id": r["session_id"]})
     check(k["killed"], f"kill_command: {k}")
@@ -127,12 +207,23 @@ async def exercise(session, config):
         member = tarfile.TarInfo("dir/x.txt")
         member.size = len(data)
         tar.addfile(member, io.BytesIO(data))
-    s = await ok(session, "extract_archive", {"source": {"base64": base64.b64encode(buf.getvalue()).decode()}, "destination": "."})
+    s = await ok(
+        session,
+        "extract_archive",
+        {
+            "source": {"base64": base64.b64encode(buf.getvalue()).decode()},
+            "destination": ".",
+        },
+    )
     check(s["files"] == 1, f"extract: {s}")
     snap = await ok(session, "snapshot_persist", {"excludes": ["bin.dat"]})
     await ok(session, "remove", {"path": "dir", "recursive": True})
     await ok(session, "snapshot_hydrate", {"id": snap["id"]})
-    check((await ok(session, "read_file", {"path": "dir/x.txt"}))["content"] == "from the archive\n", "hydrated")
+    check(
+        (await ok(session, "read_file", {"path": "dir/x.txt"}))["content"]
+        == "from the archive\n",
+        "hydrated",
+    )
     listed = (await ok(session, "snapshot_list", {}))["snapshots"]
     check(snap["id"] in [s["id"] for s in listed], "snapshot listed")
 
@@ -152,9 +243,16 @@ async def exercise(session, config):
     await err(session, "expose_port", {"port": 9999}, "permission_denied")
     await err(session, "sandbox_create", {}, "permission_denied")
     await err(session, "sandbox_attach", {"name": "someone-elses"}, "permission_denied")
-    listed = (await ok(session, "sandbox_list", {}))["sandboxes"] if config.get("may_list") else None
+    listed = (
+        (await ok(session, "sandbox_list", {}))["sandboxes"]
+        if config.get("may_list")
+        else None
+    )
     if listed is not None:
-        check(any(s["name"] == sandbox and s["current"] for s in listed), f"sandbox_list: {listed}")
+        check(
+            any(s["name"] == sandbox and s["current"] for s in listed),
+            f"sandbox_list: {listed}",
+        )
 
     # Bad input: each a clear error, and the session keeps serving.
     try:
@@ -165,7 +263,12 @@ async def exercise(session, config):
     msg = await err(session, "run_command", {"command": 5}, "invalid_argument")
     check("run_command" in msg, f"wrong types: {msg}")
     await err(session, "read_file", {"path": "x", "surprise": 1}, "invalid_argument")
-    msg = await err(session, "write_file", {"path": "big", "content": "x" * (9 * 1024 * 1024)}, "invalid_argument")
+    msg = await err(
+        session,
+        "write_file",
+        {"path": "big", "content": "x" * (9 * 1024 * 1024)},
+        "invalid_argument",
+    )
     check("byte limit" in msg, f"oversized: {msg}")
     r = await ok(session, "run_command", {"command": "true"})
     check(r["exit_code"] == 0, "still serving")
@@ -176,12 +279,18 @@ async def exercise(session, config):
     async def progress(p, total, message):
         seen.append((p, message))
 
-    r = await ok(session, "run_command", {"command": "sleep 2.5"}, progress_callback=progress)
+    r = await ok(
+        session, "run_command", {"command": "sleep 2.5"}, progress_callback=progress
+    )
     check(len(seen) >= 2 and seen[0][1].startswith("run_command"), f"progress: {seen}")
 
     # Cancellation: the client gives up, the command is killed.
     try:
-        await session.call_tool("run_command", {"command": "sleep 3; touch too-late"}, read_timeout_seconds=0.8)
+        await session.call_tool(
+            "run_command",
+            {"command": "sleep 3; touch too-late"},
+            read_timeout_seconds=0.8,
+        )
         check(False, "the call should have timed out")
     except MCPError:
         pass
@@ -196,93 +305,175 @@ async def exercise(session, config):
     if config.get("typed_prefix"):
         await typed_tools(session, {t.name: t for t in tools}, config["typed_prefix"])
     # Components that trap or spin: a clear error each, and the server goes on.
-    for tool, words in ((config.get("trap_tool"), "trapped"), (config.get("loop_tool"), "CPU")):
+    for tool, words in (
+        (config.get("trap_tool"), "trapped"),
+        (config.get("loop_tool"), "CPU"),
+    ):
         if tool:
             msg = await err(session, tool, {"input": ""}, "component_failed")
             check(words in msg, f"{tool}: {msg}")
     r = await ok(session, "run_command", {"command": "echo still here"})
-    check(r["stdout"] == "still here\n", "the server keeps serving after failed components")
+    check(
+        r["stdout"] == "still here\n",
+        "the server keeps serving after failed components",
+    )
     return sandbox
 
 
 async def typed_tools(session, tools, prefix):
     area = tools[prefix + "area"]
-    check("area(shape: variant { circle(" in area.description, f"the WIT signature describes it: {area.description}")
+    check(
+        "area(shape: variant { circle(" in area.description,
+        f"the WIT signature describes it: {area.description}",
+    )
     props = area.input_schema["properties"]
-    check(area.input_schema["required"] == ["shape", "unit"], f"required: {area.input_schema}")
-    check(props["unit"] == {"type": "string", "enum": ["metres", "feet"]}, f"enum: {props['unit']}")
+    check(
+        area.input_schema["required"] == ["shape", "unit"],
+        f"required: {area.input_schema}",
+    )
+    check(
+        props["unit"] == {"type": "string", "enum": ["metres", "feet"]},
+        f"enum: {props['unit']}",
+    )
     cases = props["shape"]["oneOf"]
     check({"const": "empty"} in cases and len(cases) == 3, f"variant: {cases}")
     render = tools[prefix + "render"].input_schema["properties"]
-    check("scale" not in tools[prefix + "render"].input_schema["required"], "an option parameter is not required")
+    check(
+        "scale" not in tools[prefix + "render"].input_schema["required"],
+        "an option parameter is not required",
+    )
     label = render["labels"]["items"]
-    check(label["properties"]["style"]["items"]["enum"] == ["bold", "italic", "underline"], f"flags: {label}")
-    check(label["required"] == ["text", "style"], f"an option field is not required: {label}")
-    check(area.output_schema["properties"]["result"]["anyOf"][0] == {"type": "number"}, f"output: {area.output_schema}")
+    check(
+        label["properties"]["style"]["items"]["enum"]
+        == ["bold", "italic", "underline"],
+        f"flags: {label}",
+    )
+    check(
+        label["required"] == ["text", "style"],
+        f"an option field is not required: {label}",
+    )
+    check(
+        area.output_schema["properties"]["result"]["anyOf"][0] == {"type": "number"},
+        f"output: {area.output_schema}",
+    )
 
     square = [{"x": 0, "y": 0}, {"x": 4, "y": 0}, {"x": 4, "y": 3}]
-    r = await ok(session, prefix + "area", {"shape": {"polygon": square}, "unit": "metres"})
+    r = await ok(
+        session, prefix + "area", {"shape": {"polygon": square}, "unit": "metres"}
+    )
     check(r["result"] == 6.0, f"area: {r}")
-    r = await ok(session, prefix + "area", {"shape": {"circle": [{"x": 1, "y": 1}, 1]}, "unit": "feet"})
+    r = await ok(
+        session,
+        prefix + "area",
+        {"shape": {"circle": [{"x": 1, "y": 1}, 1]}, "unit": "feet"},
+    )
     check(abs(r["result"] - 33.815821) < 1e-4, f"circle in square feet: {r}")
-    msg = await err(session, prefix + "area", {"shape": "empty", "unit": "metres"}, "component_failed")
+    msg = await err(
+        session,
+        prefix + "area",
+        {"shape": "empty", "unit": "metres"},
+        "component_failed",
+    )
     check("an empty shape has no area" in msg, f"a result's err is the error: {msg}")
     r = await ok(session, prefix + "bounds", {"points": []})
     check(r["result"] is None, f"none: {r}")
-    r = await ok(session, prefix + "bounds", {"points": [{"x": 3, "y": -1}, {"x": -2, "y": 5}]})
-    check(r["result"] == [{"x": -2, "y": -1}, {"x": 3, "y": 5}], f"tuple of records: {r}")
-    labels = [{"text": "a", "style": ["bold"], "at": {"x": 1, "y": 2}}, {"text": "b", "style": ["italic"], "at": None}, {"text": "c", "style": []}]
+    r = await ok(
+        session, prefix + "bounds", {"points": [{"x": 3, "y": -1}, {"x": -2, "y": 5}]}
+    )
+    check(
+        r["result"] == [{"x": -2, "y": -1}, {"x": 3, "y": 5}], f"tuple of records: {r}"
+    )
+    labels = [
+        {"text": "a", "style": ["bold"], "at": {"x": 1, "y": 2}},
+        {"text": "b", "style": ["italic"], "at": None},
+        {"text": "c", "style": []},
+    ]
     r = await ok(session, prefix + "render", {"labels": labels, "scale": 3})
     check(r["result"] == ["*a*@3,6", "_b_", "c"], f"render: {r}")
     r = await ok(session, prefix + "version", {})
     check(r["result"] == "typed-tools 1", f"a world-level function: {r}")
-    msg = await err(session, prefix + "area", {"shape": {"hexagon": 1}, "unit": "metres"}, "invalid_argument")
+    msg = await err(
+        session,
+        prefix + "area",
+        {"shape": {"hexagon": 1}, "unit": "metres"},
+        "invalid_argument",
+    )
     check("hexagon" in msg and "circle" in msg, f"an unknown case: {msg}")
     msg = await err(session, prefix + "area", {"unit": "metres"}, "invalid_argument")
     check("shape: missing" in msg, f"a missing parameter: {msg}")
-    msg = await err(session, prefix + "bounds", {"points": [{"x": 2**40, "y": 0}]}, "invalid_argument")
+    msg = await err(
+        session,
+        prefix + "bounds",
+        {"points": [{"x": 2**40, "y": 0}]},
+        "invalid_argument",
+    )
     check("out of range" in msg, f"an integer out of range: {msg}")
     msg = await err(session, prefix + "crash", {}, "component_failed")
     check("trapped" in msg, f"a trap: {msg}")
 
 
 def sandboxes(config):
-    out = subprocess.run([config["bin"], "sandbox", "list", "--json", *config["list_args"]], capture_output=True, check=True)
+    out = subprocess.run(
+        [config["bin"], "sandbox", "list", "--json", *config["list_args"]],
+        capture_output=True,
+        check=True,
+    )
     return [s["name"] for s in json.loads(out.stdout)]
 
 
 async def over_stdio(config):
-    params = StdioServerParameters(command=config["bin"], args=["mcp", *config["server_args"]], env=dict(os.environ))
-    async with stdio_client(params) as (read, write):
-        async with ClientSession(read, write) as session:
-            await session.initialize()
-            return await exercise(session, config)
+    params = StdioServerParameters(
+        command=config["bin"],
+        args=["mcp", *config["server_args"]],
+        env=dict(os.environ),
+    )
+    async with (
+        stdio_client(params) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        return await exercise(session, config)
+
+
+def start_http_server(config):
+    """`openshell-wasm mcp --listen` on a free port, and the URL it prints."""
+    server = subprocess.Popen(
+        [config["bin"], "mcp", "--listen", "127.0.0.1:0", *config["server_args"]],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = server.stderr.readline()
+    url = re.search(r"listening on (http://\S+)", line)
+    check(url, f"the server says where it listens: {line!r}")
+    return server, url.group(1)
 
 
 async def over_http(config):
-    server = subprocess.Popen(
-        [config["bin"], "mcp", "--listen", "127.0.0.1:0", *config["server_args"]],
-        stderr=subprocess.PIPE, text=True,
-    )
+    server, url = await asyncio.to_thread(start_http_server, config)
     try:
-        line = server.stderr.readline()
-        url = re.search(r"listening on (http://\S+)", line)
-        check(url, f"the server says where it listens: {line!r}")
-        async with streamable_http_client(url.group(1)) as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                sandbox = await exercise(session, config)
+        async with (
+            streamable_http_client(url) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            sandbox = await exercise(session, config)
         # The client's DELETE ended the session; its close runs in the
         # background on the server.
         for _ in range(50):
             if sandbox not in sandboxes(config):
                 break
             await asyncio.sleep(0.1)
-        check(sandbox not in sandboxes(config), "an HTTP session's sandbox is deleted when it ends")
+        check(
+            sandbox not in sandboxes(config),
+            "an HTTP session's sandbox is deleted when it ends",
+        )
     finally:
         server.terminate()
-        server.wait(timeout=30)
-    check(server.returncode in (0, 143), f"the server stops cleanly on SIGTERM: {server.returncode}")
+        await asyncio.to_thread(server.wait, 30)
+    check(
+        server.returncode in (0, 143),
+        f"the server stops cleanly on SIGTERM: {server.returncode}",
+    )
     return sandbox
 
 
@@ -293,7 +484,7 @@ async def main():
     else:
         sandbox = await over_http(config)
     check(sandbox not in sandboxes(config), "the session's sandbox is gone")
-    print(f"mcp client: {checks} checks passed")
+    print(f"mcp client: {checking.passed} checks passed")
 
 
 asyncio.run(main())

@@ -27,7 +27,9 @@ import os
 import sys
 import time
 
+import checking
 import openai
+from checking import check
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "openai_proof_script.json")
 
@@ -43,14 +45,6 @@ TOOLS = [
     for name in ("read_file", "write_file")
 ]
 
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    if not cond:
-        raise AssertionError(what)
-    checks += 1
 
 
 def reply(steps, n):
@@ -185,7 +179,7 @@ def main() -> None:
     check(final.choices[0].finish_reason == "stop", f"CR LF finish {final.choices[0].finish_reason}")
     check(final.usage is not None and final.usage.total_tokens == 30, f"CR LF usage {final.usage}")
 
-    print(f"openai proof: {checks} checks passed")
+    print(f"openai proof: {checking.passed} checks passed")
 
 
 if __name__ == "__main__":

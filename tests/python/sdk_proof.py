@@ -12,12 +12,8 @@ import sys
 
 import grpc
 import openshell
+from checking import check
 from openshell import SandboxClient
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
 
 
 def main() -> None:

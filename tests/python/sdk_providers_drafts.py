@@ -13,13 +13,9 @@ OK.
 import sys
 
 import grpc
+from checking import check
 from openshell import SandboxClient
 from openshell._proto import datamodel_pb2, openshell_pb2, openshell_pb2_grpc
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
 
 
 def main() -> None:

@@ -1,14 +1,16 @@
-//! The flags that build a [`Host`]: policy, backend, stores, cache and
-//! allocator, shared by `run` and `mcp`.
+//! The flags `run` and `mcp` share: what builds the [`Host`] (policy,
+//! backend, stores, cache, allocator) and which sandbox a run or session
+//! binds.
 
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::{BackendArgs, exit};
+use super::run::KEEP_LABEL;
+use super::{BackendArgs, SpecArgs, exit};
 use crate::policy::Policy;
 use crate::policy::units::parse_size;
-use crate::runtime::{Host, Pooling};
+use crate::runtime::{Host, Pooling, SandboxTarget};
 
 /// Flags that build the host.
 #[derive(Debug, Args)]
@@ -83,5 +85,36 @@ impl HostArgs {
             builder = builder.cache_max_bytes(max);
         }
         builder.build().map_err(|e| (exit::BACKEND, e.to_string()))
+    }
+}
+
+/// Which sandbox a run (or an MCP session) binds.
+#[derive(Debug, Args)]
+pub(super) struct BindArgs {
+    /// Attach to this existing sandbox instead of creating one.
+    #[arg(long, value_name = "NAME")]
+    sandbox: Option<String>,
+
+    #[command(flatten)]
+    spec: SpecArgs,
+
+    /// Keep the sandboxes created (the bound one and those the guest
+    /// creates) instead of deleting them at the end.
+    #[arg(long)]
+    pub(super) keep: bool,
+}
+
+impl BindArgs {
+    /// The sandbox to bind: the named one, or a new one from the spec
+    /// flags (labelled as kept with `--keep`, so `sandbox sweep` spares it).
+    pub(super) fn target(&self) -> Result<SandboxTarget, (u8, String)> {
+        if let Some(name) = &self.sandbox {
+            return Ok(SandboxTarget::Attach(name.clone()));
+        }
+        let mut spec = self.spec.spec().map_err(|m| (exit::USAGE, m))?;
+        if self.keep {
+            spec.labels.insert(KEEP_LABEL.into(), "true".into());
+        }
+        Ok(SandboxTarget::Ephemeral(spec))
     }
 }

@@ -9,9 +9,8 @@ use std::time::Duration;
 use clap::Args;
 use secrecy::SecretString;
 
-use super::host_args::HostArgs;
-use super::run::KEEP_LABEL;
-use super::{SpecArgs, exit, report};
+use super::host_args::{BindArgs, HostArgs};
+use super::{exit, report};
 use crate::mcp::{HttpOptions, McpServer};
 use crate::policy::units::parse_duration;
 
@@ -49,17 +48,10 @@ pub(super) struct McpArgs {
     #[arg(long, value_name = "PATH")]
     component: Vec<PathBuf>,
 
-    /// Bind every session to this existing sandbox instead of creating one
-    /// per session.
-    #[arg(long, value_name = "NAME")]
-    sandbox: Option<String>,
-
+    // Which sandbox each session binds (`--sandbox NAME`: every session
+    // shares that one) and whether the ones sessions create are kept.
     #[command(flatten)]
-    spec: SpecArgs,
-
-    /// Keep the sandboxes sessions create.
-    #[arg(long)]
-    keep: bool,
+    bind: BindArgs,
 }
 
 impl McpArgs {
@@ -79,18 +71,9 @@ impl McpArgs {
             Some(addr) => Some((addr, self.http_options(addr)?)),
             None => None,
         };
+        let target = self.bind.target()?;
         let host = Arc::new(self.host.build().await?);
-        let mut builder = McpServer::builder(host).keep(self.keep);
-        builder = match &self.sandbox {
-            Some(name) => builder.attach(name.clone()),
-            None => {
-                let mut spec = self.spec.spec().map_err(|m| (exit::USAGE, m))?;
-                if self.keep {
-                    spec.labels.insert(KEEP_LABEL.into(), "true".into());
-                }
-                builder.spec(spec)
-            }
-        };
+        let mut builder = McpServer::builder(host).keep(self.bind.keep).target(target);
         for c in components {
             builder = builder.component(c);
         }

@@ -8,8 +8,8 @@ use clap::Args;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::host_args::HostArgs;
-use super::{SpecArgs, exit, out, out_json, report};
+use super::host_args::{BindArgs, HostArgs};
+use super::{exit, out, out_json, report};
 use crate::runtime::{AgentKind, Collect, RunError, RunFailure, RunOutcome, RunRequest, Seed};
 
 /// Arguments of `run`.
@@ -29,16 +29,8 @@ pub struct RunArgs {
     #[command(flatten)]
     host: HostArgs,
 
-    /// Attach to this existing sandbox instead of creating one.
-    #[arg(long, value_name = "NAME")]
-    sandbox: Option<String>,
-
     #[command(flatten)]
-    spec: SpecArgs,
-
-    /// Keep the sandbox this run creates (and those the guest creates).
-    #[arg(long)]
-    keep: bool,
+    bind: BindArgs,
 
     /// Copy a host file or directory into the sandbox first
     /// (HOST_PATH[:SANDBOX_PATH]; default destination: its name in the workdir).
@@ -196,17 +188,8 @@ impl RunArgs {
 
         let cancel = CancellationToken::new();
         let signal = watch_signals(cancel.clone());
-        let mut request = RunRequest::new(input).keep(self.keep).args(self.args.clone()).cancel_token(cancel);
-        request = match &self.sandbox {
-            Some(name) => request.attach(name.clone()),
-            None => {
-                let mut spec = self.spec.spec().map_err(|m| (exit::USAGE, m))?;
-                if self.keep {
-                    spec.labels.insert(KEEP_LABEL.into(), "true".into());
-                }
-                request.spec(spec)
-            }
-        };
+        let mut request = RunRequest::new(input).keep(self.bind.keep).args(self.args.clone()).cancel_token(cancel);
+        request.sandbox = self.bind.target()?;
         request.seeds = seeds;
         request.collects = collects;
         request.forward = Some(Arc::new(|_, data: &[u8]| {
@@ -250,7 +233,7 @@ impl RunArgs {
                     "guest output passed its cap and was truncated (policy guest.output)"
                 );
             }
-            if o.sandbox_kept && self.keep {
+            if o.sandbox_kept && self.bind.keep {
                 let _ = writeln!(std::io::stderr(), "kept sandbox `{}`", o.sandbox.name);
             }
         }

@@ -4,7 +4,7 @@
 //!
 //! Every MCP session gets a sandbox of its own, bound on its first tool
 //! call exactly as `run` binds one (fresh and labelled, or the sandbox named
-//! with [`McpServerBuilder::attach`]), and the sandbox tools call the same
+//! with [`McpServerBuilder::target`]), and the sandbox tools call the same
 //! host functions a guest calls, so the host [`Policy`](crate::policy::Policy)
 //! applies unchanged. What a session created is deleted when it ends: stdio
 //! end of input, an HTTP session's `DELETE` or idle timeout, the server's
@@ -195,17 +195,11 @@ impl McpServer {
 }
 
 impl McpServerBuilder {
-    /// Bind every session to this existing sandbox instead of creating one
-    /// per session (it is never deleted).
-    pub fn attach(mut self, name: impl Into<String>) -> Self {
-        self.target = SandboxTarget::Attach(name.into());
-        self
-    }
-
-    /// How each session's own sandbox is created (default: the policy's
-    /// image and defaults).
-    pub fn spec(mut self, spec: SandboxSpec) -> Self {
-        self.target = SandboxTarget::Ephemeral(spec);
+    /// The sandbox each session binds: a new one per session from a spec
+    /// (the default: the policy's image and defaults), or one existing
+    /// sandbox every session shares (never deleted).
+    pub fn target(mut self, target: SandboxTarget) -> Self {
+        self.target = target;
         self
     }
 
@@ -222,7 +216,8 @@ impl McpServerBuilder {
         self
     }
 
-    /// Build the server; component loading starts now.
+    /// Build the server; component loading starts now, so call this
+    /// within a Tokio runtime.
     pub fn build(self) -> McpServer {
         let components = Components::load(self.host.clone(), self.components);
         McpServer {
