@@ -5,7 +5,8 @@ Usage: mcp_client.py CONFIG_JSON
 CONFIG_JSON: {"bin": path, "transport": "stdio" | "http", "server_args": [...],
 "list_args": [...], "component_tool", "trap_tool", "loop_tool": tool names
 or null, "typed_prefix": the tool-name prefix of the typed_tools test
-component or null, "may_list": bool}. `server_args` follow
+component or null}. The server's policy must grant sandbox create, delete
+and list. `server_args` follow
 `openshell-wasm mcp` (backend, policy, components); `list_args` make
 `openshell-wasm sandbox list --json` see the same sandboxes.
 
@@ -241,18 +242,32 @@ async def exercise(session, config):
         port = await ok(session, "expose_port", {"port": 8080, "name": "web"})
         check(port["port"] == 8080 and port["url"], f"expose: {port}")
     await err(session, "expose_port", {"port": 9999}, "permission_denied")
-    await err(session, "sandbox_create", {}, "permission_denied")
     await err(session, "sandbox_attach", {"name": "someone-elses"}, "permission_denied")
-    listed = (
-        (await ok(session, "sandbox_list", {}))["sandboxes"]
-        if config.get("may_list")
-        else None
+
+    # Another sandbox, made, used, listed and deleted through the tools.
+    other = await ok(
+        session, "sandbox_create", {"env": {"GREETING": "from the other one"}}
     )
-    if listed is not None:
-        check(
-            any(s["name"] == sandbox and s["current"] for s in listed),
-            f"sandbox_list: {listed}",
-        )
+    check(other["owned"] and other["name"] != sandbox, f"sandbox_create: {other}")
+    r = await ok(
+        session, "run_command", {"command": "echo $GREETING", "sandbox": other["name"]}
+    )
+    check(r["stdout"] == "from the other one\n", f"a command in the other sandbox: {r}")
+    again = await ok(session, "sandbox_attach", {"name": other["name"]})
+    check(again["name"] == other["name"], f"sandbox_attach: {again}")
+    listed = (await ok(session, "sandbox_list", {}))["sandboxes"]
+    names = {s["name"]: s["current"] for s in listed}
+    check(
+        names.get(sandbox) is True and names.get(other["name"]) is False,
+        f"sandbox_list: {listed}",
+    )
+    await ok(session, "sandbox_delete", {"name": other["name"]})
+    check(other["name"] not in sandboxes(config), "sandbox_delete deleted it")
+    msg = await err(session, "sandbox_delete", {"name": sandbox}, "permission_denied")
+    check(
+        "bound" in msg,
+        f"the session's own sandbox is not the client's to delete: {msg}",
+    )
 
     # Bad input: each a clear error, and the session keeps serving.
     try:

@@ -30,7 +30,8 @@ pub(crate) fn repo() -> PathBuf {
 }
 
 /// The server's policy: the grants the script uses.
-const POLICY: &str = "version = 1\n[sandbox]\nlist = true\n[network]\nupdate-policy = true\nexpose-ports = [8080]\n";
+const POLICY: &str = "version = 1\n[sandbox]\ncreate = true\ndelete = true\nlist = true\n\
+                      [network]\nupdate-policy = true\nexpose-ports = [8080]\n";
 /// The looping component's own policy, beside it: little CPU time.
 const LOOP_POLICY: &str = "version = 1\n[guest]\ncpu-time = \"1s\"\n";
 
@@ -62,7 +63,6 @@ async fn official_client(transport: &str, backend_args: &[String]) {
         "trap_tool": "trap_panic",
         "loop_tool": "limits_loop",
         "typed_prefix": "typed_tools_",
-        "may_list": true,
     });
     let mut c = env.command(mcp_python());
     c.arg(repo().join("tests/python/mcp_client.py")).arg(config.to_string());
@@ -359,4 +359,41 @@ async fn the_openai_agents_sdk_completes_a_coding_task_through_mcp() {
     }
     assert_eq!(content, b"42\n");
     backend.delete(&sandbox.name).await.unwrap();
+}
+
+#[test]
+fn a_killed_server_leaves_only_labelled_sandboxes_that_sweep_removes() {
+    let env = CliEnv::new();
+    let mut child = env
+        .command(BIN)
+        .args(["mcp", "--backend", "local"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let call = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"sandbox_info","arguments":{}}}"#;
+    writeln!(stdin, "{INITIALIZE}\n{}\n{call}", r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    for _ in 0..2 {
+        line.clear();
+        stdout.read_line(&mut line).unwrap();
+    }
+    let reply: serde_json::Value = serde_json::from_str(&line).expect(&line);
+    let name = reply["result"]["structuredContent"]["name"].as_str().expect(&line).to_string();
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let list = || {
+        let out = env.command(BIN).args(["sandbox", "list", "--json", "--backend", "local"]).output().unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let left = list();
+    assert_eq!(left[0]["name"], name.as_str(), "{left}");
+    assert!(left[0]["labels"]["openshell-wasm/run"].as_str().unwrap().starts_with("mcp-"), "{left}");
+    let out = env.command(BIN).args(["sandbox", "sweep", "--backend", "local"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(list(), serde_json::json!([]));
 }
