@@ -341,14 +341,29 @@ async def typed_tools(session, tools, prefix):
         "area(shape: variant { circle(" in area.description,
         f"the WIT signature describes it: {area.description}",
     )
+    check(
+        area.description.startswith("The area of a shape, in square units."),
+        f"WIT docs: {area.description}",
+    )
+    version = tools[prefix + "version"].description
+    check(
+        version.startswith("This component's name and version."),
+        f"a world function's docs: {version}",
+    )
     props = area.input_schema["properties"]
     check(
         area.input_schema["required"] == ["shape", "unit"],
         f"required: {area.input_schema}",
     )
+    unit = {
+        "type": "string",
+        "enum": ["metres", "feet"],
+        "description": "The unit areas are given in.",
+    }
+    check(props["unit"] == unit, f"enum and type docs: {props['unit']}")
     check(
-        props["unit"] == {"type": "string", "enum": ["metres", "feet"]},
-        f"enum: {props['unit']}",
+        props["shape"]["description"].startswith("A shape: a circle"),
+        f"a parameter's type docs: {props['shape']}",
     )
     cases = props["shape"]["oneOf"]
     check({"const": "empty"} in cases and len(cases) == 3, f"variant: {cases}")

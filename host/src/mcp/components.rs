@@ -2,7 +2,8 @@
 //! (the string its `run` gets); a command component's tool takes `input`
 //! as its stdin and `args`; a component that exports functions gives one
 //! tool per function, with input and output schemas from its WIT types
-//! (`crate::wit_json`). A call is a run of the component (instantiated
+//! (`crate::wit_json`) and doc comments from the WIT beside it
+//! (`super::wit_docs`). A call is a run of the component (instantiated
 //! from the cached `InstancePre`, under the policy file beside it or the
 //! server's, with its limits) bound to the session's sandbox.
 
@@ -16,6 +17,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::ToolError;
+use super::wit_docs::{FunctionDocs, WitDocs};
 use crate::policy::Policy;
 use crate::runtime::{Agent, AgentKind, ExportedFunction, FunctionCall, Host, RunError, RunFailure, RunRequest};
 
@@ -27,6 +29,8 @@ pub(crate) struct ComponentTool {
     /// The exported function this tool calls (by position in
     /// `agent.functions()`); `None` for an agent or command's entry point.
     function: Option<usize>,
+    /// Doc comments from the component's WIT, if it came with one.
+    docs: Option<FunctionDocs>,
     host: Arc<Host>,
 }
 
@@ -63,6 +67,10 @@ impl Components {
                         continue;
                     }
                 };
+                let docs = WitDocs::beside(&path).unwrap_or_else(|e| {
+                    tracing::warn!(component = %path.display(), "its WIT was not read, so its tools have no doc comments: {e}");
+                    WitDocs::default()
+                });
                 match host.load_file(&path).await {
                     Ok(agent) => {
                         let stem = tool_name(agent.name());
@@ -81,10 +89,15 @@ impl Components {
                                 continue;
                             }
                             tracing::info!(component = %path.display(), tool = %name, "component tool loaded");
+                            let docs = function
+                                .and_then(|i| agent.functions().get(i))
+                                .and_then(|f| docs.get(f.interface.as_deref(), &f.name))
+                                .cloned();
                             tools.push(Arc::new(ComponentTool {
                                 name,
                                 agent: agent.clone(),
                                 function,
+                                docs,
                                 host: host.clone(),
                             }));
                         }
@@ -142,14 +155,24 @@ impl ComponentTool {
         let short_hash = &self.agent.hash()[..12];
         if let Some(f) = self.exported() {
             let iface = f.interface.as_deref().map(|i| format!(" of `{i}`")).unwrap_or_default();
-            let description = format!(
+            let mut description = format!(
                 "Call `{}`{iface} in the WebAssembly component `{}` (sha256 {short_hash}), against this session's \
                  sandbox. Arguments and result follow the WIT types: variants as {{\"case\": payload}} or the case \
                  name, options as null or the value, flags as a list of names.",
                 f.signature(),
                 self.agent.name(),
             );
-            let input = f.params_schema().unwrap_or_else(|_| json!({"type": "object"}));
+            let mut input = f.params_schema().unwrap_or_else(|_| json!({"type": "object"}));
+            if let Some(docs) = &self.docs {
+                if let Some(d) = &docs.docs {
+                    description = format!("{d}\n\n{description}");
+                }
+                for (param, d) in &docs.params {
+                    if let Some(p) = input["properties"].get_mut(param).and_then(Value::as_object_mut) {
+                        p.insert("description".into(), Value::String(d.clone()));
+                    }
+                }
+            }
             let output = json!({"type": "object", "properties": {"result": f.result_schema()}, "required": ["result"]});
             let as_object = |v: Value| match v {
                 Value::Object(o) => Arc::new(o),

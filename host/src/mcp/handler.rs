@@ -46,8 +46,7 @@ impl Handler {
         ct: &tokio_util::sync::CancellationToken,
     ) -> Result<Value, ToolError> {
         if tools::has(name) {
-            let mut bound = self.session.lock().await?;
-            return tools::call(&mut bound, name, args).await.unwrap_or_else(|| Err(unknown(name)));
+            return tools::call(&self.session, name, args).await.unwrap_or_else(|| Err(unknown(name)));
         }
         match self.server.inner.components.find(name).await {
             Some(tool) => {

@@ -25,6 +25,7 @@ mod handler;
 mod http;
 mod session;
 mod tools;
+mod wit_docs;
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -53,6 +53,8 @@ async fn official_client(transport: &str, backend_args: &[String]) {
         std::fs::copy(c.path(), tools.join(format!("{name}.wasm"))).unwrap();
     }
     std::fs::write(tools.join("limits_loop.policy.toml"), LOOP_POLICY).unwrap();
+    // The typed component's WIT, for its doc comments.
+    std::fs::copy(repo().join("tests/test-programs/wit/typed-tools.wit"), tools.join("typed_tools.wit")).unwrap();
     server_args.extend(["--component".into(), tools.display().to_string()]);
     let config = serde_json::json!({
         "bin": BIN,
@@ -129,6 +131,7 @@ async fn official_sdk_over_http_on_the_gateway_v0_1() {
     official_client("http", &args).await;
 }
 
+const INITIALIZED: &str = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
 const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
 
 /// `openshell-wasm mcp --listen` on a free loopback port, with `token`.
@@ -219,9 +222,7 @@ fn an_idle_http_session_is_closed_and_its_sandbox_deleted() {
         .trim()
         .to_string();
     let headers = format!("{host}mcp-session-id: {session}\r\nmcp-protocol-version: 2025-11-25\r\n");
-    assert!(
-        server.post(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#, &headers).starts_with("HTTP/1.1 202")
-    );
+    assert!(server.post(INITIALIZED, &headers).starts_with("HTTP/1.1 202"));
     let call = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"sandbox_info","arguments":{}}}"#;
     let answer = server.post(call, &headers);
     assert!(answer.contains(r#""owned":true"#), "{answer}");
@@ -272,8 +273,8 @@ fn stdio_logs_stay_off_stdout() {
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let lines = [
-        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#,
-        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        INITIALIZE,
+        INITIALIZED,
         r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"run_command","arguments":{"command":"echo hi"}}}"#,
     ];
     for l in lines {
@@ -374,7 +375,7 @@ fn a_killed_server_leaves_only_labelled_sandboxes_that_sweep_removes() {
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let call = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"sandbox_info","arguments":{}}}"#;
-    writeln!(stdin, "{INITIALIZE}\n{}\n{call}", r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
+    writeln!(stdin, "{INITIALIZE}\n{INITIALIZED}\n{call}").unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     for _ in 0..2 {

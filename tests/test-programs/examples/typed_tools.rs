@@ -3,31 +3,9 @@
 
 #![allow(unsafe_code, reason = "wit-bindgen generates the export glue with unsafe code")]
 wit_bindgen::generate!({
-    inline: r#"
-        package test:typed@0.1.0;
-
-        interface shapes {
-            record point { x: s32, y: s32 }
-            variant shape { circle(tuple<point, u32>), polygon(list<point>), empty }
-            enum unit { metres, feet }
-            flags style { bold, italic, underline }
-            record label { text: string, style: style, at: option<point> }
-
-            /// The area of a shape, in square units.
-            area: func(shape: shape, unit: unit) -> result<f64, string>;
-            /// The corners of the box around the points; none for no points.
-            bounds: func(points: list<point>) -> option<tuple<point, point>>;
-            /// Each label as text, scaled positions, styles as markers.
-            render: func(labels: list<label>, scale: option<u8>) -> list<string>;
-            /// Traps.
-            crash: func() -> u32;
-        }
-
-        world typed-tools {
-            export shapes;
-            export version: func() -> string;
-        }
-    "#,
+    // Also read by the MCP tests as the component's WIT beside it, for the
+    // doc comments tool descriptions carry.
+    path: "wit/typed-tools.wit",
     world: "typed-tools",
 });
 

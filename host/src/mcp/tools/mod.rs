@@ -1,6 +1,6 @@
 //! The sandbox tools: one module per interface, each tool a typed argument
 //! struct (its JSON schema, with field docs as descriptions) and a function
-//! over the session's [`Bound`] state that calls the host function a guest
+//! over the session's bound state that calls the host function a guest
 //! would.
 
 mod files;
@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::ToolError;
-use super::session::Bound;
+use super::session::Session;
 
 /// What a tool does to the world, for the client's annotations.
 #[derive(Clone, Copy)]
@@ -61,11 +61,16 @@ macro_rules! catalogue {
             matches!(name, $( $name )|*)
         }
 
-        /// Call the sandbox tool `name`; `None` if there is none of that name.
-        pub(crate) async fn call(b: &mut Bound, name: &str, args: JsonObject) -> Option<Result<Value, ToolError>> {
+        /// Call the sandbox tool `name` in `session`: arguments are checked
+        /// before the session binds its sandbox. `None` if there is no tool
+        /// of that name.
+        pub(crate) async fn call(session: &Session, name: &str, args: JsonObject) -> Option<Result<Value, ToolError>> {
             Some(match name {
                 $( $name => match parse::<$args>($name, args) {
-                    Ok(a) => $module::$func(b, a).await,
+                    Ok(a) => match session.lock().await {
+                        Ok(mut b) => $module::$func(&mut b, a).await,
+                        Err(e) => Err(e),
+                    },
                     Err(e) => Err(e),
                 }, )*
                 _ => return None,
