@@ -60,46 +60,16 @@ impl Components {
         tokio::spawn(async move {
             let mut tools: Vec<Arc<ComponentTool>> = Vec::new();
             for path in paths {
-                let host = match own_host(&host, &path) {
-                    Ok(h) => h,
-                    Err(e) => {
-                        tracing::error!(component = %path.display(), "component not offered as a tool: {e}");
-                        continue;
-                    }
-                };
-                let docs = WitDocs::beside(&path).unwrap_or_else(|e| {
-                    tracing::warn!(component = %path.display(), "its WIT was not read, so its tools have no doc comments: {e}");
-                    WitDocs::default()
-                });
-                match host.load_file(&path).await {
-                    Ok(agent) => {
-                        let stem = tool_name(agent.name());
-                        let entries: Vec<(String, Option<usize>)> = match agent.kind() {
-                            AgentKind::Agent | AgentKind::Command => vec![(stem, None)],
-                            AgentKind::Functions => agent
-                                .functions()
-                                .iter()
-                                .enumerate()
-                                .map(|(i, f)| (tool_name(&format!("{stem}_{}", f.name)), Some(i)))
-                                .collect(),
-                        };
-                        for (name, function) in entries {
-                            if super::tools::has(&name) || tools.iter().any(|t| t.name == name) {
+                match load_one(&host, &path).await {
+                    Ok(found) => {
+                        for tool in found {
+                            let name = &tool.name;
+                            if super::tools::has(name) || tools.iter().any(|t| &t.name == name) {
                                 tracing::error!(component = %path.display(), "a tool named `{name}` exists already; rename the component file");
                                 continue;
                             }
                             tracing::info!(component = %path.display(), tool = %name, "component tool loaded");
-                            let docs = function
-                                .and_then(|i| agent.functions().get(i))
-                                .and_then(|f| docs.get(f.interface.as_deref(), &f.name))
-                                .cloned();
-                            tools.push(Arc::new(ComponentTool {
-                                name,
-                                agent: agent.clone(),
-                                function,
-                                docs,
-                                host: host.clone(),
-                            }));
+                            tools.push(Arc::new(tool));
                         }
                     }
                     Err(e) => tracing::error!(component = %path.display(), "component not offered as a tool: {e}"),
@@ -128,6 +98,33 @@ impl Components {
     pub(crate) async fn find(&self, name: &str) -> Option<Arc<ComponentTool>> {
         self.all().await.iter().find(|t| t.name == name).cloned()
     }
+}
+
+/// The tools of the component at `path`: one for an agent or command, one
+/// per exported function otherwise.
+async fn load_one(server: &Arc<Host>, path: &Path) -> Result<Vec<ComponentTool>, String> {
+    let host = own_host(server, path)?;
+    let agent = host.load_file(path).await.map_err(|e| e.to_string())?;
+    let stem = tool_name(agent.name());
+    if matches!(agent.kind(), AgentKind::Agent | AgentKind::Command) {
+        return Ok(vec![ComponentTool { name: stem, agent, function: None, docs: None, host }]);
+    }
+    let docs = WitDocs::beside(path).unwrap_or_else(|e| {
+        tracing::warn!(component = %path.display(), "its WIT was not read, so its tools have no doc comments: {e}");
+        WitDocs::default()
+    });
+    Ok(agent
+        .functions()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| ComponentTool {
+            name: tool_name(&format!("{stem}_{}", f.name)),
+            agent: agent.clone(),
+            function: Some(i),
+            docs: docs.get(f.interface.as_deref(), &f.name).cloned(),
+            host: host.clone(),
+        })
+        .collect())
 }
 
 /// The host a component runs on: the server's, or one under the policy

@@ -140,9 +140,19 @@ impl McpServer {
     /// Close a session in the background (its handler is gone); shutdown
     /// waits for it.
     fn close_later(&self, session: Arc<Session>) {
-        self.inner.closing.spawn(async move {
-            session.close().await;
-        });
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                self.inner.closing.spawn_on(
+                    async move {
+                        session.close().await;
+                    },
+                    &runtime,
+                );
+            }
+            // Only when the runtime is already gone; the session's
+            // sandboxes carry its label for `sandbox sweep`.
+            Err(_) => tracing::error!(session = session.id(), "MCP session dropped outside a runtime; not closed"),
+        }
     }
 
     /// Close every session still open and wait until all are closed.
