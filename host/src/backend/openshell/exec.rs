@@ -37,8 +37,8 @@ use crate::error::{Result, SandboxError};
 /// Largest stdin carried by one request or frame: the gateway refuses
 /// inbound messages over 1 MiB, and the rest of the message needs room.
 pub const MAX_FRAME: usize = 960 * 1024;
-/// The most bytes of interactive stdin behind one frame header: what the
-/// sandbox's frame reader holds in memory at once.
+/// The most bytes of a guest's interactive stdin behind one frame header:
+/// what the wrapper's frame reader (`dd`) holds in memory at once.
 pub const STDIN_FRAME: usize = 4 << 20;
 /// Largest single argv entry or environment value the gateway accepts.
 const MAX_VALUE: usize = 32 * 1024;
@@ -69,13 +69,23 @@ fn needs_encoding(s: &str) -> bool {
     s.contains(['\n', '\r'])
 }
 
-/// Build the gateway call for `req` (and the sandbox's own environment
-/// `base_env`, which the gateway applies itself).
-///
-/// `trusted_env`: the environment is the host's own (its file scripts'
-/// `OW_*` variables), not a guest's, so only values the gateway would
-/// refuse are encoded.
-pub(super) fn prepare(req: &ExecRequest, op: &str, trusted_env: bool) -> Result<(ExecCall, Mode)> {
+/// Whose command an exec runs: what is encoded, and how interactive stdin
+/// is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Caller {
+    /// A guest's: every `OW_*` variable is encoded, so none can steer the
+    /// wrapper.
+    Guest,
+    /// One of the host's own scripts: its `OW_*` variables are its own,
+    /// and only values the gateway would refuse are encoded.
+    Host,
+    /// One of the host's scripts that reads the frames of its interactive
+    /// stdin itself ([`Mode::Frames`]).
+    HostReadingFrames,
+}
+
+/// Build the gateway call for `req` from `caller`.
+pub(super) fn prepare(req: &ExecRequest, op: &str, caller: Caller) -> Result<(ExecCall, Mode)> {
     if let Some(i) = req.argv.iter().position(|a| a.len() > MAX_VALUE) {
         return Err(SandboxError::invalid(
             op,
@@ -87,6 +97,7 @@ pub(super) fn prepare(req: &ExecRequest, op: &str, trusted_env: bool) -> Result<
     }
     let mode = match (&req.stdin, req.pty) {
         (_, Some(_)) => Mode::Pty,
+        (Stdin::Interactive, None) if caller == Caller::HostReadingFrames => Mode::Frames,
         (Stdin::Interactive, None) => Mode::Framed,
         (Stdin::Bytes(b), None) if b.len() <= MAX_FRAME => Mode::Direct,
         (Stdin::Bytes(b), None) => Mode::Sized(b.len() as u64),
@@ -95,10 +106,14 @@ pub(super) fn prepare(req: &ExecRequest, op: &str, trusted_env: bool) -> Result<
     let encode_env: Vec<(&String, &String)> = req
         .env
         .iter()
-        .filter(|(k, v)| needs_encoding(v) || k.starts_with("OPENSHELL_") || (!trusted_env && k.starts_with("OW_")))
+        .filter(|(k, v)| {
+            needs_encoding(v) || k.starts_with("OPENSHELL_") || (caller == Caller::Guest && k.starts_with("OW_"))
+        })
         .collect();
     let encode_cwd = needs_encoding(&req.cwd);
-    let wrap = !matches!(mode, Mode::Direct | Mode::Pty) || encode_argv || !encode_env.is_empty() || encode_cwd;
+    // Frames go to the command as they arrive, so only the stdin modes the
+    // wrapper implements need it.
+    let wrap = matches!(mode, Mode::Sized(_) | Mode::Framed) || encode_argv || !encode_env.is_empty() || encode_cwd;
 
     let stdin = match (&req.stdin, mode) {
         (Stdin::Bytes(b), Mode::Direct) => b.to_vec(),
@@ -167,32 +182,31 @@ pub async fn start_reading_frames(
     req: ExecRequest,
     op: &'static str,
 ) -> Result<ExecSession> {
-    let (mut call, mode) = prepare(&req, op, true)?;
-    if mode != Mode::Framed {
+    let prepared = prepare(&req, op, Caller::HostReadingFrames)?;
+    if prepared.1 != Mode::Frames {
         return Err(SandboxError::backend(
             op,
             "internal",
             "a script reading frames needs interactive stdin and no terminal",
         ));
     }
-    call.env.insert("OW_MODE".into(), "exec".into());
-    launch(wire, target, req, (call, Mode::Frames), op).await
+    launch(wire, target, req, prepared, op).await
 }
 
 /// Start `req` in sandbox `target`.
 pub async fn start(wire: Arc<dyn Wire>, target: Target, req: ExecRequest, op: &'static str) -> Result<ExecSession> {
-    let prepared = prepare(&req, op, false)?;
+    let prepared = prepare(&req, op, Caller::Guest)?;
     launch(wire, target, req, prepared, op).await
 }
 
-/// Start one of the host's own scripts (see [`prepare`]'s `trusted_env`).
+/// Start one of the host's own scripts (see [`Caller::Host`]).
 pub async fn start_internal(
     wire: Arc<dyn Wire>,
     target: Target,
     req: ExecRequest,
     op: &'static str,
 ) -> Result<ExecSession> {
-    let prepared = prepare(&req, op, true)?;
+    let prepared = prepare(&req, op, Caller::Host)?;
     launch(wire, target, req, prepared, op).await
 }
 
@@ -243,24 +257,45 @@ async fn forward_input(
     abort: Arc<Notify>,
     killed: Arc<AtomicBool>,
 ) {
-    while let Some(input) = rx.recv().await {
+    // An input taken from the queue while gathering a frame, handled next.
+    let mut next = None;
+    loop {
+        let input = match next.take() {
+            Some(input) => input,
+            None => match rx.recv().await {
+                Some(input) => input,
+                None => return,
+            },
+        };
         let Some(w) = &wire else { continue };
         let frame = match (mode, input) {
-            (Mode::Framed | Mode::Frames, ExecInput::Stdin(data)) => {
-                // One frame per piece of at most STDIN_FRAME bytes: its
-                // header, then its bytes (not copied) in messages of at
-                // most MAX_FRAME. The sandbox reads a frame with one `dd`,
-                // however its bytes were split into messages, so large
-                // frames keep uploads from paying a process per message.
-                let mut ok = true;
-                for i in (0..data.len()).step_by(STDIN_FRAME) {
-                    let frame = data.slice(i..(i + STDIN_FRAME).min(data.len()));
-                    ok &= w.send(Input::Stdin(Bytes::from(format!("{}\n", frame.len())))).await.is_ok();
-                    for j in (0..frame.len()).step_by(MAX_FRAME) {
-                        ok &= w.send(Input::Stdin(frame.slice(j..(j + MAX_FRAME).min(frame.len())))).await.is_ok();
+            (Mode::Framed, ExecInput::Stdin(data)) => {
+                // The wrapper reads a frame with one `dd`, which holds it
+                // in memory: frames of at most STDIN_FRAME bytes.
+                let frames =
+                    (0..data.len()).step_by(STDIN_FRAME).map(|i| data.slice(i..(i + STDIN_FRAME).min(data.len())));
+                if !send_frames(w, frames.map(|f| vec![f])).await {
+                    return;
+                }
+                continue;
+            }
+            (Mode::Frames, ExecInput::Stdin(data)) => {
+                // The script copies a frame with one `head`, which streams
+                // it: every piece already queued joins this frame, so a
+                // fast writer pays the sandbox a process per batch, not
+                // per piece, and a slow one waits for nothing.
+                let mut pieces = vec![data];
+                loop {
+                    match rx.try_recv() {
+                        Ok(ExecInput::Stdin(more)) => pieces.push(more),
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
                     }
                 }
-                if !ok {
+                if !send_frames(w, std::iter::once(pieces)).await {
                     return;
                 }
                 continue;
@@ -289,6 +324,29 @@ async fn forward_input(
             return;
         }
     }
+}
+
+/// Send each frame (its pieces, not copied): its size line, then its bytes
+/// in messages of at most MAX_FRAME. An empty frame is not sent. False
+/// once the stream is gone.
+async fn send_frames(w: &mpsc::Sender<Input>, frames: impl Iterator<Item = Vec<Bytes>>) -> bool {
+    for pieces in frames {
+        let len: usize = pieces.iter().map(Bytes::len).sum();
+        if len == 0 {
+            continue;
+        }
+        if w.send(Input::Stdin(Bytes::from(format!("{len}\n")))).await.is_err() {
+            return false;
+        }
+        for piece in pieces {
+            for i in (0..piece.len()).step_by(MAX_FRAME) {
+                if w.send(Input::Stdin(piece.slice(i..(i + MAX_FRAME).min(piece.len())))).await.is_err() {
+                    return false;
+                }
+            }
+        }
+    }
+    true
 }
 
 /// Tell the framed wrapper to kill the command (the other modes have no
@@ -383,7 +441,8 @@ mod tests {
 
     #[test]
     fn plain_commands_take_the_fast_path() {
-        let (call, mode) = prepare(&req(&["echo", "hi"], Stdin::Bytes(Bytes::from_static(b"x"))), "t", false).unwrap();
+        let (call, mode) =
+            prepare(&req(&["echo", "hi"], Stdin::Bytes(Bytes::from_static(b"x"))), "t", Caller::Guest).unwrap();
         assert_eq!(mode, Mode::Direct);
         assert_eq!(call.argv, vec!["echo", "hi"]);
         assert_eq!(call.stdin, b"x");
@@ -395,7 +454,7 @@ mod tests {
         r.env.insert("MULTI".into(), "x\ny".into());
         r.env.insert("OPENSHELL_TOKEN".into(), "v".into());
         r.cwd = "/sandbox/dir\nname".into();
-        let (call, mode) = prepare(&r, "t", false).unwrap();
+        let (call, mode) = prepare(&r, "t", Caller::Guest).unwrap();
         assert_eq!(mode, Mode::Direct);
         for a in &call.argv {
             assert!(!a.contains('\n'), "raw newline in argv: {a:?}");
@@ -412,17 +471,28 @@ mod tests {
     fn modes_follow_stdin_and_pty() {
         let big = Bytes::from(vec![0u8; MAX_FRAME + 1]);
         assert_eq!(
-            prepare(&req(&["cat"], Stdin::Bytes(big)), "t", false).unwrap().1,
+            prepare(&req(&["cat"], Stdin::Bytes(big)), "t", Caller::Guest).unwrap().1,
             Mode::Sized(MAX_FRAME as u64 + 1)
         );
-        assert_eq!(prepare(&req(&["cat"], Stdin::Interactive), "t", false).unwrap().1, Mode::Framed);
+        assert_eq!(prepare(&req(&["cat"], Stdin::Interactive), "t", Caller::Guest).unwrap().1, Mode::Framed);
         let mut p = req(&["sh"], Stdin::Interactive);
         p.pty = Some(TermSize { cols: 100, rows: 30 });
-        let (call, mode) = prepare(&p, "t", false).unwrap();
+        let (call, mode) = prepare(&p, "t", Caller::Guest).unwrap();
         assert_eq!((mode, call.tty, call.cols, call.rows), (Mode::Pty, true, 100, 30));
         assert_eq!(call.argv, vec!["sh"]);
+        // A script reading its own frames runs as it is, unless its
+        // arguments need the wrapper, which then passes stdin through.
+        let (call, mode) =
+            prepare(&req(&["sh", "-c", "s"], Stdin::Interactive), "t", Caller::HostReadingFrames).unwrap();
+        assert_eq!((mode, call.argv.as_slice()), (Mode::Frames, &["sh", "-c", "s"].map(String::from)[..]));
+        let (call, mode) =
+            prepare(&req(&["sh", "-c", "s", "a\nb"], Stdin::Interactive), "t", Caller::HostReadingFrames).unwrap();
+        assert_eq!(
+            (mode, call.argv[..4].to_vec(), call.env["OW_MODE"].as_str()),
+            (Mode::Frames, vec!["sh".to_string(), "-c".into(), script::BOOTSTRAP.into(), "sh".into()], "exec")
+        );
         let huge = "x".repeat(MAX_VALUE + 1);
-        assert!(prepare(&req(&["echo", &huge], Stdin::Bytes(Bytes::new())), "t", false).is_err());
+        assert!(prepare(&req(&["echo", &huge], Stdin::Bytes(Bytes::new())), "t", Caller::Guest).is_err());
     }
 
     /// The wrapper, run by a real `sh`, rebuilds argv, env and cwd exactly
@@ -438,7 +508,7 @@ mod tests {
         );
         r.env.insert("V".into(), "multi\nline".into());
         r.cwd = odd_dir.to_string_lossy().into_owned();
-        let (call, mode) = prepare(&r, "t", false).unwrap();
+        let (call, mode) = prepare(&r, "t", Caller::Guest).unwrap();
         assert_eq!(mode, Mode::Framed);
         let mut cmd = std::process::Command::new(&call.argv[0]);
         cmd.args(&call.argv[1..])

@@ -333,8 +333,13 @@ async fn large_and_odd_data_travel_intact() {
                 .write_file(&odd, WriteOptions { create_parents: true, ..WriteOptions::default() })
                 .await
                 .unwrap();
-            for chunk in body.chunks(700_000) {
-                sink.write(Bytes::copy_from_slice(chunk)).await.unwrap();
+            // Pieces of every kind: gathered small ones, ones sent as they
+            // are, some larger than a message.
+            let (mut at, mut sizes) = (0, [700_000, 1, 4096, 3 << 20, 131_071, 131_072].iter().cycle());
+            while at < size {
+                let end = (at + sizes.next().unwrap()).min(size);
+                sink.write(Bytes::copy_from_slice(&body[at..end])).await.unwrap();
+                at = end;
             }
             let st = sink.finish().await.unwrap();
             assert_eq!((st.size, st.kind), (size as u64, FileKind::File), "{name}");

@@ -26,7 +26,8 @@ impl Files {
         }
         // The content is polled straight from the gateway's stream (no
         // relay task in between: a hop per chunk costs more than the copy).
-        let (call, _) = exec::prepare(&self.request(Op::Read, &[path], Stdin::Bytes(Bytes::new())), op, true)?;
+        let (call, _) =
+            exec::prepare(&self.request(Op::Read, &[path], Stdin::Bytes(Bytes::new())), op, exec::Caller::Host)?;
         let mut events = self.wire.exec(&self.target, call, OP_TIMEOUT).await.map_err(|s| exec_error(op, &s))?;
         // The header line: the size.
         let mut head = BytesMut::new();

@@ -28,6 +28,9 @@ impl Files {
 
 /// Below this a write is sent in one operation when it finishes.
 const WHOLE_WRITE: usize = MAX_FRAME;
+/// Pieces of an upload at least this large are sent without copying;
+/// smaller ones are gathered into messages of up to MAX_FRAME.
+const OWN_MESSAGE: usize = 128 << 10;
 /// Deadline of a streamed upload's exec: a guest may write a large file
 /// slowly, and the upload ends anyway when the guest drops its stream.
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -132,22 +135,21 @@ impl Drop for OpenShellSink {
 
 #[async_trait]
 impl FileSink for OpenShellSink {
-    async fn write(&mut self, mut data: Bytes) -> Result<()> {
+    async fn write(&mut self, data: Bytes) -> Result<()> {
         self.size += data.len() as u64;
-        // Whole frames go out as they are (each costs the sandbox a read of
-        // its own, so a 1 MiB write sent as 960 KiB + 64 KiB would double
-        // that cost); only the remainder is kept, and copied.
-        if self.buffer.is_empty() && data.len() >= WHOLE_WRITE {
-            let whole = data.len() - data.len() % WHOLE_WRITE;
-            self.send(data.split_to(whole)).await?;
+        // Gathered (copied): while the file may still go whole, and pieces
+        // too small to be worth a gRPC message of their own. Larger pieces
+        // go out as they are, after what was gathered before them.
+        let may_go_whole = self.upload.is_none() && self.size < WHOLE_WRITE as u64;
+        if may_go_whole || data.len() < OWN_MESSAGE {
+            self.buffer.extend_from_slice(&data);
+            if !may_go_whole && self.buffer.len() >= MAX_FRAME {
+                self.flush().await?;
+            }
+            return Ok(());
         }
-        self.buffer.extend_from_slice(&data);
-        if self.buffer.len() >= WHOLE_WRITE {
-            let whole = self.buffer.len() - self.buffer.len() % WHOLE_WRITE;
-            let frames = self.buffer.split_to(whole).freeze();
-            self.send(frames).await?;
-        }
-        Ok(())
+        self.flush().await?;
+        self.send(data).await
     }
 
     async fn finish(mut self: Box<Self>) -> Result<FileStat> {
@@ -173,5 +175,53 @@ impl FileSink for OpenShellSink {
             out?
         };
         parse_stat(&self.path, &out).ok_or_else(|| malformed(op))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::script::{self, code};
+    use super::Op;
+
+    /// The upload script, run by a real `sh` on frames as the host sends
+    /// them: the file gets exactly the frames' bytes (whatever they hold,
+    /// newlines and digits included); a stream without its end mark or
+    /// with a malformed header fails, and says so.
+    #[test]
+    fn the_upload_script_writes_exactly_its_frames() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_string_lossy().into_owned();
+        let run = |stdin: &[u8]| {
+            let tmp = format!("{root}/.ow-tmp-t");
+            std::fs::write(&tmp, b"").unwrap();
+            let mut child = std::process::Command::new("sh")
+                .args(["-c", script::FILE_BOOTSTRAP, "sh", &tmp])
+                .env("OW_FS", script::encoded(Op::WriteAppend))
+                .env("OW_ROOT", &root)
+                .env("LC_ALL", "C")
+                .current_dir(&root)
+                .stdin(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(stdin).unwrap();
+            let out = child.wait_with_output().unwrap();
+            (out.status.code(), std::fs::read(&tmp).unwrap(), String::from_utf8_lossy(&out.stderr).into_owned())
+        };
+        let big: Vec<u8> = (0..300_000u32).map(|i| (i % 7) as u8 + b'0').collect();
+        let mut frames = b"3\nabc0\n7\n12\nE\nx\n".to_vec();
+        frames.extend_from_slice(format!("{}\n", big.len()).as_bytes());
+        frames.extend_from_slice(&big);
+        frames.extend_from_slice(b"E\n");
+        let (status, body, stderr) = run(&frames);
+        assert_eq!(status, Some(0), "{stderr}");
+        assert_eq!(body, [&b"abc12\nE\nx\n"[..], &big].concat());
+
+        let (status, body, _) = run(b"3\nabc");
+        assert_eq!((status, body.as_slice()), (Some(code::CORRUPT), &b"abc"[..]));
+        let (status, _, stderr) = run(b"3\nabcx3\n");
+        assert_eq!(status, Some(code::INVALID), "{stderr}");
+        assert!(stderr.contains("malformed upload frame"), "{stderr}");
     }
 }
