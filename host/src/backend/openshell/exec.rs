@@ -72,7 +72,7 @@ fn needs_encoding(s: &str) -> bool {
 /// Whose command an exec runs: what is encoded, and how interactive stdin
 /// is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Caller {
+pub enum Caller {
     /// A guest's: every `OW_*` variable is encoded, so none can steer the
     /// wrapper.
     Guest,
@@ -171,42 +171,28 @@ pub(super) fn prepare(req: &ExecRequest, op: &str, caller: Caller) -> Result<(Ex
     Ok((call, mode))
 }
 
-/// Start one of the host's own scripts that reads the frames of its
-/// interactive stdin itself (`N` and a newline, then N bytes; `E` and a
-/// newline at the end). The frames go straight to the script, with no frame
-/// reader and pipe in between, so an upload's bytes pass through one
-/// process in the sandbox, as they do through a plain `head -c N > file`.
-pub async fn start_reading_frames(
+/// Start `req` from `caller` in sandbox `target`.
+///
+/// A script reading its frames itself ([`Caller::HostReadingFrames`]) gets
+/// them straight from the gateway (`N` and a newline, then N bytes; `E` and
+/// a newline at the end), with no frame reader and pipe in between, so an
+/// upload's bytes pass through one process in the sandbox, as they do
+/// through a plain `head -c N > file`.
+pub async fn start(
     wire: Arc<dyn Wire>,
     target: Target,
     req: ExecRequest,
+    caller: Caller,
     op: &'static str,
 ) -> Result<ExecSession> {
-    let prepared = prepare(&req, op, Caller::HostReadingFrames)?;
-    if prepared.1 != Mode::Frames {
+    let prepared = prepare(&req, op, caller)?;
+    if caller == Caller::HostReadingFrames && prepared.1 != Mode::Frames {
         return Err(SandboxError::backend(
             op,
             "internal",
             "a script reading frames needs interactive stdin and no terminal",
         ));
     }
-    launch(wire, target, req, prepared, op).await
-}
-
-/// Start `req` in sandbox `target`.
-pub async fn start(wire: Arc<dyn Wire>, target: Target, req: ExecRequest, op: &'static str) -> Result<ExecSession> {
-    let prepared = prepare(&req, op, Caller::Guest)?;
-    launch(wire, target, req, prepared, op).await
-}
-
-/// Start one of the host's own scripts (see [`Caller::Host`]).
-pub async fn start_internal(
-    wire: Arc<dyn Wire>,
-    target: Target,
-    req: ExecRequest,
-    op: &'static str,
-) -> Result<ExecSession> {
-    let prepared = prepare(&req, op, Caller::Host)?;
     launch(wire, target, req, prepared, op).await
 }
 

@@ -41,7 +41,8 @@ impl Sandbox for OpenShellSandbox {
     }
 
     async fn exec(&self, request: ExecRequest) -> Result<ExecSession> {
-        exec::start(self.backend.wire.clone(), self.files.target.clone(), request, "process.run").await
+        exec::start(self.backend.wire.clone(), self.files.target.clone(), request, exec::Caller::Guest, "process.run")
+            .await
     }
 
     async fn read_file(&self, path: &str) -> Result<FileRead> {

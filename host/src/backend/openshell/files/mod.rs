@@ -127,10 +127,11 @@ impl Files {
         if let Some(out) = self.via_channel(op, script, args, &stdin).await {
             return out;
         }
-        let session = exec::start_internal(
+        let session = exec::start(
             self.wire.clone(),
             self.target.clone(),
             self.request(script, args, Stdin::Bytes(stdin)),
+            exec::Caller::Host,
             op,
         )
         .await?;

@@ -20,10 +20,11 @@ impl Files {
         let mut args: Vec<String> = vec![root.to_string()];
         args.extend(tar_exclude_args(excludes));
         let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let session = exec::start_internal(
+        let session = exec::start(
             self.wire.clone(),
             self.target.clone(),
             self.request(Op::ExportTar, &arg_refs, Stdin::Bytes(Bytes::new())),
+            exec::Caller::Host,
             op,
         )
         .await?;
@@ -79,10 +80,11 @@ impl Files {
                 self.ok(op, Op::RemoveList, &[root], Bytes::from(list)).await?;
             }
         }
-        let session = exec::start_internal(
+        let session = exec::start(
             self.wire.clone(),
             self.target.clone(),
             self.request(Op::ImportTar, &[root], Stdin::Interactive),
+            exec::Caller::Host,
             op,
         )
         .await?;

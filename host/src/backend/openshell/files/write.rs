@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 
-use super::super::exec::MAX_FRAME;
+use super::super::exec::{Caller, MAX_FRAME};
 use super::{Files, Op, collect, exec, flag, malformed, parse_stat, script_error, split_nul};
 use crate::backend::{ExecInput, ExecSession, FileSink, FileStat, Stdin, WriteOptions};
 use crate::error::{Result, SandboxError};
@@ -88,8 +88,10 @@ impl OpenShellSink {
             let tmp = self.temp.clone().unwrap_or_default();
             let mut req = self.files.request(Op::WriteAppend, &[&tmp], Stdin::Interactive);
             req.timeout = UPLOAD_TIMEOUT;
-            self.upload =
-                Some(exec::start_reading_frames(self.files.wire.clone(), self.files.target.clone(), req, op).await?);
+            self.upload = Some(
+                exec::start(self.files.wire.clone(), self.files.target.clone(), req, Caller::HostReadingFrames, op)
+                    .await?,
+            );
         }
         if data.is_empty() {
             return Ok(());
