@@ -9,6 +9,7 @@ mod fuzz_corpus;
 mod mcp;
 mod new;
 mod secrets;
+mod session_server;
 mod soak;
 
 /// The binary under test.

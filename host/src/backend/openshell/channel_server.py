@@ -22,7 +22,8 @@
 # a directory for a symlink between the check and the use therefore cannot
 # make an operation read, write, change or remove anything outside.
 #
-# Unit tests: channel_server_test.py, which `cargo test` runs.
+# Unit tests: channel_server_test.py, which host/tests/all/session_server.rs
+# runs.
 
 import errno
 import os

@@ -35,6 +35,14 @@ use async_trait::async_trait;
 use futures::StreamExt;
 
 pub use self::channel::Server as SessionServer;
+
+/// The environment the Python session server gets from the protocol's one
+/// definition (operation names and exit codes), for its own unit tests
+/// (`host/tests/all/session_server.rs`). Not a stable API.
+#[doc(hidden)]
+pub fn session_server_env() -> [(String, String); 2] {
+    channel::python_env()
+}
 use self::channel::Slot;
 use self::config::{GatewayConfig, Protocol, SessionChannel};
 use self::files::Files;
