@@ -35,14 +35,6 @@ use async_trait::async_trait;
 use futures::StreamExt;
 
 pub use self::channel::Server as SessionServer;
-
-/// The environment the Python session server gets from the protocol's one
-/// definition (operation names and exit codes), for its own unit tests
-/// (`host/tests/all/session_server.rs`). Not a stable API.
-#[doc(hidden)]
-pub fn session_server_env() -> [(String, String); 2] {
-    channel::python_env()
-}
 use self::channel::Slot;
 use self::config::{GatewayConfig, Protocol, SessionChannel};
 use self::files::Files;
@@ -52,6 +44,14 @@ use self::wire::{CreateRequest, Record, Target, Wire};
 use super::{Backend, Features, Phase, Sandbox, SandboxInfo, SandboxSpec};
 use crate::error::{Result, SandboxError};
 use crate::retry::{self, Backoff, GaveUp, Reason, Verdict};
+
+/// The environment the Python session server gets from the protocol's one
+/// definition (operation names and exit codes), for its own unit tests
+/// (`host/tests/all/session_server.rs`). Not a stable API.
+#[doc(hidden)]
+pub fn session_server_env() -> [(String, String); 2] {
+    channel::python_env()
+}
 
 /// How long to wait for a deleted sandbox to disappear.
 const DELETE_WAIT: Duration = Duration::from_secs(120);
